@@ -1,0 +1,263 @@
+"""One OAuth 2.0 client-credentials token for the whole sync, shared by every REST and SOAP stream.
+
+The CDK's `AbstractOauth2Authenticator` gives us thread-safe expiry checks, the forced refresh the HTTP client
+performs on a 401 / `Token Expired` (REFRESH_TOKEN_THEN_RETRY, at most once per request) and secret masking.
+We override the token request itself because SFMC wants a JSON body (the CDK sends a form), answers with the
+tenant's instance URLs that every stream needs, and needs its own error wording (`invalid_client` is a config
+problem, not a "refresh token" one).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.streams.http.requests_native_auth.abstract_oauth import AbstractOauth2Authenticator
+from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
+from airbyte_cdk.utils.datetime_helpers import AirbyteDateTime, ab_datetime_now
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_sfmc.config import SfmcConfig, is_trusted_url
+from source_sfmc.soap.envelope import with_token
+
+logger = logging.getLogger("airbyte")
+
+# FuelSDK renews with under 300 s left; tokens live 1079 s, so a renewal never races a request in flight.
+RENEW_MARGIN = timedelta(seconds=300)
+TOKEN_REQUEST_ATTEMPTS = 5
+_FUELOAUTH = re.compile(rb"<fueloauth\b")
+
+
+class TokenError(AirbyteTracedException):
+    pass
+
+
+class SfmcAuthenticator(AbstractOauth2Authenticator):
+    """Bearer header for REST; for SOAP requests also the `fueloauth` token inside the envelope.
+
+    The HTTP client re-applies the authenticator to a request before each retry, so a SOAP request retried
+    after a renewal carries the new token in its body, not the one it was first built with.
+    """
+
+    def __init__(self, config: SfmcConfig, session: requests.Session | None = None) -> None:
+        super().__init__()
+        self._config = config
+        self._session = session or requests.Session()
+        self._access_token: str | None = None
+        self._expiry: AirbyteDateTime = ab_datetime_now() - timedelta(days=1)
+        self._rest_base_url: str | None = None
+        self._soap_base_url: str | None = None
+        self._scopes: frozenset[str] = frozenset()
+        self._lock = threading.Lock()
+        self.tokens_fetched = 0
+
+    # -- what streams use ---------------------------------------------------------------------------------
+    @property
+    def rest_base_url(self) -> str:
+        self.get_access_token()
+        assert self._rest_base_url is not None
+        return self._rest_base_url
+
+    @property
+    def soap_endpoint(self) -> str:
+        self.get_access_token()
+        assert self._soap_base_url is not None
+        return f"{self._soap_base_url}Service.asmx"
+
+    @property
+    def granted_scopes(self) -> frozenset[str]:
+        self.get_access_token()
+        return self._scopes
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        token = self.get_access_token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        body = request.body
+        if isinstance(body, bytes) and _FUELOAUTH.search(body, 0, 512):
+            request.body = with_token(body, token)
+            request.headers["Content-Length"] = str(len(request.body))
+        return request
+
+    # -- AbstractOauth2Authenticator ----------------------------------------------------------------------
+    def refresh_access_token(self) -> tuple[str, AirbyteDateTime]:
+        answer = self._request_token()
+        token = answer.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise TokenError(
+                message="The token answer from Marketing Cloud had no access_token.",
+                failure_type=FailureType.system_error,
+            )
+        add_to_secrets(token)
+        self._rest_base_url = self._instance_url(answer, "rest_instance_url")
+        self._soap_base_url = self._instance_url(answer, "soap_instance_url")
+        self._scopes = frozenset(str(answer.get("scope") or "").split())
+        lifetime = timedelta(seconds=_int(answer.get("expires_in"), 1079))
+        # A short-lived token (tests, or an unusual tenant) is renewed after half its life instead.
+        margin = RENEW_MARGIN if lifetime > 2 * RENEW_MARGIN else lifetime / 2
+        self.tokens_fetched += 1
+        return token, ab_datetime_now() + lifetime - margin
+
+    def get_token_refresh_endpoint(self) -> str:
+        return self._config.token_url
+
+    def get_client_id(self) -> str:
+        return self._config.client_id
+
+    def get_client_secret(self) -> str:
+        return self._config.client_secret
+
+    def get_refresh_token(self) -> str | None:
+        return None
+
+    def get_scopes(self) -> list[str]:
+        return []
+
+    def get_token_expiry_date(self) -> AirbyteDateTime:
+        return self._expiry
+
+    def set_token_expiry_date(self, value: AirbyteDateTime) -> None:  # type: ignore[override]
+        self._expiry = value
+
+    def get_refresh_request_body(self) -> Mapping[str, Any]:
+        return {}
+
+    def get_refresh_request_headers(self) -> Mapping[str, Any]:
+        return {}
+
+    def get_grant_type(self) -> str:
+        return "client_credentials"
+
+    @property
+    def access_token(self) -> str:
+        return self._access_token or ""
+
+    @access_token.setter
+    def access_token(self, value: str) -> None:
+        self._access_token = value
+
+    # -- the token request --------------------------------------------------------------------------------
+    def _request_token(self) -> Mapping[str, Any]:
+        body: dict[str, Any] = {
+            "grant_type": "client_credentials",
+            "client_id": self._config.client_id,
+            "client_secret": self._config.client_secret,
+        }
+        if self._config.account_id is not None:
+            body["account_id"] = self._config.account_id
+        url = self._config.token_url
+        last_problem = ""
+        for attempt in range(1, TOKEN_REQUEST_ATTEMPTS + 1):
+            try:
+                response = self._session.post(url, json=body, timeout=self._config.request_timeout_seconds)
+            except requests.exceptions.ConnectionError as error:
+                if _is_name_resolution_failure(error):
+                    raise TokenError(
+                        message=(
+                            f"Could not reach {url}: the host name does not resolve. "
+                            "Check the 'subdomain' config field against your tenant's Authentication Base URI."
+                        ),
+                        failure_type=FailureType.config_error,
+                    ) from None
+                last_problem = f"connection failed ({type(error).__name__})"
+            except requests.exceptions.Timeout:
+                last_problem = f"no answer within {self._config.request_timeout_seconds} s"
+            else:
+                answer = _json_or_none(response)
+                if response.status_code == 200 and isinstance(answer, dict):
+                    return answer
+                if (
+                    response.status_code == 429
+                    or response.status_code >= 500
+                    or (response.status_code == 200 and answer is None)
+                ):
+                    last_problem = f"HTTP {response.status_code}"
+                else:
+                    raise self._rejection(response, answer)
+            if attempt < TOKEN_REQUEST_ATTEMPTS:
+                time.sleep(min(2**attempt, 30))
+        raise TokenError(
+            message=f"Could not get an access token from Marketing Cloud: {last_problem} after "
+            f"{TOKEN_REQUEST_ATTEMPTS} attempts.",
+            failure_type=FailureType.transient_error,
+        )
+
+    def _rejection(self, response: requests.Response, answer: Any) -> TokenError:
+        error = answer.get("error") if isinstance(answer, dict) else None
+        if response.status_code == 404:
+            return TokenError(
+                message=(
+                    f"{self._config.token_url} answered 404 Not Found: the 'subdomain' config field does not name "
+                    "a Marketing Cloud tenant. Copy it from the Authentication Base URI of your installed package."
+                ),
+                failure_type=FailureType.config_error,
+            )
+        if error == "invalid_client" or response.status_code == 401:
+            return TokenError(
+                message=(
+                    "Marketing Cloud rejected the client credentials: check the 'client_id' and 'client_secret' "
+                    "config fields, and that the installed package is enabled and has a Server-to-Server API "
+                    "integration"
+                    + (" with access to the business unit in 'account_id'." if self._config.account_id else ".")
+                ),
+                failure_type=FailureType.config_error,
+            )
+        if error == "invalid_grant" or (error and self._config.account_id is not None):
+            return TokenError(
+                message=(
+                    f"Marketing Cloud refused the token request ({error}): check that the business unit in "
+                    "'account_id' exists and that the installed package has access to it."
+                ),
+                failure_type=FailureType.config_error,
+            )
+        description = answer.get("error_description") if isinstance(answer, dict) else None
+        return TokenError(
+            message=f"Marketing Cloud refused the token request: HTTP {response.status_code}"
+            + (f" {error}: {description}" if error else ""),
+            failure_type=FailureType.config_error,
+        )
+
+    def _instance_url(self, answer: Mapping[str, Any], key: str) -> str:
+        url = answer.get(key)
+        if not isinstance(url, str) or not url:
+            raise TokenError(
+                message=f"The token answer from Marketing Cloud had no {key}.", failure_type=FailureType.system_error
+            )
+        if not url.endswith("/"):
+            url += "/"
+        if not is_trusted_url(url, allow_loopback=self._config.is_loopback):
+            # A token answer is trusted only as far as it points back at Marketing Cloud: anything else would
+            # receive our bearer token with every request.
+            raise TokenError(
+                message=f"Refusing the token answer: its {key} is not an https://*.marketingcloudapis.com address.",
+                failure_type=FailureType.system_error,
+            )
+        return url
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _is_name_resolution_failure(error: BaseException) -> bool:
+    text = repr(error)
+    return any(
+        marker in text
+        for marker in ("NameResolutionError", "Name or service not known", "nodename nor servname", "getaddrinfo")
+    )

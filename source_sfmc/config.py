@@ -1,0 +1,243 @@
+"""The user's config, parsed and validated once into a frozen value the rest of the connector reads.
+
+Every mistake a user can make in the form becomes a `ConfigError` whose message names the field and the expected
+form; nothing downstream re-validates or reads the raw mapping.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+SFMC_DOMAIN = "marketingcloudapis.com"
+LOOPBACK_HOSTS = {"localhost"}
+
+KNOWN_FIELDS = frozenset(
+    {
+        "client_id",
+        "client_secret",
+        "subdomain",
+        "account_id",
+        "start_date",
+        "window_days",
+        "lookback_hours",
+        "query_all_accounts",
+        "num_workers",
+        "request_timeout_seconds",
+        "data_extensions",
+    }
+)
+DEFAULT_WINDOW_DAYS = 30
+DEFAULT_LOOKBACK_HOURS = 24
+DEFAULT_NUM_WORKERS = 4
+MAX_NUM_WORKERS = 10
+DEFAULT_REQUEST_TIMEOUT_SECONDS = 180
+
+# Tenant subdomains are 28 characters starting with "mc"; we accept any DNS label of that alphabet starting with
+# "mc" so that an unusual tenant is not refused by a guess about its length.
+_SUBDOMAIN = re.compile(r"^mc[a-z0-9](?:[a-z0-9-]{0,60}[a-z0-9])?$")
+_SUBDOMAIN_FORM = (
+    "the tenant subdomain such as 'mc563885gzs27c5t9-63k636ttgm', or one of the tenant's base URLs such as "
+    "'https://mc563885gzs27c5t9-63k636ttgm.auth.marketingcloudapis.com/'"
+)
+
+
+class ConfigError(AirbyteTracedException):
+    """A mistake in the user's config: reported as an Airbyte config_error, never retried."""
+
+    def __init__(self, field_name: str, problem: str) -> None:
+        message = f"Config field '{field_name}': {problem}"
+        super().__init__(message=message, internal_message=message, failure_type=FailureType.config_error)
+        self.field_name = field_name
+
+
+@dataclass(frozen=True)
+class SfmcConfig:
+    client_id: str
+    client_secret: str = field(repr=False)
+    auth_base_url: str  # e.g. https://mc....auth.marketingcloudapis.com/ (or the sandbox's loopback URL)
+    is_loopback: bool
+    account_id: int | None = None
+    start_date: datetime | None = None
+    window: timedelta = timedelta(days=DEFAULT_WINDOW_DAYS)
+    lookback: timedelta = timedelta(hours=DEFAULT_LOOKBACK_HOURS)
+    query_all_accounts: bool = False
+    num_workers: int = DEFAULT_NUM_WORKERS
+    request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
+    data_extensions: tuple[str, ...] = ()
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.auth_base_url}v2/token"
+
+
+def parse_config(raw: Mapping[str, Any], *, now: datetime | None = None) -> SfmcConfig:
+    """Validate the config the user entered; raise ConfigError naming the first field that is wrong."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError("config", "must be a JSON object")
+    unknown = sorted(set(raw) - KNOWN_FIELDS)
+    if unknown:
+        raise ConfigError(unknown[0], "is not a setting of this connector (check its spelling)")
+    now = now or datetime.now(UTC)
+    auth_base_url, is_loopback = parse_subdomain(_required_text(raw, "subdomain"))
+    return SfmcConfig(
+        client_id=_required_text(raw, "client_id"),
+        client_secret=_required_text(raw, "client_secret"),
+        auth_base_url=auth_base_url,
+        is_loopback=is_loopback,
+        account_id=_optional_mid(raw.get("account_id")),
+        start_date=_optional_start_date(raw.get("start_date"), now),
+        window=timedelta(days=_int_in_range(raw, "window_days", DEFAULT_WINDOW_DAYS, 1, 90)),
+        lookback=timedelta(hours=_int_in_range(raw, "lookback_hours", DEFAULT_LOOKBACK_HOURS, 0, 24 * 30)),
+        query_all_accounts=_bool(raw, "query_all_accounts", False),
+        num_workers=_int_in_range(raw, "num_workers", DEFAULT_NUM_WORKERS, 1, MAX_NUM_WORKERS),
+        request_timeout_seconds=_int_in_range(raw, "request_timeout_seconds", DEFAULT_REQUEST_TIMEOUT_SECONDS, 1, 900),
+        data_extensions=_key_list(raw.get("data_extensions")),
+    )
+
+
+def parse_subdomain(value: str) -> tuple[str, bool]:
+    """Return (auth base URL ending in '/', is_loopback) for a bare subdomain or a pasted tenant URL."""
+    value = value.strip()
+    if "://" not in value:
+        subdomain = value.lower().rstrip("/")
+        if not _SUBDOMAIN.match(subdomain):
+            raise ConfigError("subdomain", f"'{_shorten(value)}' is not a tenant subdomain; expected {_SUBDOMAIN_FORM}")
+        return f"https://{subdomain}.auth.{SFMC_DOMAIN}/", False
+
+    parts = urlsplit(value)
+    try:
+        host, port = (parts.hostname or "").lower(), parts.port
+    except ValueError as error:
+        raise ConfigError("subdomain", f"'{_shorten(value)}' is not a valid URL ({error})") from None
+    if parts.username or parts.password:
+        raise ConfigError("subdomain", "the URL must not contain a user name or password")
+    if _is_loopback(host):
+        if parts.scheme not in ("http", "https") or port is None:
+            raise ConfigError("subdomain", "a local sandbox URL must look like 'http://127.0.0.1:PORT'")
+        return f"{parts.scheme}://{parts.netloc}/", True
+    if not host.endswith(f".{SFMC_DOMAIN}"):
+        raise ConfigError(
+            "subdomain",
+            f"the host '{_shorten(host)}' is not a Marketing Cloud host (*.{SFMC_DOMAIN}); expected {_SUBDOMAIN_FORM}",
+        )
+    if parts.scheme != "https":
+        raise ConfigError("subdomain", "Marketing Cloud URLs must use https://")
+    if port is not None:
+        raise ConfigError("subdomain", f"remove the port ':{port}'; expected {_SUBDOMAIN_FORM}")
+    subdomain = host.split(".", 1)[0]
+    if not _SUBDOMAIN.match(subdomain):
+        raise ConfigError(
+            "subdomain", f"'{_shorten(host)}' does not start with a tenant subdomain; expected {_SUBDOMAIN_FORM}"
+        )
+    return f"https://{subdomain}.auth.{SFMC_DOMAIN}/", False
+
+
+def is_trusted_url(url: str, *, allow_loopback: bool) -> bool:
+    """Whether a URL (e.g. an instance URL from the token response) may receive the token."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.username or parts.password:
+        return False
+    if allow_loopback and _is_loopback(host):
+        return parts.scheme in ("http", "https")
+    return parts.scheme == "https" and host.endswith(f".{SFMC_DOMAIN}")
+
+
+def _is_loopback(host: str) -> bool:
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _required_text(raw: Mapping[str, Any], name: str) -> str:
+    value = raw.get(name)
+    if value is None:
+        raise ConfigError(name, "is required")
+    if not isinstance(value, str):
+        raise ConfigError(name, f"must be text, not {type(value).__name__}")
+    if not value.strip():
+        raise ConfigError(name, "must not be empty")
+    return value.strip()
+
+
+def _optional_mid(value: Any) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ConfigError("account_id", "must be the numeric MID of a business unit, e.g. 7281234")
+    if isinstance(value, int):
+        mid = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        mid = int(value.strip())
+    else:
+        raise ConfigError("account_id", "must be the numeric MID of a business unit, e.g. 7281234")
+    if not 0 < mid < 2**31:
+        raise ConfigError("account_id", "must be a positive MID, e.g. 7281234")
+    return mid
+
+
+def _optional_start_date(value: Any, now: datetime) -> datetime | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    form = "an ISO 8601 date-time in UTC such as '2024-01-01T00:00:00Z'"
+    if not isinstance(value, str):
+        raise ConfigError("start_date", f"must be {form}")
+    text = value.strip()
+    if not re.match(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$", text):
+        raise ConfigError("start_date", f"'{_shorten(text)}' is not {form}")
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError("start_date", f"'{_shorten(text)}' is not a real date; expected {form}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    parsed = parsed.astimezone(UTC)
+    if parsed > now:
+        raise ConfigError("start_date", f"'{text}' is in the future; use a date before today")
+    return parsed
+
+
+def _int_in_range(raw: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
+    value = raw.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        else:
+            raise ConfigError(name, f"must be a whole number from {low} to {high}")
+    if not low <= value <= high:
+        raise ConfigError(name, f"must be from {low} to {high}, not {value}")
+    return value
+
+
+def _bool(raw: Mapping[str, Any], name: str, default: bool) -> bool:
+    value = raw.get(name, default)
+    if not isinstance(value, bool):
+        raise ConfigError(name, "must be true or false")
+    return value
+
+
+def _key_list(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError("data_extensions", "must be a list of data extension external keys")
+    keys = tuple(dict.fromkeys(item.strip() for item in value if item.strip()))
+    return keys
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

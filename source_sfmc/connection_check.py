@@ -1,0 +1,51 @@
+"""`check`: a token, then one cheap call to each API family the installed package has scopes for."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_sfmc.rest import REST_STREAMS
+from source_sfmc.soap.streams import soap_streams
+from source_sfmc.stream_base import SfmcStream, SyncContext
+
+logger = logging.getLogger("airbyte")
+
+
+def check_connection(context: SyncContext) -> tuple[bool, Any]:
+    granted = context.authenticator.granted_scopes  # fetches the token: bad credentials fail here
+    rest_streams: list[SfmcStream] = [stream_class(context) for stream_class in REST_STREAMS]
+    soap = soap_streams(context)
+    probes = [_first_granted(rest_streams, granted), _first_granted(soap, granted)]
+    probes = [probe for probe in probes if probe is not None]
+    if granted and not probes:
+        needed = sorted({scope for stream in rest_streams + soap for scope in stream.scopes})
+        return False, (
+            "The installed package's API integration has none of the scopes this connector reads with. "
+            f"Grant at least one of: {', '.join(needed)}."
+        )
+    if not granted:  # a token answer without a scope list: probe the most common stream of each family
+        probes = [rest_streams[0], soap[0]]
+    for stream in probes:
+        try:
+            stream.probe()
+        except AirbyteTracedException as error:
+            if error.failure_type == FailureType.config_error:
+                return False, error.message
+            raise
+    missing = sorted(
+        {stream.stream_name for stream in rest_streams + soap if granted and not set(stream.scopes) <= granted}
+    )
+    if missing:
+        logger.warning(
+            "These streams need scopes the installed package does not have and will fail if selected: "
+            + ", ".join(missing)
+        )
+    return True, None
+
+
+def _first_granted(streams: list[SfmcStream], granted: frozenset[str]) -> SfmcStream | None:
+    return next((stream for stream in streams if set(stream.scopes) <= granted), None)

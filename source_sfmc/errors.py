@@ -1,0 +1,191 @@
+"""One error policy for every request: retry, back off, renew the token, or fail with a message a user can act on.
+
+The HTTP client asks `interpret_response` about every answer, successful ones included. We use that to parse
+bodies once, here: a 200 whose JSON or XML is cut short or malformed is a transient failure to retry, never a
+page to take partial records from. The parsed body is kept on the response for the stream to use.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
+
+from source_sfmc.soap.parse import MalformedResponse, parse_fault, parse_retrieve
+
+# Documented in the README: each request is tried at most 1 + MAX_RETRIES times and retried for at most
+# MAX_RETRY_SECONDS; a rate limit waits what Retry-After says.
+MAX_RETRIES = 5
+MAX_RETRY_SECONDS = 600
+PARSED_ATTRIBUTE = "_sfmc_parsed"
+
+_TRANSIENT_EXCEPTIONS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+def parsed_body(response: requests.Response) -> Any:
+    """The body as the error handler parsed it (JSON value or `RetrievePage`)."""
+    return getattr(response, PARSED_ATTRIBUTE)
+
+
+def _retry(message: str) -> ErrorResolution:
+    return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, message)
+
+
+def _fail(message: str, failure_type: FailureType = FailureType.system_error) -> ErrorResolution:
+    return ErrorResolution(ResponseAction.FAIL, failure_type, message)
+
+
+_SUCCESS = ErrorResolution(ResponseAction.SUCCESS)
+
+
+class SfmcErrorHandler(ErrorHandler):
+    """Shared by REST and SOAP; `api` selects how a body is read."""
+
+    def __init__(self, stream_name: str, api: str, scopes: tuple[str, ...]) -> None:
+        self._stream_name = stream_name
+        self._api = api
+        self._scopes = scopes
+
+    @property
+    def max_retries(self) -> int:
+        return MAX_RETRIES
+
+    @property
+    def max_time(self) -> int:
+        return MAX_RETRY_SECONDS
+
+    def interpret_response(self, response_or_exception: requests.Response | Exception | None) -> ErrorResolution:
+        if isinstance(response_or_exception, _TRANSIENT_EXCEPTIONS):
+            return _retry(f"{self._stream_name}: {_describe_exception(response_or_exception)}")
+        if not isinstance(response_or_exception, requests.Response):
+            return _fail(f"{self._stream_name}: request failed: {type(response_or_exception).__name__}")
+        response = response_or_exception
+        if self._api == "soap":
+            return self._interpret_soap(response)
+        return self._interpret_rest(response)
+
+    # -- REST -----------------------------------------------------------------------------------------------
+    def _interpret_rest(self, response: requests.Response) -> ErrorResolution:
+        status = response.status_code
+        if 200 <= status < 300:
+            try:
+                setattr(response, PARSED_ATTRIBUTE, json.loads(response.content) if response.content else None)
+            except ValueError:
+                return _retry(f"{self._stream_name}: the answer was not complete JSON (cut short or malformed)")
+            return _SUCCESS
+        body = _json_or_empty(response)
+        sfmc_message = str(body.get("message") or "").strip()
+        if status == 401:
+            return ErrorResolution(
+                ResponseAction.REFRESH_TOKEN_THEN_RETRY, FailureType.transient_error, "Not Authorized"
+            )
+        if status == 403:
+            return _fail(self._missing_scope_message(sfmc_message), FailureType.config_error)
+        if status == 429 or body.get("errorcode") in (50100, 50200):
+            return ErrorResolution(
+                ResponseAction.RATE_LIMITED, FailureType.transient_error, f"{self._stream_name}: rate limited"
+            )
+        if status >= 500:
+            return _retry(f"{self._stream_name}: Marketing Cloud answered HTTP {status}")
+        if status == 404:
+            path = response.request.path_url.split("?")[0]
+            return _fail(
+                f"{self._stream_name}: Marketing Cloud answered 404 Not Found for {path}"
+                " (the feature may not be enabled for this account)"
+            )
+        return _fail(
+            f"{self._stream_name}: Marketing Cloud refused the request (HTTP {status})"
+            + (f": {sfmc_message}" if sfmc_message else "")
+        )
+
+    # -- SOAP -----------------------------------------------------------------------------------------------
+    def _interpret_soap(self, response: requests.Response) -> ErrorResolution:
+        status = response.status_code
+        if status == 200:
+            try:
+                setattr(response, PARSED_ATTRIBUTE, parse_retrieve(response.content))
+            except MalformedResponse as error:
+                return _retry(f"{self._stream_name}: the SOAP answer was not a complete envelope ({error})")
+            return _SUCCESS
+        fault = _fault_or_none(response.content)
+        if fault is None:
+            if status == 401:
+                return ErrorResolution(
+                    ResponseAction.REFRESH_TOKEN_THEN_RETRY, FailureType.transient_error, "Not Authorized"
+                )
+            if status == 403:
+                return _fail(self._missing_scope_message(""), FailureType.config_error)
+            if status == 429 or status >= 500:
+                return _retry(f"{self._stream_name}: Marketing Cloud answered HTTP {status}")
+            return _fail(f"{self._stream_name}: Marketing Cloud answered HTTP {status} to a SOAP request")
+        text = fault.message.strip()
+        lowered = text.lower()
+        if fault.code.endswith("Security") or lowered in ("token expired", "login failed"):
+            return ErrorResolution(ResponseAction.REFRESH_TOKEN_THEN_RETRY, FailureType.transient_error, text)
+        if fault.api_code == 17 or "rate limit" in lowered:
+            return ErrorResolution(
+                ResponseAction.RATE_LIMITED, FailureType.transient_error, f"{self._stream_name}: {text}"
+            )
+        if fault.code.endswith("Client"):
+            return _fail(f"{self._stream_name}: Marketing Cloud rejected the SOAP request: {text}")
+        return _retry(f"{self._stream_name}: SOAP fault {fault.code}: {text}")
+
+    def _missing_scope_message(self, sfmc_message: str) -> str:
+        scopes = " and ".join(f"'{scope}'" for scope in self._scopes)
+        return (
+            f"Marketing Cloud denied access to stream '{self._stream_name}'"
+            + (f" ({sfmc_message})" if sfmc_message else "")
+            + f": the installed package's API integration needs the {scopes} scope"
+            + ("s" if len(self._scopes) > 1 else "")
+            + ". Add it in Setup > Installed Packages, or deselect the stream."
+        )
+
+
+class RetryAfterBackoff(BackoffStrategy):
+    """Wait what SFMC asks for (`Retry-After` header or `retryAfter` in the body); else the CDK's exponential."""
+
+    def backoff_time(
+        self, response_or_exception: requests.Response | requests.RequestException | None, attempt_count: int
+    ) -> float | None:
+        if not isinstance(response_or_exception, requests.Response):
+            return None
+        header = response_or_exception.headers.get("Retry-After")
+        if header and header.strip().isdigit():
+            return float(header.strip())
+        body = _json_or_empty(response_or_exception)
+        retry_after = body.get("retryAfter")
+        if isinstance(retry_after, int | float) and retry_after > 0:
+            return float(retry_after)
+        return None
+
+
+def _json_or_empty(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _fault_or_none(content: bytes):  # type: ignore[no-untyped-def]
+    try:
+        return parse_fault(content)
+    except MalformedResponse:
+        return None
+
+
+def _describe_exception(error: Exception) -> str:
+    if isinstance(error, requests.exceptions.Timeout):
+        return "no answer before the request timeout"
+    if isinstance(error, requests.exceptions.ChunkedEncodingError):
+        return "the connection dropped in the middle of the answer"
+    return f"connection problem ({type(error).__name__})"

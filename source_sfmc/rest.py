@@ -1,0 +1,249 @@
+"""REST streams: Journey Builder, Automation Studio, campaigns and Content Builder assets.
+
+Most REST objects are small catalogs that several streams derive from (journeys feed `journeys` and
+`journey_statistics`), so a listing is fetched once per sync and shared (`SyncContext.memo`). Detail and
+per-parent calls are slices, which the concurrent reader spreads over its workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from source_sfmc.errors import parsed_body
+from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SfmcStream
+
+# The REST API caps these list pages at 50 items (larger requests are clamped or refused).
+LIST_PAGE_SIZE = 50
+ASSET_PAGE_SIZE = 50
+
+
+class RestStream(SfmcStream):
+    api = "rest"
+
+    @property
+    def url_base(self) -> str:
+        return self.context.authenticator.rest_base_url
+
+    def path(self, **kwargs: Any) -> str:
+        raise NotImplementedError
+
+    def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
+        raise NotImplementedError
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """One GET through this stream's HTTP client (retries, token renewal, error policy)."""
+        _, response = self._http_client.send_request(
+            http_method="GET",
+            url=self._join_url(self.url_base, path),
+            request_kwargs=self.request_kwargs(),
+            params=dict(params or {}),
+            headers={"Accept": "application/json"},
+        )
+        return parsed_body(response)
+
+    def list_all(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every item of a `$page`/`$pageSize` listing, in order, until SFMC's `count` is reached."""
+        items: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            body = self.get_json(path, {**(params or {}), "$page": page, "$pageSize": LIST_PAGE_SIZE})
+            page_items = (body or {}).get("items") or []
+            items.extend(page_items)
+            total = (body or {}).get("count")
+            if not page_items or (isinstance(total, int) and len(items) >= total) or len(page_items) < LIST_PAGE_SIZE:
+                return items
+            page += 1
+
+    probe_path = ""
+
+    def probe(self) -> None:
+        """One cheap call for `check`: raises a config error naming the scope when access is denied."""
+        self.get_json(self.probe_path, {"$page": 1, "$pageSize": 1})
+
+    def shared_listing(self, key: str, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        return self.context.memo(key, lambda: self.list_all(path, params))
+
+    def with_entity_id(self, item: Mapping[str, Any], entity_id: Any) -> dict[str, Any]:
+        record = self.typed(item)
+        record["entity_id"] = str(entity_id)
+        return record
+
+
+# -- listings several streams share ------------------------------------------------------------------------
+def _campaigns(stream: RestStream) -> list[dict[str, Any]]:
+    return stream.shared_listing("campaigns", "hub/v1/campaigns", {"$orderBy": "ModifiedDate ASC"})
+
+
+def _journeys(stream: RestStream) -> list[dict[str, Any]]:
+    return stream.shared_listing(
+        "journeys", "interaction/v1/interactions", {"$orderBy": "ModifiedDate ASC", "extras": "all"}
+    )
+
+
+def _automations(stream: RestStream) -> list[dict[str, Any]]:
+    return stream.shared_listing("automations", "automation/v1/automations")
+
+
+class Campaigns(RestStream):
+    probe_path = "hub/v1/campaigns"
+    stream_name = "campaigns"
+    scopes = ("campaigns_read",)
+
+    def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+        for item in _campaigns(self):
+            yield self.with_entity_id(item, item.get("id"))
+
+
+class CampaignAssets(RestStream):
+    probe_path = "hub/v1/campaigns"
+    stream_name = "campaign_assets"
+    scopes = ("campaigns_read",)
+
+    def stream_slices(self, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
+        for campaign in _campaigns(self):
+            yield {"campaign_id": str(campaign["id"])}
+
+    def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+        if not stream_slice:
+            return
+        campaign_id = stream_slice["campaign_id"]
+        body = self.get_json(f"hub/v1/campaigns/{quote(campaign_id, safe='')}/assets")
+        for item in body if isinstance(body, list) else (body or {}).get("items") or []:
+            yield self.with_entity_id({"campaignId": campaign_id, **item}, item.get("id"))
+
+
+class Journeys(RestStream):
+    probe_path = "interaction/v1/interactions"
+    stream_name = "journeys"
+    scopes = ("journeys_read",)
+
+    def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+        for item in _journeys(self):
+            yield self.with_entity_id(item, item.get("id"))
+
+
+class JourneyStatistics(RestStream):
+    probe_path = "interaction/v1/interactions"
+    """Population and goal figures per journey version, and the same per activity where SFMC reports them."""
+
+    stream_name = "journey_statistics"
+    scopes = ("journeys_read",)
+
+    def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+        for journey in _journeys(self):
+            stats = journey.get("stats") or {}
+            record = {
+                "id": journey.get("id"),
+                "key": journey.get("key"),
+                "name": journey.get("name"),
+                "version": journey.get("version"),
+                "status": journey.get("status"),
+                "modifiedDate": journey.get("modifiedDate"),
+                **{name: stats.get(name) for name in _JOURNEY_STAT_FIELDS},
+                "activities": [_activity_statistics(activity) for activity in journey.get("activities") or []],
+            }
+            yield self.with_entity_id(record, journey.get("id"))
+
+
+_JOURNEY_STAT_FIELDS = ("currentPopulation", "cumulativePopulation", "metGoal", "metExitCriteria", "goalPerformance")
+
+
+def _activity_statistics(activity: Mapping[str, Any]) -> dict[str, Any]:
+    metrics = activity.get("metaData", {}).get("statistics") if isinstance(activity.get("metaData"), dict) else None
+    metrics = metrics or activity.get("stats") or activity.get("metrics") or {}
+    return {
+        "id": activity.get("id"),
+        "key": activity.get("key"),
+        "name": activity.get("name"),
+        "type": activity.get("type"),
+        "metrics": metrics,
+    }
+
+
+class Automations(RestStream):
+    probe_path = "automation/v1/automations"
+    """Each automation's detail (schedule, steps, activities): the listing only has summaries."""
+
+    stream_name = "automations"
+    scopes = ("automations_read",)
+
+    def stream_slices(self, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
+        for automation in _automations(self):
+            yield {"automation_id": str(automation["id"])}
+
+    def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+        if not stream_slice:
+            return
+        detail = self.get_json(f"automation/v1/automations/{quote(stream_slice['automation_id'], safe='')}")
+        if detail:
+            yield self.with_entity_id(detail, detail.get("id"))
+
+
+class Assets(RestStream):
+    """Content Builder assets, incremental on modifiedDate through the asset query endpoint (sorted, filtered)."""
+
+    stream_name = "assets"
+    scopes = ("documents_and_images_read", "saved_content_read")
+    cursor_field_name = "modifiedDate"
+    windowed = True
+    http_method = "POST"
+
+    def path(self, **kwargs: Any) -> str:
+        return "asset/v1/content/assets/query"
+
+    def probe(self) -> None:
+        self._http_client.send_request(
+            http_method="POST",
+            url=self._join_url(self.url_base, self.path()),
+            request_kwargs=self.request_kwargs(),
+            json={"page": {"page": 1, "pageSize": 1}},
+        )
+
+    def request_body_json(
+        self,
+        stream_state: Mapping[str, Any] | None = None,
+        stream_slice: Mapping[str, Any] | None = None,
+        next_page_token: Mapping[str, Any] | None = None,
+    ) -> Mapping[str, Any]:
+        body: dict[str, Any] = {
+            "page": {"page": (next_page_token or {}).get("page", 1), "pageSize": ASSET_PAGE_SIZE},
+            "sort": [{"property": "modifiedDate", "direction": "ASC"}, {"property": "id", "direction": "ASC"}],
+        }
+        query = _modified_between(stream_slice or {})
+        if query:
+            body["query"] = query
+        return body
+
+    def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
+        body = parsed_body(response) or {}
+        page, size, count = body.get("page", 1), body.get("pageSize", ASSET_PAGE_SIZE), body.get("count", 0)
+        if body.get("items") and page * size < count:
+            return {"page": page + 1}
+        return None
+
+    def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
+        for item in (parsed_body(response) or {}).get("items") or []:
+            yield self.with_entity_id(item, item.get("id"))
+
+
+def _modified_between(stream_slice: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    start, end = stream_slice.get(WINDOW_START), stream_slice.get(WINDOW_END)
+    lower = {"property": "modifiedDate", "simpleOperator": "greaterThanOrEqual", "value": start} if start else None
+    upper = {"property": "modifiedDate", "simpleOperator": "lessThan", "value": end} if end else None
+    if lower and upper:
+        return {"leftOperand": lower, "logicalOperator": "AND", "rightOperand": upper}
+    return lower or upper
+
+
+REST_STREAMS: tuple[type[RestStream], ...] = (
+    Campaigns,
+    CampaignAssets,
+    Assets,
+    Journeys,
+    JourneyStatistics,
+    Automations,
+)

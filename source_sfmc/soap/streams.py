@@ -1,0 +1,260 @@
+"""SOAP streams: one base that retrieves, pages and types, and a table of the SOAP objects we sync.
+
+A stream is a row (stream name, object type, identity, cursor, scopes); its SOAP `Properties` are the fields
+of its JSON schema, so the schema is the one place that says what a stream reads and emits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_sfmc.errors import parsed_body
+from source_sfmc.soap.envelope import (
+    SOAP_ACTION_HEADERS,
+    ComplexFilter,
+    Filter,
+    RetrieveOptions,
+    SimpleFilter,
+    continue_envelope,
+    retrieve_envelope,
+)
+from source_sfmc.soap.parse import RetrievePage
+from source_sfmc.stream_base import (
+    WINDOW_END,
+    WINDOW_START,
+    SfmcStream,
+    SyncContext,
+    format_window_bound,
+    utc_now,
+)
+
+COMPUTED_FIELDS = frozenset({"entity_id"})
+# A window whose RequestID expires is re-read from its first page at most this many times.
+MAX_WINDOW_RESTARTS = 3
+_PERMISSION_WORDS = ("permission", "privilege", "not authorized", "unauthorized", "access")
+
+
+class RequestIdExpired(Exception):
+    pass
+
+
+def soap_properties(schema: Mapping[str, Any]) -> list[str]:
+    """SOAP `Properties` for a schema: top-level fields, `Parent.Child` for nested objects with declared fields,
+    and the bare name for Name/Value maps (`x-sfmc-map`)."""
+    properties: list[str] = []
+    for name, spec in schema.get("properties", {}).items():
+        if name in COMPUTED_FIELDS or spec.get("x-sfmc-computed"):
+            continue
+        children = spec.get("properties")
+        if children and not spec.get("x-sfmc-map"):
+            properties.extend(f"{name}.{child}" for child in children)
+        else:
+            properties.append(name)
+    return properties
+
+
+def digest(*values: Any) -> str:
+    """A stable identity for records SFMC gives no id (tracking events): same fields, same entity_id."""
+    joined = "\x1f".join("" if value is None else str(value) for value in values)
+    return hashlib.blake2b(joined.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _field(record: Mapping[str, Any], path: str) -> Any:
+    value: Any = record
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def key_of(*paths: str) -> Callable[[Mapping[str, Any]], str]:
+    """entity_id from one field (its value) or several (joined with ':')."""
+    if len(paths) == 1:
+        (path,) = paths
+        return lambda raw: str(_field(raw, path))
+    return lambda raw: ":".join(str(_field(raw, path)) for path in paths)
+
+
+def event_key(*extra: str) -> Callable[[Mapping[str, Any]], str]:
+    paths = ("SendID", "SubscriberKey", "EventType", "EventDate", *extra, "BatchID")
+    return lambda raw: digest(*(_field(raw, path) for path in paths))
+
+
+@dataclass(frozen=True)
+class SoapObject:
+    stream_name: str
+    object_type: str
+    entity_id: Callable[[Mapping[str, Any]], str]
+    scopes: tuple[str, ...]
+    cursor: str | None = None
+    needs_start_date: bool = False
+    schema_name: str | None = None
+
+
+LISTS_SCOPE = ("list_and_subscribers_read",)
+EVENTS_SCOPE = ("tracking_events_read",)
+EMAIL_SCOPE = ("email_read",)
+DATA_EXTENSIONS_SCOPE = ("data_extensions_read",)
+
+
+def _event(stream_name: str, object_type: str, *identity: str) -> SoapObject:
+    return SoapObject(
+        stream_name,
+        object_type,
+        event_key(*identity),
+        EVENTS_SCOPE,
+        cursor="EventDate",
+        needs_start_date=True,
+    )
+
+
+SOAP_OBJECTS: tuple[SoapObject, ...] = (
+    SoapObject("subscriber_lists", "List", key_of("ID"), LISTS_SCOPE),
+    SoapObject("list_subscribers", "ListSubscriber", key_of("ListID", "SubscriberKey"), LISTS_SCOPE),
+    SoapObject("subscribers", "Subscriber", key_of("ID"), LISTS_SCOPE),
+    SoapObject("data_extensions", "DataExtension", key_of("ObjectID"), DATA_EXTENSIONS_SCOPE),
+    SoapObject("sends", "Send", key_of("ID"), EVENTS_SCOPE),
+    _event("sent_events", "SentEvent"),
+    _event("open_events", "OpenEvent"),
+    _event("click_events", "ClickEvent", "URL"),
+    _event("bounce_events", "BounceEvent"),
+    _event("unsub_events", "UnsubEvent"),
+    _event("not_sent_events", "NotSentEvent"),
+)
+
+
+class SoapStream(SfmcStream):
+    """Retrieve of one SOAP object, paged with ContinueRequest, optionally in date windows on its cursor."""
+
+    api = "soap"
+    http_method = "POST"
+
+    def __init__(self, context: SyncContext, spec: SoapObject) -> None:
+        self.spec = spec
+        self.stream_name = spec.stream_name
+        self.schema_name = spec.schema_name or spec.stream_name
+        self.scopes = spec.scopes
+        self.cursor_field_name = spec.cursor
+        self.windowed = spec.cursor is not None
+        self.needs_start_date = spec.needs_start_date
+        super().__init__(context)
+        self.properties = soap_properties(self.get_json_schema())
+        self.options = RetrieveOptions(query_all_accounts=context.config.query_all_accounts)
+
+    @property
+    def url_base(self) -> str:
+        return self.context.authenticator.soap_endpoint
+
+    def path(self, **kwargs: Any) -> str:
+        return ""
+
+    def request_headers(self, **kwargs: Any) -> Mapping[str, Any]:
+        return SOAP_ACTION_HEADERS
+
+    def slice_filter(self, stream_slice: Mapping[str, Any]) -> Filter | None:
+        if not self.spec.cursor or WINDOW_START not in stream_slice:
+            return None
+        return ComplexFilter(
+            SimpleFilter(self.spec.cursor, "greaterThanOrEqual", (stream_slice[WINDOW_START],), dates=True),
+            "AND",
+            SimpleFilter(self.spec.cursor, "lessThan", (stream_slice[WINDOW_END],), dates=True),
+        )
+
+    def envelope(self, stream_slice: Mapping[str, Any], request_id: str | None = None) -> bytes:
+        token = self.context.authenticator.get_access_token()
+        if request_id:
+            return continue_envelope(token, request_id, self.spec.object_type)
+        return retrieve_envelope(
+            token, self.spec.object_type, self.properties, self.slice_filter(stream_slice), self.options
+        )
+
+    def request_body_data(
+        self,
+        stream_state: Mapping[str, Any] | None = None,
+        stream_slice: Mapping[str, Any] | None = None,
+        next_page_token: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        return self.envelope(stream_slice or {}, (next_page_token or {}).get("request_id"))
+
+    def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
+        page: RetrievePage = parsed_body(response)
+        if page.overall_status == "MoreDataAvailable" and page.request_id:
+            return {"request_id": page.request_id}
+        return None
+
+    def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
+        page: RetrievePage = parsed_body(response)
+        self.raise_for_status(page, continuing=b"ContinueRequest" in (response.request.body or b""))
+        entity_id = self.spec.entity_id
+        typed = self.typed
+        for raw in page.results:
+            record = typed(raw)
+            record["entity_id"] = entity_id(raw)
+            yield record
+
+    def raise_for_status(self, page: RetrievePage, *, continuing: bool) -> None:
+        status = page.overall_status
+        if status in ("OK", "MoreDataAvailable"):
+            return
+        lowered = status.lower()
+        if continuing and (
+            "request" in lowered
+            and ("expired" in lowered or "not found" in lowered or "invalid" in lowered or "unable to find" in lowered)
+        ):
+            raise RequestIdExpired(status)
+        permission = any(word in lowered for word in _PERMISSION_WORDS)
+        property_problem = "property" in lowered or "handler for object type" in lowered
+        if permission:
+            message = (
+                f"Marketing Cloud refused to retrieve {self.spec.object_type} ({status}). The installed package "
+                f"needs the {' and '.join(repr(s) for s in self.scopes)} scope; add it or deselect the stream."
+            )
+        else:
+            message = f"Marketing Cloud could not retrieve {self.spec.object_type}: {status}"
+        raise AirbyteTracedException(
+            message=message,
+            internal_message=status,
+            failure_type=FailureType.config_error if permission or property_problem else FailureType.system_error,
+        )
+
+    def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+        # An expired RequestID cannot be continued: the window is read again from its first page. Records
+        # already emitted are emitted again with the same entity_id, so the destination deduplicates them.
+        for attempt in range(MAX_WINDOW_RESTARTS + 1):
+            try:
+                yield from super().read_slice(stream_slice)
+                return
+            except RequestIdExpired as expired:
+                if attempt == MAX_WINDOW_RESTARTS:
+                    raise AirbyteTracedException(
+                        message=f"The continuation of a {self.spec.object_type} retrieve kept expiring ({expired}).",
+                        failure_type=FailureType.transient_error,
+                    ) from expired
+                self.logger.info(f"{self.stream_name}: RequestID expired ({expired}); re-reading the window")
+
+    def probe(self) -> None:
+        """One cheap page for `check`: raises a config error naming the scope when access is denied."""
+        for _ in self._read_pages(
+            lambda request, response, state, _slice: self.parse_response(response),
+            self.probe_slice(),
+            {},
+        ):
+            return
+
+    def probe_slice(self) -> Mapping[str, Any]:
+        if not self.windowed:
+            return {}
+        # A full retrieve of an event table can time out on a busy account; the last hour is enough to probe.
+        now = utc_now()
+        return {WINDOW_START: format_window_bound(now - timedelta(hours=1)), WINDOW_END: format_window_bound(now)}
+
+
+def soap_streams(context: SyncContext, objects: Sequence[SoapObject] = SOAP_OBJECTS) -> list[SoapStream]:
+    return [SoapStream(context, spec) for spec in objects]

@@ -1,0 +1,127 @@
+"""SourceSfmc: assembles the streams from their tables and runs them on the CDK's concurrent reader."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from typing import Any
+
+import requests
+from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, SyncMode
+from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource
+from airbyte_cdk.sources.concurrent_source.concurrent_source_adapter import ConcurrentSourceAdapter
+from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
+from airbyte_cdk.sources.message import InMemoryMessageRepository, MessageRepository
+from airbyte_cdk.sources.streams import Stream
+from airbyte_cdk.sources.streams.concurrent.adapters import StreamFacade
+from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor, CursorField, FinalStateCursor
+from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import (
+    IsoMillisConcurrentStreamStateConverter,
+)
+from airbyte_cdk.sources.utils.slice_logger import DebugSliceLogger
+
+from source_sfmc.auth import SfmcAuthenticator
+from source_sfmc.config import ConfigError, SfmcConfig, parse_config
+from source_sfmc.connection_check import check_connection
+from source_sfmc.rest import REST_STREAMS
+from source_sfmc.soap.streams import soap_streams
+from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SfmcStream, SyncContext, utc_now
+
+logger = logging.getLogger("airbyte")
+
+
+class SourceSfmc(ConcurrentSourceAdapter):
+    def __init__(self) -> None:
+        self._message_repository = InMemoryMessageRepository()
+        self._catalog: ConfiguredAirbyteCatalog | None = None
+        self._state: list[AirbyteStateMessage] | None = None
+        super().__init__(self._concurrent_source_for(1))
+
+    @property
+    def message_repository(self) -> MessageRepository:
+        return self._message_repository
+
+    def _concurrent_source_for(self, num_workers: int) -> ConcurrentSource:
+        # One extra thread generates partitions (windows, per-parent slices); `num_workers` read them.
+        pool = 1 if num_workers == 1 else num_workers + 1
+        return ConcurrentSource.create(pool, 1, logger, DebugSliceLogger(), self._message_repository)
+
+    # -- Airbyte verbs --------------------------------------------------------------------------------------
+    def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> tuple[bool, Any]:
+        sfmc_config = parse_config(config)
+        return check_connection(self._context(sfmc_config))
+
+    def read(
+        self,
+        logger: logging.Logger,
+        config: Mapping[str, Any],
+        catalog: ConfiguredAirbyteCatalog,
+        state: list[AirbyteStateMessage] | None = None,
+    ) -> Iterator[AirbyteMessage]:
+        sfmc_config = parse_config(config)
+        self._catalog, self._state = catalog, state
+        self._concurrent_source = self._concurrent_source_for(sfmc_config.num_workers)
+        self._refuse_streams_without_start(sfmc_config, catalog)
+        yield from super().read(logger, config, catalog, state)
+
+    def streams(self, config: Mapping[str, Any]) -> list[Stream]:
+        context = self._context(parse_config(config))
+        legacy_streams: list[SfmcStream] = [stream_class(context) for stream_class in REST_STREAMS]
+        legacy_streams += soap_streams(context)
+        state_manager = ConnectorStateManager(state=self._state)
+        return [self._concurrent(stream, state_manager) for stream in legacy_streams]
+
+    # -- assembly -------------------------------------------------------------------------------------------
+    @staticmethod
+    def _context(config: SfmcConfig) -> SyncContext:
+        return SyncContext(config=config, authenticator=SfmcAuthenticator(config, session=requests.Session()))
+
+    def _sync_mode(self, stream_name: str) -> SyncMode:
+        for configured in self._catalog.streams if self._catalog else []:
+            if configured.stream.name == stream_name:
+                return configured.sync_mode
+        return SyncMode.full_refresh
+
+    def _concurrent(self, stream: SfmcStream, state_manager: ConnectorStateManager) -> Stream:
+        if stream.cursor_field_name and self._sync_mode(stream.name) == SyncMode.incremental:
+            cursor = self._window_cursor(stream, state_manager)
+            stream.window_cursor = cursor
+            state = state_manager.get_stream_state(stream.name, stream.namespace)
+        else:
+            cursor = FinalStateCursor(stream.name, stream.namespace, self._message_repository)
+            state = None
+        return StreamFacade.create_from_stream(stream, self, logger, state, cursor)
+
+    def _window_cursor(self, stream: SfmcStream, state_manager: ConnectorStateManager) -> ConcurrentCursor:
+        config = stream.config
+        # Without a start date, a stream that allows it reads everything in one window rather than walking
+        # window by window from year 1.
+        slice_range: timedelta | None = config.window if config.start_date else None
+        return ConcurrentCursor(
+            stream_name=stream.name,
+            stream_namespace=stream.namespace,
+            stream_state=state_manager.get_stream_state(stream.name, stream.namespace),
+            message_repository=self._message_repository,
+            connector_state_manager=state_manager,
+            connector_state_converter=IsoMillisConcurrentStreamStateConverter(),
+            cursor_field=CursorField(stream.cursor_field_name or ""),
+            slice_boundary_fields=(WINDOW_START, WINDOW_END),
+            start=config.start_date,
+            end_provider=utc_now,
+            lookback_window=config.lookback,
+            slice_range=slice_range,
+        )
+
+    def _refuse_streams_without_start(self, config: SfmcConfig, catalog: ConfiguredAirbyteCatalog) -> None:
+        if config.start_date is not None:
+            return
+        context = self._context(config)
+        needing = {stream.stream_name for stream in soap_streams(context) if stream.needs_start_date}
+        chosen = sorted(needing & {configured.stream.name for configured in catalog.streams})
+        if chosen:
+            raise ConfigError(
+                "start_date",
+                f"is needed to read {', '.join(chosen)}: set it to the earliest date to sync, e.g. "
+                "'2024-01-01T00:00:00Z' (SFMC keeps tracking events for about six months)",
+            )
