@@ -1,0 +1,150 @@
+import pytest
+import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.datetime_helpers import ab_datetime_now
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_sfmc.auth import SfmcAuthenticator
+from source_sfmc.config import parse_config
+from source_sfmc.soap.envelope import retrieve_envelope
+
+SUBDOMAIN = "mc563885gzs27c5t9-63k636ttgm"
+TOKEN_URL = f"https://{SUBDOMAIN}.auth.marketingcloudapis.com/v2/token"
+REST = f"https://{SUBDOMAIN}.rest.marketingcloudapis.com/"
+SOAP = f"https://{SUBDOMAIN}.soap.marketingcloudapis.com/"
+
+
+def a_config(**overrides):
+    raw = {"client_id": "the-id", "client_secret": "the-secret", "subdomain": SUBDOMAIN, **overrides}
+    return parse_config(raw)
+
+
+def token_answer(token="tok-1", expires_in=1079, rest=REST, soap=SOAP, scope="email_read tracking_events_read"):
+    return {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+        "scope": scope,
+        "soap_instance_url": soap,
+        "rest_instance_url": rest,
+    }
+
+
+@pytest.fixture
+def authenticator():
+    return SfmcAuthenticator(a_config())
+
+
+def test_token_request_is_a_json_client_credentials_body(requests_mock, authenticator):
+    requests_mock.post(TOKEN_URL, json=token_answer())
+    authenticator.get_access_token()
+    assert requests_mock.last_request.json() == {
+        "grant_type": "client_credentials",
+        "client_id": "the-id",
+        "client_secret": "the-secret",
+    }
+
+
+def test_account_id_is_sent_with_the_token_request(requests_mock):
+    requests_mock.post(TOKEN_URL, json=token_answer())
+    SfmcAuthenticator(a_config(account_id="7281234")).get_access_token()
+    assert requests_mock.last_request.json()["account_id"] == 7281234
+
+
+def test_one_token_serves_many_requests(requests_mock, authenticator):
+    token_route = requests_mock.post(TOKEN_URL, json=token_answer())
+    for _ in range(50):
+        authenticator.get_access_token()
+    assert token_route.call_count == 1
+
+
+def test_token_is_renewed_before_it_expires(requests_mock, authenticator):
+    token_route = requests_mock.post(TOKEN_URL, [{"json": token_answer("tok-1")}, {"json": token_answer("tok-2")}])
+    assert authenticator.get_access_token() == "tok-1"
+    # 1079 s tokens are renewed with 300 s left: move the clock to 800 s later.
+    authenticator.set_token_expiry_date(ab_datetime_now())
+    assert authenticator.get_access_token() == "tok-2"
+    assert token_route.call_count == 2
+
+
+def test_short_lived_token_is_renewed_at_half_its_life(requests_mock, authenticator):
+    requests_mock.post(TOKEN_URL, json=token_answer(expires_in=60))
+    authenticator.get_access_token()
+    remaining = (authenticator.get_token_expiry_date() - ab_datetime_now()).total_seconds()
+    assert 25 < remaining <= 30
+
+
+def test_forced_refresh_fetches_a_new_token(requests_mock, authenticator):
+    requests_mock.post(TOKEN_URL, [{"json": token_answer("tok-1")}, {"json": token_answer("tok-2")}])
+    authenticator.get_access_token()
+    authenticator.refresh_and_set_access_token()
+    assert authenticator.get_access_token() == "tok-2"
+
+
+def test_instance_urls_come_from_the_token_answer(requests_mock, authenticator):
+    requests_mock.post(TOKEN_URL, json=token_answer())
+    assert authenticator.rest_base_url == REST
+    assert authenticator.soap_endpoint == f"{SOAP}Service.asmx"
+
+
+@pytest.mark.parametrize("field", ["rest_instance_url", "soap_instance_url"])
+@pytest.mark.parametrize("hostile", ["https://evil.example.com/", "http://mc1.rest.marketingcloudapis.com/"])
+def test_token_answer_pointing_elsewhere_is_refused(requests_mock, authenticator, field, hostile):
+    requests_mock.post(TOKEN_URL, json={**token_answer(), field: hostile})
+    with pytest.raises(AirbyteTracedException) as raised:
+        authenticator.get_access_token()
+    assert "marketingcloudapis.com" in raised.value.message
+
+
+def test_invalid_client_is_a_config_error_without_the_secret(requests_mock, authenticator):
+    requests_mock.post(
+        TOKEN_URL,
+        status_code=401,
+        json={"error": "invalid_client", "error_description": "Client authentication failed."},
+    )
+    with pytest.raises(AirbyteTracedException) as raised:
+        authenticator.get_access_token()
+    assert raised.value.failure_type == FailureType.config_error
+    assert "client_id" in raised.value.message and "client_secret" in raised.value.message
+    assert "the-secret" not in raised.value.message
+
+
+def test_unknown_tenant_is_reported_as_a_subdomain_problem(requests_mock, authenticator):
+    requests_mock.post(TOKEN_URL, status_code=404, text="Not Found")
+    with pytest.raises(AirbyteTracedException) as raised:
+        authenticator.get_access_token()
+    assert raised.value.failure_type == FailureType.config_error
+    assert "subdomain" in raised.value.message
+
+
+def test_unresolvable_host_is_reported_as_a_subdomain_problem(requests_mock, authenticator):
+    requests_mock.post(
+        TOKEN_URL, exc=requests.exceptions.ConnectionError("NameResolutionError: Name or service not known")
+    )
+    with pytest.raises(AirbyteTracedException) as raised:
+        authenticator.get_access_token()
+    assert raised.value.failure_type == FailureType.config_error
+    assert "subdomain" in raised.value.message
+
+
+def test_token_server_errors_are_retried(requests_mock, authenticator, monkeypatch):
+    monkeypatch.setattr("source_sfmc.auth.time.sleep", lambda seconds: None)
+    requests_mock.post(TOKEN_URL, [{"status_code": 503}, {"status_code": 500}, {"json": token_answer("tok-9")}])
+    assert authenticator.get_access_token() == "tok-9"
+
+
+def test_rest_requests_get_a_bearer_header(requests_mock, authenticator):
+    requests_mock.post(TOKEN_URL, json=token_answer("tok-1"))
+    prepared = requests.Request("GET", f"{REST}hub/v1/campaigns").prepare()
+    assert authenticator(prepared).headers["Authorization"] == "Bearer tok-1"
+
+
+def test_soap_envelope_gets_the_current_token_on_every_send(requests_mock, authenticator):
+    requests_mock.post(TOKEN_URL, [{"json": token_answer("tok-1")}, {"json": token_answer("tok-2")}])
+    envelope = retrieve_envelope("stale-token", "SentEvent", ["SendID"])
+    prepared = requests.Request("POST", f"{SOAP}Service.asmx", data=envelope).prepare()
+    assert b">tok-1<" in authenticator(prepared).body
+    authenticator.refresh_and_set_access_token()
+    body = authenticator(prepared).body
+    assert b">tok-2<" in body and b"tok-1" not in body and b"stale-token" not in body
+    assert prepared.headers["Content-Length"] == str(len(body))

@@ -1,0 +1,148 @@
+import json
+
+import pytest
+import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
+
+from source_sfmc.errors import RetryAfterBackoff, SfmcErrorHandler, parsed_body
+
+SOAP_NS = 'xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"'
+
+
+def a_response(status=200, body=b"", headers=None, url="https://mc1.rest.marketingcloudapis.com/hub/v1/campaigns"):
+    response = requests.Response()
+    response.status_code = status
+    response._content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response.headers.update(headers or {})
+    response.request = requests.Request("GET", url).prepare()
+    return response
+
+
+def soap_fault(code, message, api_code=None):
+    detail = (
+        f'<detail><apifault xmlns="urn:fault.partner.exacttarget.com"><Code>{api_code}</Code>'
+        f"<Message>{message}</Message></apifault></detail>"
+        if api_code
+        else ""
+    )
+    return (
+        f"<soap:Envelope {SOAP_NS}><soap:Body><soap:Fault><faultcode>{code}</faultcode>"
+        f"<faultstring>{message}</faultstring>{detail}</soap:Fault></soap:Body></soap:Envelope>"
+    ).encode()
+
+
+def retrieve_answer(status="OK", results=""):
+    return (
+        f'<soap:Envelope {SOAP_NS}><soap:Body><RetrieveResponseMsg xmlns="http://exacttarget.com/wsdl/partnerAPI">'
+        f"<OverallStatus>{status}</OverallStatus><RequestID>r-1</RequestID>{results}"
+        "</RetrieveResponseMsg></soap:Body></soap:Envelope>"
+    ).encode()
+
+
+rest = SfmcErrorHandler("campaigns", "rest", ("campaigns_read",))
+soap = SfmcErrorHandler("sent_events", "soap", ("tracking_events_read",))
+
+
+def action(handler, response_or_error):
+    return handler.interpret_response(response_or_error).response_action
+
+
+def test_rest_success_keeps_the_parsed_body():
+    response = a_response(200, {"items": [1]})
+    assert action(rest, response) == ResponseAction.SUCCESS
+    assert parsed_body(response) == {"items": [1]}
+
+
+def test_rest_truncated_json_is_retried():
+    assert action(rest, a_response(200, b'{"items": [{"id": 1}, {"id"')) == ResponseAction.RETRY
+
+
+def test_rest_401_renews_the_token_then_retries():
+    assert action(rest, a_response(401, {"message": "Not Authorized", "errorcode": 0})) == (
+        ResponseAction.REFRESH_TOKEN_THEN_RETRY
+    )
+
+
+def test_rest_403_fails_as_config_error_naming_the_scope():
+    resolution = rest.interpret_response(a_response(403, {"message": "Insufficient privileges", "errorcode": 20002}))
+    assert resolution.response_action == ResponseAction.FAIL
+    assert resolution.failure_type == FailureType.config_error
+    assert "'campaigns_read'" in resolution.error_message
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        a_response(429, {"message": "Rate limit exceeded", "errorcode": 50100}, {"Retry-After": "5"}),
+        a_response(400, {"message": "Your requests are temporarily blocked.", "errorcode": 50200}),
+    ],
+)
+def test_rest_throttling_is_rate_limited(response):
+    assert action(rest, response) == ResponseAction.RATE_LIMITED
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_rest_server_errors_are_retried(status):
+    assert action(rest, a_response(status, b"<html>Bad gateway</html>")) == ResponseAction.RETRY
+
+
+def test_rest_client_error_fails_with_sfmc_message():
+    resolution = rest.interpret_response(a_response(400, {"message": "Campaign ID is invalid", "errorcode": 10000}))
+    assert resolution.response_action == ResponseAction.FAIL
+    assert "Campaign ID is invalid" in resolution.error_message
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        requests.exceptions.ConnectionError("reset"),
+        requests.exceptions.ReadTimeout("slow"),
+        requests.exceptions.ChunkedEncodingError("cut"),
+    ],
+)
+def test_connection_problems_are_retried(error):
+    assert action(rest, error) == ResponseAction.RETRY
+
+
+def test_soap_success_keeps_the_parsed_page():
+    response = a_response(200, retrieve_answer("MoreDataAvailable"))
+    assert action(soap, response) == ResponseAction.SUCCESS
+    assert parsed_body(response).overall_status == "MoreDataAvailable"
+
+
+def test_soap_truncated_envelope_is_retried():
+    assert action(soap, a_response(200, retrieve_answer()[:-40])) == ResponseAction.RETRY
+
+
+@pytest.mark.parametrize("message", ["Token Expired", "Login failed"])
+def test_soap_security_faults_renew_the_token(message):
+    assert action(soap, a_response(500, soap_fault("q0:Security", message))) == ResponseAction.REFRESH_TOKEN_THEN_RETRY
+
+
+def test_soap_rate_limited_fault_backs_off():
+    assert action(soap, a_response(500, soap_fault("soap:Server", "Rate Limited", 17))) == ResponseAction.RATE_LIMITED
+
+
+def test_soap_server_fault_is_retried_with_its_text():
+    resolution = soap.interpret_response(a_response(500, soap_fault("soap:Server", "System.OutOfMemoryException")))
+    assert resolution.response_action == ResponseAction.RETRY
+    assert "System.OutOfMemoryException" in resolution.error_message
+
+
+def test_soap_client_fault_fails():
+    assert action(soap, a_response(500, soap_fault("soap:Client", "Server did not recognize SOAPAction"))) == (
+        ResponseAction.FAIL
+    )
+
+
+def test_backoff_honours_retry_after_header():
+    assert RetryAfterBackoff().backoff_time(a_response(429, {}, {"Retry-After": "7"}), 1) == 7.0
+
+
+def test_backoff_honours_retry_after_in_the_body():
+    assert RetryAfterBackoff().backoff_time(a_response(429, {"retryAfter": 3}), 1) == 3.0
+
+
+def test_backoff_without_a_hint_defers_to_the_exponential_default():
+    assert RetryAfterBackoff().backoff_time(a_response(503, b""), 1) is None
