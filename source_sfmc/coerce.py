@@ -1,0 +1,221 @@
+"""Typing records by a stream's JSON schema.
+
+`build_coercer` compiles the schema once into one converter per field; the returned function then does a dict
+walk and one call per present field. SOAP records arrive with every leaf a string (or None), REST records with
+JSON types; both come out in the schema's types. What the rules are:
+
+- Only the schema's properties are kept, recursively. An object schema without `properties` (a free-form map,
+  such as a flattened Attributes object) passes its value through unchanged.
+- `integer` -> int, `number` -> float (finite), `boolean` -> bool from true/false (any case) or 1/0,
+  `string` -> str, `string` with `format: date-time` -> normalised by `datetimes` according to the custom
+  keyword `x-sfmc-date`: `soap` (default), `rest` or `data_extension`.
+- `array` applies its `items` schema to each element; a lone value (one repeated XML element) becomes a
+  one-element list.
+- Type unions work: `["null", "integer"]` is an integer that may be null; with several non-null types the
+  first that converts wins. No `type` at all means any value passes.
+- None stays None. A value that does not convert becomes None and is reported through
+  `on_bad_value(field_path, raw_value)` (path like `Client.ID`, array elements as `Items[]`), every time;
+  the caller decides how often to log.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from source_sfmc.datetimes import data_extension_datetime, rest_datetime, soap_datetime
+
+BadValueCallback = Callable[[str, Any], None]
+Converter = Callable[[Any], Any]  # given a non-None value; raises ValueError or TypeError if it does not fit
+
+DATE_KEYWORD = "x-sfmc-date"
+_DATE_PARSERS: dict[str, Callable[[str], str | None]] = {
+    "soap": soap_datetime,
+    "rest": rest_datetime,
+    "data_extension": data_extension_datetime,
+}
+_TRUE = frozenset({"true", "1"})
+_FALSE = frozenset({"false", "0"})
+_CONVERSION_ERRORS = (ValueError, TypeError, ArithmeticError)
+
+
+def build_coercer(
+    schema: Mapping[str, Any], on_bad_value: BadValueCallback | None = None
+) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """Compile `schema` (an object schema) into a function from a parsed record to a typed record."""
+    report = on_bad_value or _ignore
+    if not isinstance(schema.get("properties"), Mapping):
+        raise ValueError("a stream schema must be an object schema with properties")
+    convert_object = _object(schema["properties"], "", report)
+
+    def coerce(record: Mapping[str, Any]) -> dict[str, Any]:
+        return convert_object(record if type(record) is dict else dict(record))
+
+    return coerce
+
+
+def _ignore(field_path: str, raw_value: Any) -> None:
+    return None
+
+
+def _compile(schema: Mapping[str, Any], path: str, report: BadValueCallback) -> Converter:
+    types = schema.get("type")
+    if types is None:
+        return _any
+    if isinstance(types, str):
+        types = [types]
+    candidates = [_compile_type(t, schema, path, report) for t in types if t != "null"]
+    if not candidates:
+        return _always_none
+    if len(candidates) == 1:
+        return candidates[0]
+    return _first_that_fits(candidates)
+
+
+def _compile_type(type_name: str, schema: Mapping[str, Any], path: str, report: BadValueCallback) -> Converter:
+    if type_name == "object":
+        properties = schema.get("properties")
+        return _object(properties, f"{path}.", report) if isinstance(properties, Mapping) else _free_map
+    if type_name == "array":
+        items = schema.get("items")
+        return _array(_compile(items, f"{path}[]", report), f"{path}[]", report) if items else _any_list
+    if type_name == "string" and schema.get("format") == "date-time":
+        kind = schema.get(DATE_KEYWORD, "soap")
+        if kind not in _DATE_PARSERS:
+            raise ValueError(f"{path}: {DATE_KEYWORD} must be one of {sorted(_DATE_PARSERS)}, got {kind!r}")
+        return _date_time(_DATE_PARSERS[kind])
+    scalar = _SCALARS.get(type_name)
+    if scalar is None:
+        raise ValueError(f"{path}: unsupported JSON schema type {type_name!r}")
+    return scalar
+
+
+def _object(properties: Mapping[str, Any], prefix: str, report: BadValueCallback) -> Converter:
+    fields = {name: (_compile(sub, f"{prefix}{name}", report), f"{prefix}{name}") for name, sub in properties.items()}
+
+    def convert(value: Any) -> dict[str, Any]:
+        if type(value) is not dict:
+            raise TypeError(f"expected an object, got {type(value).__name__}")
+        typed = {}
+        for key, raw in value.items():
+            field = fields.get(key)
+            if field is None:
+                continue
+            if raw is None:
+                typed[key] = None
+                continue
+            try:
+                typed[key] = field[0](raw)
+            except _CONVERSION_ERRORS:
+                report(field[1], raw)
+                typed[key] = None
+        return typed
+
+    return convert
+
+
+def _array(convert_item: Converter, path: str, report: BadValueCallback) -> Converter:
+    def convert(value: Any) -> list[Any]:
+        items = value if type(value) is list else [value]
+        typed = []
+        for raw in items:
+            if raw is None:
+                typed.append(None)
+                continue
+            try:
+                typed.append(convert_item(raw))
+            except _CONVERSION_ERRORS:
+                report(path, raw)
+                typed.append(None)
+        return typed
+
+    return convert
+
+
+def _first_that_fits(candidates: list[Converter]) -> Converter:
+    def convert(value: Any) -> Any:
+        for candidate in candidates:
+            try:
+                return candidate(value)
+            except _CONVERSION_ERRORS:
+                continue
+        raise ValueError(f"{value!r} fits none of the schema's types")
+
+    return convert
+
+
+def _date_time(parse: Callable[[str], str | None]) -> Converter:
+    def convert(value: Any) -> str | None:
+        if type(value) is not str:
+            raise TypeError(f"expected a date-time string, got {type(value).__name__}")
+        return parse(value)
+
+    return convert
+
+
+def _string(value: Any) -> str:
+    if type(value) is str:
+        return value
+    if type(value) is int or type(value) is float:
+        return str(value)
+    raise TypeError(f"expected a string, got {type(value).__name__}")
+
+
+def _integer(value: Any) -> int:
+    if type(value) is int:
+        return value
+    if type(value) is str:
+        return int(value)
+    if type(value) is float and value.is_integer():
+        return int(value)
+    raise TypeError(f"expected an integer, got {value!r}")
+
+
+def _number(value: Any) -> float:
+    if type(value) is bool or not isinstance(value, str | int | float):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
+
+
+def _boolean(value: Any) -> bool:
+    if type(value) is bool:
+        return value
+    if type(value) is int and value in (0, 1):
+        return bool(value)
+    if type(value) is str:
+        lowered = value.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+    raise ValueError(f"{value!r} is not a boolean")
+
+
+def _free_map(value: Any) -> dict[str, Any]:
+    if type(value) is not dict:
+        raise TypeError(f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def _any_list(value: Any) -> list[Any]:
+    return value if type(value) is list else [value]
+
+
+def _any(value: Any) -> Any:
+    return value
+
+
+def _always_none(value: Any) -> None:
+    return None
+
+
+_SCALARS: dict[str, Converter] = {
+    "string": _string,
+    "integer": _integer,
+    "number": _number,
+    "boolean": _boolean,
+}
