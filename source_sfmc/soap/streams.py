@@ -199,8 +199,9 @@ class SoapStream(SfmcStream):
             record["entity_id"] = entity_id(raw)
             yield record
 
-    def raise_for_status(self, page: RetrievePage, *, continuing: bool) -> None:
+    def raise_for_status(self, page: RetrievePage, *, continuing: bool, object_type: str | None = None) -> None:
         status = page.overall_status
+        object_type = object_type or self.spec.object_type
         if status in ("OK", "MoreDataAvailable"):
             return
         lowered = status.lower()
@@ -213,11 +214,11 @@ class SoapStream(SfmcStream):
         property_problem = "property" in lowered or "handler for object type" in lowered
         if permission:
             message = (
-                f"Marketing Cloud refused to retrieve {self.spec.object_type} ({status}). The installed package "
+                f"Marketing Cloud refused to retrieve {object_type} ({status}). The installed package "
                 f"needs the {' and '.join(repr(s) for s in self.scopes)} scope; add it or deselect the stream."
             )
         else:
-            message = f"Marketing Cloud could not retrieve {self.spec.object_type}: {status}"
+            message = f"Marketing Cloud could not retrieve {object_type}: {status}"
         raise AirbyteTracedException(
             message=message,
             internal_message=status,
@@ -239,6 +240,30 @@ class SoapStream(SfmcStream):
                     ) from expired
                 self.logger.info(f"{self.stream_name}: RequestID expired ({expired}); re-reading the window")
 
+    def retrieve(self, object_type: str, properties: Sequence[str], filter: Filter | None = None) -> Iterator[dict]:
+        """Every raw result of a Retrieve of another object, through this stream's HTTP client and error policy."""
+        request_id: str | None = None
+        while True:
+            token = self.context.authenticator.get_access_token()
+            body = (
+                continue_envelope(token, request_id, object_type)
+                if request_id
+                else retrieve_envelope(token, object_type, properties, filter, self.options)
+            )
+            _, response = self._http_client.send_request(
+                http_method="POST",
+                url=self.url_base,
+                request_kwargs=self.request_kwargs(),
+                headers=SOAP_ACTION_HEADERS,
+                data=body,
+            )
+            page: RetrievePage = parsed_body(response)
+            self.raise_for_status(page, continuing=request_id is not None, object_type=object_type)
+            yield from page.results
+            if page.overall_status != "MoreDataAvailable" or not page.request_id:
+                return
+            request_id = page.request_id
+
     def probe(self) -> None:
         """One cheap page for `check`: raises a config error naming the scope when access is denied."""
         for _ in self._read_pages(
@@ -256,5 +281,52 @@ class SoapStream(SfmcStream):
         return {WINDOW_START: format_window_bound(now - timedelta(hours=1)), WINDOW_END: format_window_bound(now)}
 
 
+DATA_EXTENSION_FIELD_PROPERTIES = (
+    "ObjectID",
+    "CustomerKey",
+    "Name",
+    "FieldType",
+    "MaxLength",
+    "Scale",
+    "IsRequired",
+    "IsPrimaryKey",
+    "Ordinal",
+    "DefaultValue",
+    "DataExtension.CustomerKey",
+)
+
+
+def data_extension_fields(stream: SoapStream) -> dict[str, list[dict]]:
+    """Fields of every data extension, by data extension key, in ordinal order: one paged retrieve per sync,
+    shared by the `data_extensions` stream and data extension row discovery."""
+
+    def fetch() -> dict[str, list[dict]]:
+        by_key: dict[str, list[dict]] = {}
+        for field in stream.retrieve("DataExtensionField", DATA_EXTENSION_FIELD_PROPERTIES):
+            key = _field(field, "DataExtension.CustomerKey")
+            by_key.setdefault(str(key), []).append(field)
+        for fields in by_key.values():
+            fields.sort(key=lambda field: int(field.get("Ordinal") or 0))
+        return by_key
+
+    return stream.context.memo("data_extension_fields", fetch)
+
+
+class DataExtensionsStream(SoapStream):
+    """Data extensions with their fields attached, so a warehouse user sees each table's shape."""
+
+    def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
+        page: RetrievePage = parsed_body(response)
+        self.raise_for_status(page, continuing=b"ContinueRequest" in (response.request.body or b""))
+        fields = data_extension_fields(self)
+        for raw in page.results:
+            record = self.typed({**raw, "Fields": fields.get(str(raw.get("CustomerKey")), [])})
+            record["entity_id"] = self.spec.entity_id(raw)
+            yield record
+
+
+STREAM_CLASSES: dict[str, type[SoapStream]] = {"data_extensions": DataExtensionsStream}
+
+
 def soap_streams(context: SyncContext, objects: Sequence[SoapObject] = SOAP_OBJECTS) -> list[SoapStream]:
-    return [SoapStream(context, spec) for spec in objects]
+    return [STREAM_CLASSES.get(spec.stream_name, SoapStream)(context, spec) for spec in objects]
