@@ -1,0 +1,143 @@
+"""The SOAP stream table: every stream's envelopes validate against the WSDL, and its records are keyed and typed."""
+
+import pytest
+
+from source_sfmc.auth import SfmcAuthenticator
+from source_sfmc.config import parse_config
+from source_sfmc.soap.parse import RetrievePage
+from source_sfmc.soap.streams import SOAP_OBJECTS, digest, soap_properties, soap_streams
+from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SyncContext, load_schema
+from unit_tests.wsdl import assert_valid_retrieve
+
+SUBDOMAIN = "mc563885gzs27c5t9-63k636ttgm"
+TOKEN_URL = f"https://{SUBDOMAIN}.auth.marketingcloudapis.com/v2/token"
+A_WINDOW = {WINDOW_START: "2025-01-01T00:00:00.000Z", WINDOW_END: "2025-01-31T00:00:00.000Z"}
+
+
+def a_context(**overrides):
+    config = parse_config(
+        {"client_id": "id", "client_secret": "secret", "subdomain": SUBDOMAIN, "start_date": "2025-01-01", **overrides}
+    )
+    return SyncContext(config=config, authenticator=SfmcAuthenticator(config))
+
+
+@pytest.fixture(autouse=True)
+def token_endpoint(requests_mock):
+    requests_mock.post(
+        TOKEN_URL,
+        json={
+            "access_token": "tok",
+            "expires_in": 1079,
+            "rest_instance_url": f"https://{SUBDOMAIN}.rest.marketingcloudapis.com/",
+            "soap_instance_url": f"https://{SUBDOMAIN}.soap.marketingcloudapis.com/",
+        },
+    )
+
+
+def streams(**overrides):
+    return {stream.stream_name: stream for stream in soap_streams(a_context(**overrides))}
+
+
+STREAM_NAMES = [spec.stream_name for spec in SOAP_OBJECTS]
+
+
+@pytest.mark.parametrize("name", STREAM_NAMES)
+@pytest.mark.parametrize("options", [{}, {"query_all_accounts": True}, {"account_id": "7281234"}])
+def test_first_page_envelope_of_every_stream_is_valid(name, options):
+    stream = streams(**options)[name]
+    assert_valid_retrieve(stream.envelope({}))
+    assert_valid_retrieve(stream.envelope(A_WINDOW))
+
+
+@pytest.mark.parametrize("name", STREAM_NAMES)
+def test_continue_page_envelope_of_every_stream_is_valid(name):
+    assert_valid_retrieve(streams()[name].envelope(A_WINDOW, request_id="e5b8151e-5a2c-4b44-9d3f-11e3c7a0f0aa"))
+
+
+@pytest.mark.parametrize("name", STREAM_NAMES)
+def test_properties_come_from_the_schema(name):
+    stream = streams()[name]
+    assert "entity_id" not in stream.properties
+    assert "Client.ID" in stream.properties
+    assert set(stream.properties) <= set(_schema_paths(load_schema(name)))
+
+
+def _schema_paths(schema):
+    for field, spec in schema["properties"].items():
+        children = spec.get("properties")
+        if children and not spec.get("x-sfmc-map"):
+            yield from (f"{field}.{child}" for child in children)
+        else:
+            yield field
+
+
+def test_event_window_is_half_open_on_event_date():
+    body = streams()["sent_events"].envelope(A_WINDOW).decode()
+    assert "<Property>EventDate</Property><SimpleOperator>greaterThanOrEqual</SimpleOperator>" in body
+    assert "<SimpleOperator>lessThan</SimpleOperator><DateValue>2025-01-31T00:00:00.000Z</DateValue>" in body
+
+
+def test_query_all_accounts_is_sent_when_configured():
+    assert b"<QueryAllAccounts>true</QueryAllAccounts>" in streams(query_all_accounts=True)["sent_events"].envelope({})
+
+
+def test_map_fields_are_requested_by_their_name():
+    assert "Attributes" in soap_properties(load_schema("subscribers"))
+
+
+def an_event(**fields):
+    return {
+        "SendID": "364147",
+        "SubscriberKey": "a@example.com",
+        "EventType": "Click",
+        "EventDate": "2025-01-03T08:15:27.123",
+        "URL": "https://example.com/a",
+        "Client": {"ID": "7281234"},
+        **fields,
+    }
+
+
+class FakeResponse:
+    def __init__(self, page):
+        self._sfmc_parsed = page
+        self.request = type("Request", (), {"body": b"<RetrieveRequest>"})()
+
+
+def parse(stream_name, *results):
+    stream = streams()[stream_name]
+    return list(stream.parse_response(FakeResponse(RetrievePage("OK", "r-1", list(results)))))
+
+
+def test_event_records_are_typed_with_utc_dates():
+    (record,) = parse("click_events", an_event())
+    assert record["SendID"] == 364147
+    assert record["Client"] == {"ID": 7281234}
+    assert record["EventDate"] == "2025-01-03T14:15:27.123000+00:00"
+
+
+def test_same_event_gets_the_same_entity_id():
+    assert parse("click_events", an_event())[0]["entity_id"] == parse("click_events", an_event())[0]["entity_id"]
+
+
+def test_clicks_on_different_urls_are_different_events():
+    first, second = parse("click_events", an_event(), an_event(URL="https://example.com/b"))
+    assert first["entity_id"] != second["entity_id"]
+
+
+def test_entity_id_is_a_digest_of_the_identifying_fields():
+    (record,) = parse("sent_events", an_event(EventType="Sent"))
+    assert record["entity_id"] == digest("364147", "a@example.com", "Sent", "2025-01-03T08:15:27.123", None)
+
+
+def test_list_subscriber_is_keyed_by_list_and_subscriber():
+    (record,) = parse("list_subscribers", {"ListID": "12", "SubscriberKey": "k1", "Status": "Active"})
+    assert record["entity_id"] == "12:k1"
+
+
+def test_error_status_fails_with_its_text():
+    stream = streams()["sent_events"]
+    page = RetrievePage(
+        "Error: The Request Property(s) Foo do not match with the fields of SentEvent retrieve", "r", []
+    )
+    with pytest.raises(Exception, match="do not match"):
+        list(stream.parse_response(FakeResponse(page)))
