@@ -1,0 +1,122 @@
+"""The main job: spec, check, discover, then a read of every stream, through the `source-sfmc` command.
+
+Without `--config`, it starts the bundled SFMC sandbox on a free loopback port and reads from it. With
+`--config secrets/config.json` it runs against a real Marketing Cloud account. Prints per-stream counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SANDBOX_CONFIG = ROOT / "integration_tests" / "sandbox_config.json"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", type=Path, help="a connector config for a real account (default: sandbox)")
+    parser.add_argument("--streams", help="comma-separated stream names to read (default: all)")
+    args = parser.parse_args()
+
+    sandbox = None
+    with tempfile.TemporaryDirectory() as workdir:
+        work = Path(workdir)
+        if args.config:
+            config_path = args.config
+        else:
+            sandbox, base_url = start_sandbox()
+            config = json.loads(SANDBOX_CONFIG.read_text())
+            config["subdomain"] = base_url
+            config_path = work / "config.json"
+            config_path.write_text(json.dumps(config))
+        try:
+            return run_connector(config_path, work, args.streams)
+        finally:
+            if sandbox is not None:
+                sandbox.terminate()
+                sandbox.wait(timeout=10)
+
+
+def start_sandbox() -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "integration_tests.sandbox", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = process.stdout.readline().strip() if process.stdout else ""
+    if "http://" not in line:
+        process.kill()
+        raise SystemExit(f"the sandbox did not start: {line!r}")
+    base_url = line[line.index("http://") :].split()[0]
+    print(f"sandbox: {base_url}")
+    return process, base_url
+
+
+def connector(*args: str) -> list[dict]:
+    command = [str(Path(sys.executable).parent / "source-sfmc"), *args]
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    messages = [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
+    for message in messages:
+        if message["type"] == "TRACE" and message["trace"].get("type") == "ERROR":
+            print(f"  error: {message['trace']['error']['message']}")
+    if completed.returncode != 0 and not messages:
+        print(completed.stderr[-2000:])
+    return messages
+
+
+def run_connector(config_path: Path, work: Path, stream_filter: str | None) -> int:
+    started = time.monotonic()
+    spec = [m for m in connector("spec") if m["type"] == "SPEC"]
+    print(f"spec: {'ok' if spec else 'FAILED'}")
+
+    status = [m["connectionStatus"] for m in connector("check", "--config", str(config_path)) if m["type"] == "CONNECTION_STATUS"]
+    print(f"check: {status[0]['status'] if status else 'no status'} {status[0].get('message') or '' if status else ''}")
+    if not status or status[0]["status"] != "SUCCEEDED":
+        return 1
+
+    catalogs = [m["catalog"] for m in connector("discover", "--config", str(config_path)) if m["type"] == "CATALOG"]
+    if not catalogs:
+        print("discover: FAILED")
+        return 1
+    streams = catalogs[0]["streams"]
+    wanted = set(stream_filter.split(",")) if stream_filter else None
+    streams = [s for s in streams if wanted is None or s["name"] in wanted]
+    print(f"discover: {len(streams)} streams")
+
+    configured = {
+        "streams": [
+            {
+                "stream": stream,
+                "sync_mode": "incremental" if "incremental" in stream["supported_sync_modes"] else "full_refresh",
+                "destination_sync_mode": "append_dedup" if "incremental" in stream["supported_sync_modes"] else "overwrite",
+                **({"cursor_field": stream["default_cursor_field"]} if stream.get("default_cursor_field") else {}),
+                "primary_key": stream.get("source_defined_primary_key") or [],
+            }
+            for stream in streams
+        ]
+    }
+    catalog_path = work / "catalog.json"
+    catalog_path.write_text(json.dumps(configured))
+    messages = connector("read", "--config", str(config_path), "--catalog", str(catalog_path))
+    records = Counter(m["record"]["stream"] for m in messages if m["type"] == "RECORD")
+    states = Counter(m["state"]["stream"]["stream_descriptor"]["name"] for m in messages if m["type"] == "STATE")
+    errors = [m for m in messages if m["type"] == "TRACE" and m["trace"].get("type") == "ERROR"]
+
+    print(f"\n{'stream':<32}{'records':>10}{'states':>8}")
+    for stream in streams:
+        print(f"{stream['name']:<32}{records[stream['name']]:>10}{states[stream['name']]:>8}")
+    print(f"{'total':<32}{sum(records.values()):>10}{sum(states.values()):>8}")
+    print(f"\nread: {'FAILED' if errors else 'ok'} in {time.monotonic() - started:.1f} s")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
