@@ -164,6 +164,27 @@ def _activity_statistics(activity: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+class JourneyActivities(RestStream):
+    """One record per activity of each journey version, with the journey it belongs to."""
+
+    stream_name = "journey_activities"
+    scopes = ("journeys_read",)
+    probe_path = "interaction/v1/interactions"
+
+    def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+        for journey in _journeys(self):
+            for activity in journey.get("activities") or []:
+                record = {
+                    "journeyId": journey.get("id"),
+                    "journeyKey": journey.get("key"),
+                    "journeyName": journey.get("name"),
+                    "journeyVersion": journey.get("version"),
+                    "journeyStatus": journey.get("status"),
+                    **activity,
+                }
+                yield self.with_entity_id(record, f"{journey.get('id')}:{activity.get('id') or activity.get('key')}")
+
+
 class Automations(RestStream):
     probe_path = "automation/v1/automations"
     """Each automation's detail (schedule, steps, activities): the listing only has summaries."""
@@ -189,7 +210,6 @@ class Assets(RestStream):
     stream_name = "assets"
     scopes = ("documents_and_images_read", "saved_content_read")
     cursor_field_name = "modifiedDate"
-    windowed = True
     http_method = "POST"
 
     def path(self, **kwargs: Any) -> str:
@@ -245,5 +265,6 @@ REST_STREAMS: tuple[type[RestStream], ...] = (
     Assets,
     Journeys,
     JourneyStatistics,
+    JourneyActivities,
     Automations,
 )

@@ -83,9 +83,10 @@ class SfmcStream(HttpStream):
     api = "rest"
     scopes: tuple[str, ...] = ()
     schema_name = ""
-    # Incremental streams name their cursor; `windowed` streams read [start, now) in config.window slices.
+    # Incremental streams name their cursor and read [cursor - lookback, now) in config.window slices.
+    # Streams that need a start date (tracking events) read in windows from it even in full refresh, because
+    # SFMC times out on unbounded event retrieves.
     cursor_field_name: str | None = None
-    windowed = False
     needs_start_date = False
 
     def __init__(self, context: SyncContext) -> None:
@@ -137,14 +138,11 @@ class SfmcStream(HttpStream):
         cursor_field: list[str] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any] | None]:
-        if not self.windowed:
-            yield {}
-            return
         if self.window_cursor is not None:
             yield from self.window_cursor.stream_slices()
             return
         start = self.window_floor()
-        if start is None:
+        if start is None or not self.needs_start_date:
             yield {}
             return
         for lower, upper in date_windows(start, utc_now(), self.config.window):

@@ -115,18 +115,31 @@ def _event(stream_name: str, object_type: str, *identity: str) -> SoapObject:
     )
 
 
+MODIFIED = "ModifiedDate"
+
 SOAP_OBJECTS: tuple[SoapObject, ...] = (
-    SoapObject("subscriber_lists", "List", key_of("ID"), LISTS_SCOPE),
-    SoapObject("list_subscribers", "ListSubscriber", key_of("ListID", "SubscriberKey"), LISTS_SCOPE),
+    SoapObject("subscriber_lists", "List", key_of("ID"), LISTS_SCOPE, cursor=MODIFIED),
+    SoapObject("list_subscribers", "ListSubscriber", key_of("ListID", "SubscriberKey"), LISTS_SCOPE, cursor=MODIFIED),
+    # Subscriber.ModifiedDate is not retrievable (SFMC refuses the whole call), so subscribers are full refresh.
     SoapObject("subscribers", "Subscriber", key_of("ID"), LISTS_SCOPE),
     SoapObject("data_extensions", "DataExtension", key_of("ObjectID"), DATA_EXTENSIONS_SCOPE),
-    SoapObject("sends", "Send", key_of("ID"), EVENTS_SCOPE),
+    SoapObject("sends", "Send", key_of("ID"), EVENTS_SCOPE, cursor=MODIFIED),
+    SoapObject("emails", "Email", key_of("ID"), EMAIL_SCOPE, cursor=MODIFIED),
+    SoapObject("folders", "DataFolder", key_of("ID"), EMAIL_SCOPE, cursor=MODIFIED),
+    # ListSend.ModifiedDate is not retrievable either: full refresh.
+    SoapObject("list_sends", "ListSend", key_of("List.ID", "SendID"), EVENTS_SCOPE),
+    SoapObject("content_areas", "ContentArea", key_of("ID"), EMAIL_SCOPE, cursor=MODIFIED),
+    SoapObject(
+        "triggered_send_definitions", "TriggeredSendDefinition", key_of("ObjectID"), EMAIL_SCOPE, cursor=MODIFIED
+    ),
+    SoapObject("triggered_send_summaries", "TriggeredSendSummary", key_of("CustomerKey"), EVENTS_SCOPE),
     _event("sent_events", "SentEvent"),
     _event("open_events", "OpenEvent"),
     _event("click_events", "ClickEvent", "URL"),
     _event("bounce_events", "BounceEvent"),
     _event("unsub_events", "UnsubEvent"),
     _event("not_sent_events", "NotSentEvent"),
+    _event("forwarded_email_events", "ForwardedEmailEvent"),
 )
 
 
@@ -142,7 +155,6 @@ class SoapStream(SfmcStream):
         self.schema_name = spec.schema_name or spec.stream_name
         self.scopes = spec.scopes
         self.cursor_field_name = spec.cursor
-        self.windowed = spec.cursor is not None
         self.needs_start_date = spec.needs_start_date
         super().__init__(context)
         self.properties = soap_properties(self.get_json_schema())
@@ -274,7 +286,7 @@ class SoapStream(SfmcStream):
             return
 
     def probe_slice(self) -> Mapping[str, Any]:
-        if not self.windowed:
+        if not self.needs_start_date:
             return {}
         # A full retrieve of an event table can time out on a busy account; the last hour is enough to probe.
         now = utc_now()
