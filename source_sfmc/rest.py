@@ -80,7 +80,10 @@ def _campaigns(stream: RestStream) -> list[dict[str, Any]]:
 
 def _journeys(stream: RestStream) -> list[dict[str, Any]]:
     return stream.shared_listing(
-        "journeys", "interaction/v1/interactions", {"$orderBy": "ModifiedDate ASC", "extras": "all"}
+        "journeys",
+        "interaction/v1/interactions",
+        # Every version, not just the latest: each version has its own id, activities and statistics.
+        {"$orderBy": "ModifiedDate ASC", "extras": "all", "mostRecentVersionOnly": "false"},
     )
 
 
