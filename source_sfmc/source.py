@@ -24,6 +24,7 @@ from airbyte_cdk.sources.utils.slice_logger import DebugSliceLogger
 from source_sfmc.auth import SfmcAuthenticator
 from source_sfmc.config import ConfigError, SfmcConfig, parse_config
 from source_sfmc.connection_check import check_connection
+from source_sfmc.data_extensions import DataExtensionRowsStream, catalog_facade, data_extension_streams
 from source_sfmc.rest import REST_STREAMS
 from source_sfmc.soap.streams import soap_streams
 from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SfmcStream, SyncContext, utc_now
@@ -69,6 +70,7 @@ class SourceSfmc(ConcurrentSourceAdapter):
         context = self._context(parse_config(config))
         legacy_streams: list[SfmcStream] = [stream_class(context) for stream_class in REST_STREAMS]
         legacy_streams += soap_streams(context)
+        legacy_streams += data_extension_streams(context, self._catalog)
         state_manager = ConnectorStateManager(state=self._state)
         return [self._concurrent(stream, state_manager) for stream in legacy_streams]
 
@@ -91,7 +93,8 @@ class SourceSfmc(ConcurrentSourceAdapter):
         else:
             cursor = FinalStateCursor(stream.name, stream.namespace, self._message_repository)
             state = None
-        return StreamFacade.create_from_stream(stream, self, logger, state, cursor)
+        facade = StreamFacade.create_from_stream(stream, self, logger, state, cursor)
+        return catalog_facade(stream, facade) if isinstance(stream, DataExtensionRowsStream) else facade
 
     def _window_cursor(self, stream: SfmcStream, state_manager: ConnectorStateManager) -> ConcurrentCursor:
         config = stream.config
@@ -105,7 +108,9 @@ class SourceSfmc(ConcurrentSourceAdapter):
             message_repository=self._message_repository,
             connector_state_manager=state_manager,
             connector_state_converter=IsoMillisConcurrentStreamStateConverter(),
-            cursor_field=CursorField(stream.cursor_field_name or ""),
+            cursor_field=CursorField(
+                stream.cursor_field_name or "", supports_catalog_defined_cursor_field=not stream.source_defined_cursor
+            ),
             slice_boundary_fields=(WINDOW_START, WINDOW_END),
             start=config.start_date,
             end_provider=utc_now,

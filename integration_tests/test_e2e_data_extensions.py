@@ -1,0 +1,164 @@
+"""Data extension rows end to end: the real connector against the sandbox over HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+import pytest
+from airbyte_cdk.models import (
+    AirbyteStream,
+    ConfiguredAirbyteCatalog,
+    ConfiguredAirbyteStream,
+    DestinationSyncMode,
+    SyncMode,
+)
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, discover, read
+from airbyte_cdk.test.state_builder import StateBuilder
+
+from source_sfmc.source import SourceSfmc
+
+PREFIX = "data_extension__"
+# Row counts of the sandbox's data extensions at scale 1.
+EXPECTED_ROWS = {
+    "data_extension__customers_master": 2_500,
+    "data_extension__orders_2024_eu": 2_000,
+    "data_extension__prefs_clients_fr": 800,
+    "data_extension__event_log": 1_500,
+    "data_extension__empty_de": 0,
+    "data_extension__product_catalog": 400,
+    "data_extension__loyaltytiers": 4,
+    "data_extension__web_signups_2025": 1_200,
+    "data_extension__survey_q2_2025": 600,
+    "data_extension__unsub_reasons": 150,
+}
+
+
+def config_of(sandbox: Any, **overrides: Any) -> dict[str, Any]:
+    return {**sandbox.config(), **overrides}
+
+
+def discovered(config: dict[str, Any]) -> dict[str, AirbyteStream]:
+    output = discover(SourceSfmc(), config)
+    assert not output.errors
+    return {stream.name: stream for stream in output.catalog.catalog.streams if stream.name.startswith(PREFIX)}
+
+
+def configured(
+    stream: AirbyteStream, sync_mode: SyncMode = SyncMode.full_refresh, cursor: str | None = None
+) -> ConfiguredAirbyteStream:
+    return ConfiguredAirbyteStream(
+        stream=stream,
+        sync_mode=sync_mode,
+        destination_sync_mode=DestinationSyncMode.append,
+        cursor_field=[cursor] if cursor else None,
+    )
+
+
+def read_streams(config: dict[str, Any], streams: list[ConfiguredAirbyteStream], state: Any = None) -> EntrypointOutput:
+    return read(SourceSfmc(), config, ConfiguredAirbyteCatalog(streams=streams), state)
+
+
+def rows_by_stream(output: EntrypointOutput) -> dict[str, list[dict[str, Any]]]:
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for message in output.records:
+        rows.setdefault(message.record.stream, []).append(message.record.data)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def catalog(sandbox: Any) -> dict[str, AirbyteStream]:
+    return discovered(config_of(sandbox))
+
+
+def test_discover_lists_one_stream_per_data_extension(catalog: dict[str, AirbyteStream]) -> None:
+    assert set(catalog) == set(EXPECTED_ROWS)
+
+
+def test_discovered_schema_types_each_field_by_its_field_type(catalog: dict[str, AirbyteStream]) -> None:
+    properties = catalog["data_extension__customers_master"].json_schema["properties"]
+    assert properties["LoyaltyPoints"]["type"] == ["null", "integer"]
+    assert properties["IsVIP"]["type"] == ["null", "boolean"]
+    assert properties["ModifiedDate"]["format"] == "date-time"
+    assert properties["FirstName"] == {"type": ["null", "string"], "maxLength": 50}
+    assert catalog["data_extension__orders_2024_eu"].json_schema["properties"]["Amount"]["type"] == ["null", "number"]
+
+
+def test_discover_offers_incremental_with_a_user_chosen_cursor_only_where_there_is_a_date_field(
+    catalog: dict[str, AirbyteStream],
+) -> None:
+    customers, products = catalog["data_extension__customers_master"], catalog["data_extension__product_catalog"]
+    assert SyncMode.incremental in customers.supported_sync_modes
+    assert customers.source_defined_cursor is False
+    assert customers.default_cursor_field == ["ModifiedDate"]
+    assert catalog["data_extension__orders_2024_eu"].default_cursor_field is None
+    assert products.supported_sync_modes == [SyncMode.full_refresh]
+
+
+def test_discover_gives_primary_key_fields_as_primary_key(catalog: dict[str, AirbyteStream]) -> None:
+    assert catalog["data_extension__orders_2024_eu"].source_defined_primary_key == [["OrderId"]]
+    assert catalog["data_extension__event_log"].source_defined_primary_key is None
+
+
+def test_configured_keys_limit_discovery_to_those_data_extensions(sandbox: Any) -> None:
+    streams = discovered(config_of(sandbox, data_extensions=["LoyaltyTiers", "event_log"]))
+    assert set(streams) == {"data_extension__loyaltytiers", "data_extension__event_log"}
+
+
+def test_full_refresh_emits_every_row_of_every_data_extension_valid_against_its_schema(
+    sandbox: Any, catalog: dict[str, AirbyteStream]
+) -> None:
+    output = read_streams(config_of(sandbox), [configured(stream) for stream in catalog.values()])
+    assert not output.errors
+    rows = rows_by_stream(output)
+    assert {name: len(rows.get(name, [])) for name in catalog} == EXPECTED_ROWS
+    for name, stream_rows in rows.items():
+        validator = jsonschema.Draft7Validator(catalog[name].json_schema, format_checker=jsonschema.FormatChecker())
+        for row in stream_rows:
+            validator.validate(row)
+    first = rows["data_extension__loyaltytiers"][0]
+    assert isinstance(first["MinPoints"], int) and isinstance(first["Multiplier"], float)
+
+
+def test_incremental_read_from_state_emits_only_rows_changed_after_it(
+    sandbox: Any, catalog: dict[str, AirbyteStream]
+) -> None:
+    stream = configured(catalog["data_extension__orders_2024_eu"], SyncMode.incremental, "OrderDate")
+    config = config_of(sandbox, start_date="2024-01-01T00:00:00Z")
+    first = read_streams(config, [stream])
+    assert not first.errors
+    all_rows = rows_by_stream(first)["data_extension__orders_2024_eu"]
+    assert len(all_rows) == 2_000
+
+    since = "2025-03-01T00:00:00.000Z"
+    state = (
+        StateBuilder()
+        .with_stream_state(
+            "data_extension__orders_2024_eu",
+            {
+                "state_type": "date-range",
+                "slices": [{"start": "2024-01-01T00:00:00.000Z", "end": since, "most_recent_cursor_value": since}],
+            },
+        )
+        .build()
+    )
+    second = read_streams(config_of(sandbox, start_date="2024-01-01T00:00:00Z", lookback_hours=0), [stream], state)
+    assert not second.errors
+    changed = rows_by_stream(second).get("data_extension__orders_2024_eu", [])
+    expected = [row for row in all_rows if row["OrderDate"] >= "2025-03-01T00:00:00"]
+    assert 0 < len(changed) == len(expected)
+    assert second.most_recent_state is not None
+
+
+def test_a_data_extension_gone_since_discovery_fails_its_stream_and_others_go_on(
+    sandbox: Any, catalog: dict[str, AirbyteStream]
+) -> None:
+    gone = AirbyteStream(
+        name="data_extension__deleted_since",
+        json_schema={"type": "object"},
+        supported_sync_modes=[SyncMode.full_refresh],
+    )
+    output = read_streams(config_of(sandbox), [configured(gone), configured(catalog["data_extension__loyaltytiers"])])
+    assert len(rows_by_stream(output)["data_extension__loyaltytiers"]) == 4
+    messages = " ".join(error.trace.error.message for error in output.errors)
+    assert "data_extension__deleted_since" in messages and "no longer exists" in messages
