@@ -31,26 +31,22 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from . import soap_xml
-from .soap_data import (
-    ALL_MIDS,
-    MAIN_MID,
-    PAIRS,
-    SCHEMAS,
+from .soap_accounts import ALL_MIDS, MAIN_MID
+from .soap_data import SoapData, build_soap_data
+from .soap_filters import (
     VALUE_TYPE_OF_KIND,
-    Collection,
     ComplexFilter,
-    DataExtension,
     FieldRef,
     FilterError,
     FilterNode,
-    ObjectSchema,
     Predicate,
     SimpleFilter,
-    SoapData,
-    build_soap_data,
     compile_filter,
     order_bounds,
 )
+from .soap_generators.data_extensions import DataExtension
+from .soap_generators.rows import Collection
+from .soap_objects import PAIRS, SCHEMAS, ObjectSchema
 
 __all__ = ["SoapData", "SoapService", "build_soap_data"]
 
@@ -585,7 +581,7 @@ class RowsetService:
         start = (page - 1) * page_size
         chosen = indices[start : start + page_size]
         items = [self._item(de, de.rows.row(i)) for i in chosen]
-        base = f"/v1/customobjectdata/key/{quote(de.key)}/rowset?"
+        base = f"/data/v1/customobjectdata/key/{quote(de.key)}/rowset?"
         extra = "".join(f"&{k}={quote(params[k])}" for k in ("$filter", "$orderby") if params.get(k))
         links = {"self": f"{base}$page={page}&$pageSize={page_size}{extra}"}
         if start + page_size < len(indices):

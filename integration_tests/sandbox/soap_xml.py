@@ -16,18 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from xml.parsers import expat
 
-from .soap_data import (
-    BOOL,
-    DATE,
-    INT,
-    PAIRS,
-    ComplexFilter,
-    FilterError,
-    FilterNode,
-    Prop,
-    SimpleFilter,
-    server_iso,
-)
+from .soap_dates import server_iso
+from .soap_filters import ComplexFilter, FilterError, FilterNode, SimpleFilter
+from .soap_objects import BOOL, DATE, INT, PAIRS, Prop
 
 SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
