@@ -37,8 +37,9 @@ from source_sfmc.stream_base import (
 )
 
 COMPUTED_FIELDS = frozenset({"entity_id"})
-# A window whose RequestID expires is re-read from its first page at most this many times.
-MAX_WINDOW_RESTARTS = 3
+# A window whose RequestID expires is re-read from its first page; this many restarts in a row that get no
+# further into the window fail it.
+MAX_WINDOW_RESTARTS = 5
 _PERMISSION_WORDS = ("permission", "privilege", "not authorized", "unauthorized", "access")
 
 
@@ -240,14 +241,23 @@ class SoapStream(SfmcStream):
     def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         # An expired RequestID cannot be continued: the window is read again from its first page. Records
         # already emitted are emitted again with the same entity_id, so the destination deduplicates them.
-        for attempt in range(MAX_WINDOW_RESTARTS + 1):
+        # Restarts go on while each one gets further into the window than any before it; the window fails
+        # after MAX_WINDOW_RESTARTS restarts in a row that got no further.
+        furthest, restarts_without_progress = -1, 0
+        while True:
+            emitted = 0
             try:
-                yield from super().read_slice(stream_slice)
+                for record in super().read_slice(stream_slice):
+                    emitted += 1
+                    yield record
                 return
             except RequestIdExpired as expired:
-                if attempt == MAX_WINDOW_RESTARTS:
+                restarts_without_progress = 0 if emitted > furthest else restarts_without_progress + 1
+                furthest = max(furthest, emitted)
+                if restarts_without_progress >= MAX_WINDOW_RESTARTS:
                     raise AirbyteTracedException(
-                        message=f"The continuation of a {self.spec.object_type} retrieve kept expiring ({expired}).",
+                        message=f"The continuation of a {self.spec.object_type} retrieve kept expiring ({expired}); "
+                        "a smaller 'window_days' makes each retrieve shorter.",
                         failure_type=FailureType.transient_error,
                     ) from expired
                 self.logger.info(f"{self.stream_name}: RequestID expired ({expired}); re-reading the window")
