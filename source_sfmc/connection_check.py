@@ -16,6 +16,10 @@ logger = logging.getLogger("airbyte")
 
 
 def check_connection(context: SyncContext) -> tuple[bool, Any]:
+    """(True, None) when every API family the package can use answers; a failure raises a config error.
+
+    Raising rather than returning (False, message) keeps the message a plain sentence: the CDK would `repr()` it.
+    """
     granted = context.authenticator.granted_scopes  # fetches the token: bad credentials fail here
     rest_streams: list[SfmcStream] = [stream_class(context) for stream_class in REST_STREAMS]
     soap = soap_streams(context)
@@ -23,19 +27,15 @@ def check_connection(context: SyncContext) -> tuple[bool, Any]:
     probes = [probe for probe in probes if probe is not None]
     if granted and not probes:
         needed = sorted({scope for stream in rest_streams + soap for scope in stream.scopes})
-        return False, (
+        message = (
             "The installed package's API integration has none of the scopes this connector reads with. "
             f"Grant at least one of: {', '.join(needed)}."
         )
+        raise AirbyteTracedException(message=message, failure_type=FailureType.config_error)
     if not granted:  # a token answer without a scope list: probe the most common stream of each family
         probes = [rest_streams[0], soap[0]]
     for stream in probes:
-        try:
-            stream.probe()
-        except AirbyteTracedException as error:
-            if error.failure_type == FailureType.config_error:
-                return False, error.message
-            raise
+        stream.probe()
     missing = sorted(
         {stream.stream_name for stream in rest_streams + soap if granted and not set(stream.scopes) <= granted}
     )

@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
+from queue import Queue
 from typing import Any
 
 import requests
 from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, SyncMode
-from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource
+from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource, QueueItem
 from airbyte_cdk.sources.concurrent_source.concurrent_source_adapter import ConcurrentSourceAdapter
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import InMemoryMessageRepository, MessageRepository
+from airbyte_cdk.sources.message.concurrent_repository import ConcurrentMessageRepository
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.streams.concurrent.adapters import StreamFacade
 from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor, CursorField, FinalStateCursor
@@ -38,7 +40,7 @@ class SourceSfmc(ConcurrentSourceAdapter):
     check_config_against_spec = False
 
     def __init__(self) -> None:
-        self._message_repository = InMemoryMessageRepository()
+        self._message_repository: MessageRepository = InMemoryMessageRepository()
         self._catalog: ConfiguredAirbyteCatalog | None = None
         self._state: list[AirbyteStateMessage] | None = None
         super().__init__(self._concurrent_source_for(1))
@@ -48,9 +50,15 @@ class SourceSfmc(ConcurrentSourceAdapter):
         return self._message_repository
 
     def _concurrent_source_for(self, num_workers: int) -> ConcurrentSource:
+        # State messages must travel through the same queue as records: a window's checkpoint is queued by the
+        # worker after that window's records, so it can never reach stdout before them. (With a separate
+        # repository the main thread could print a checkpoint while the records it covers still wait in the
+        # queue, and a sync killed in between would skip them for good.)
+        queue: Queue[QueueItem] = Queue(maxsize=10_000)
+        self._message_repository = ConcurrentMessageRepository(queue, InMemoryMessageRepository())
         # One extra thread generates partitions (windows, per-parent slices); `num_workers` read them.
         pool = 1 if num_workers == 1 else num_workers + 1
-        return ConcurrentSource.create(pool, 1, logger, DebugSliceLogger(), self._message_repository)
+        return ConcurrentSource.create(pool, 1, logger, DebugSliceLogger(), self._message_repository, queue=queue)
 
     # -- Airbyte verbs --------------------------------------------------------------------------------------
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> tuple[bool, Any]:
