@@ -7,7 +7,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from airbyte_cdk.models import AirbyteCatalog
 
+from integration_tests import harness
+from integration_tests.harness import Sync
 from integration_tests.sandbox import Sandbox
 from integration_tests.sandbox import start_sandbox as _start_sandbox
 
@@ -80,6 +83,24 @@ def build_envelope(token: str, retrieve: str) -> str:
 def soap_envelope() -> Callable[[str, str], str]:
     """Builds a Retrieve envelope: soap_envelope(token, '<ObjectType>List</ObjectType>...')."""
     return build_envelope
+
+
+# --- whole-sync reads shared by the end-to-end test modules (each read happens once per session) ----------
+
+
+@pytest.fixture(scope="session")
+def catalog(sandbox: Sandbox) -> AirbyteCatalog:
+    return harness.discovered(sandbox)
+
+
+@pytest.fixture(scope="session")
+def everything(sandbox: Sandbox) -> Sync:
+    return harness.everything(sandbox)
+
+
+@pytest.fixture(scope="session")
+def early_entities(sandbox: Sandbox) -> Sync:
+    return harness.early_entities(sandbox)
 
 
 # --- `--slow`: full-scale reliability runs (fault matrix, kill-and-resume), left out of CI ---------------

@@ -18,21 +18,6 @@ RESUME_AFTER_WINDOWS = 2
 
 
 @pytest.fixture(scope="module")
-def catalog(sandbox: Sandbox) -> AirbyteCatalog:
-    return harness.discovered(sandbox)
-
-
-@pytest.fixture(scope="module")
-def everything(sandbox: Sandbox) -> Sync:
-    return harness.everything(sandbox)
-
-
-@pytest.fixture(scope="module")
-def early_entities(sandbox: Sandbox) -> Sync:
-    return harness.early_entities(sandbox)
-
-
-@pytest.fixture(scope="module")
 def soap_data(sandbox: Sandbox) -> SoapData:
     return build_soap_data(seed=sandbox.options.seed, scale=sandbox.options.scale)
 

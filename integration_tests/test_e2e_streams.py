@@ -20,21 +20,6 @@ REST_PAGE_SIZE = 50
 SOAP_PAGE_SIZE = 2500
 
 
-@pytest.fixture(scope="module")
-def catalog(sandbox: Sandbox) -> AirbyteCatalog:
-    return harness.discovered(sandbox)
-
-
-@pytest.fixture(scope="module")
-def everything(sandbox: Sandbox) -> Sync:
-    return harness.everything(sandbox)
-
-
-@pytest.fixture(scope="module")
-def early_entities(sandbox: Sandbox) -> Sync:
-    return harness.early_entities(sandbox)
-
-
 def records_of(stream: str, everything: Sync, early_entities: Sync) -> list[dict[str, Any]]:
     source = early_entities if stream in harness.ENTITY_CURSOR_STREAMS else everything
     return source.records.get(stream, [])
