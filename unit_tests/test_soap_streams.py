@@ -141,3 +141,91 @@ def test_error_status_fails_with_its_text():
     )
     with pytest.raises(Exception, match="do not match"):
         list(stream.parse_response(FakeResponse(page)))
+
+
+SOAP_URL = f"https://{SUBDOMAIN}.soap.marketingcloudapis.com/Service.asmx"
+
+
+def retrieve_page(status, request_id, *send_ids):
+    results = "".join(
+        f'<Results xsi:type="SentEvent"><SendID>{send_id}</SendID><SubscriberKey>k{send_id}</SubscriberKey>'
+        "<EventDate>2025-01-03T08:15:27.123</EventDate><EventType>Sent</EventType></Results>"
+        for send_id in send_ids
+    )
+    return (
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soap:Body>'
+        '<RetrieveResponseMsg xmlns="http://exacttarget.com/wsdl/partnerAPI">'
+        f"<OverallStatus>{status}</OverallStatus><RequestID>{request_id}</RequestID>{results}"
+        "</RetrieveResponseMsg></soap:Body></soap:Envelope>"
+    )
+
+
+def read_window(stream_name="sent_events"):
+    from airbyte_cdk.models import SyncMode
+
+    return list(streams()[stream_name].read_records(SyncMode.full_refresh, stream_slice=A_WINDOW))
+
+
+def test_pages_are_continued_with_the_request_id_until_ok(requests_mock):
+    route = requests_mock.post(
+        SOAP_URL,
+        [{"text": retrieve_page("MoreDataAvailable", "r-1", 1, 2)}, {"text": retrieve_page("OK", "r-2", 3)}],
+    )
+    assert [record["SendID"] for record in read_window()] == [1, 2, 3]
+    first, second = (request.text for request in route.request_history)
+    assert "<ContinueRequest>" not in first and "<Filter" in first
+    assert "<ContinueRequest>r-1</ContinueRequest>" in second
+    assert route.request_history[1].headers["SOAPAction"] == "Retrieve"
+
+
+def test_an_expired_request_id_rereads_the_window_from_its_first_page(requests_mock, monkeypatch):
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    expired = "Error: Unable to continue the retrieve: RequestID r-1 is unknown or has expired."
+    route = requests_mock.post(
+        SOAP_URL,
+        [
+            {"text": retrieve_page("MoreDataAvailable", "r-1", 1, 2)},
+            {"text": retrieve_page(expired, "r-x")},
+            {"text": retrieve_page("MoreDataAvailable", "r-3", 1, 2)},
+            {"text": retrieve_page("OK", "r-4", 3)},
+        ],
+    )
+    assert [record["SendID"] for record in read_window()] == [1, 2, 1, 2, 3]
+    assert "<ContinueRequest>" not in route.request_history[2].text
+
+
+def test_a_token_expired_fault_gets_a_new_token_into_the_retried_envelope(requests_mock, monkeypatch):
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    requests_mock.post(
+        TOKEN_URL,
+        [
+            {
+                "json": {
+                    "access_token": f"tok-{n}",
+                    "expires_in": 1079,
+                    "soap_instance_url": SOAP_URL[:-12],
+                    "rest_instance_url": f"https://{SUBDOMAIN}.rest.marketingcloudapis.com/",
+                }
+            }
+            for n in (1, 2)
+        ],
+    )
+    fault = (
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault>'
+        "<faultcode>q0:Security</faultcode><faultstring>Token Expired</faultstring>"
+        "</soap:Fault></soap:Body></soap:Envelope>"
+    )
+    # The HTTP client re-sends the same prepared request, so record each body as it is sent.
+    sent_bodies = []
+    answers = iter([(500, fault), (200, retrieve_page("OK", "r", 1))])
+
+    def answer(request, context):
+        sent_bodies.append(request.text)
+        context.status_code, body = next(answers)
+        return body
+
+    requests_mock.post(SOAP_URL, text=answer)
+    assert len(read_window()) == 1
+    assert ">tok-1<" in sent_bodies[0]
+    assert ">tok-2<" in sent_bodies[1] and "tok-1" not in sent_bodies[1]

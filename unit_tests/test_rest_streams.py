@@ -1,0 +1,138 @@
+"""REST streams: paging to the last page, shared listings, windows on the asset query, and retries."""
+
+import pytest
+from airbyte_cdk.models import SyncMode
+
+from source_sfmc.auth import SfmcAuthenticator
+from source_sfmc.config import parse_config
+from source_sfmc.rest import Assets, Automations, Campaigns, JourneyActivities, Journeys
+from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SyncContext
+
+SUBDOMAIN = "mc563885gzs27c5t9-63k636ttgm"
+REST = f"https://{SUBDOMAIN}.rest.marketingcloudapis.com/"
+
+
+@pytest.fixture(autouse=True)
+def token_endpoint(requests_mock):
+    requests_mock.post(
+        f"https://{SUBDOMAIN}.auth.marketingcloudapis.com/v2/token",
+        json={
+            "access_token": "tok",
+            "expires_in": 1079,
+            "rest_instance_url": REST,
+            "soap_instance_url": f"https://{SUBDOMAIN}.soap.marketingcloudapis.com/",
+        },
+    )
+
+
+@pytest.fixture(autouse=True)
+def no_backoff_sleep(monkeypatch):
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+
+
+@pytest.fixture
+def context():
+    config = parse_config({"client_id": "id", "client_secret": "secret", "subdomain": SUBDOMAIN})
+    return SyncContext(config=config, authenticator=SfmcAuthenticator(config))
+
+
+def items(first_id, count):
+    return [{"id": str(first_id + n), "name": f"item {first_id + n}"} for n in range(count)]
+
+
+def a_page(page, total, page_size=50):
+    first = (page - 1) * page_size
+    return {"count": total, "page": page, "pageSize": page_size, "items": items(first, min(page_size, total - first))}
+
+
+def read(stream, stream_slice=None):
+    return list(stream.read_records(SyncMode.full_refresh, stream_slice=stream_slice or {}))
+
+
+def test_listing_follows_pages_until_count_is_reached(requests_mock, context):
+    route = requests_mock.get(
+        f"{REST}hub/v1/campaigns", [{"json": a_page(1, 120)}, {"json": a_page(2, 120)}, {"json": a_page(3, 120)}]
+    )
+    records = read(Campaigns(context))
+    assert [record["entity_id"] for record in records] == [str(n) for n in range(120)]
+    assert [request.qs["$page"] for request in route.request_history] == [["1"], ["2"], ["3"]]
+    assert route.request_history[0].qs["$pagesize"] == ["50"]
+
+
+def test_listing_stops_on_an_empty_page_even_without_count(requests_mock, context):
+    requests_mock.get(f"{REST}hub/v1/campaigns", [{"json": {"items": items(0, 50)}}, {"json": {"items": []}}])
+    assert len(read(Campaigns(context))) == 50
+
+
+def test_journey_listing_is_fetched_once_for_every_stream_derived_from_it(requests_mock, context):
+    journey = {"id": "j1", "key": "k", "version": 2, "activities": [{"id": "a1"}, {"id": "a2"}]}
+    route = requests_mock.get(f"{REST}interaction/v1/interactions", json={"count": 1, "items": [journey]})
+    assert len(read(Journeys(context))) == 1
+    assert [record["entity_id"] for record in read(JourneyActivities(context))] == ["j1:a1", "j1:a2"]
+    assert route.call_count == 1
+    assert route.last_request.qs["mostrecentversiononly"] == ["false"]
+
+
+def test_automations_are_read_in_detail_one_slice_each(requests_mock, context):
+    requests_mock.get(f"{REST}automation/v1/automations", json={"count": 2, "items": items(0, 2)})
+    requests_mock.get(f"{REST}automation/v1/automations/1", json={"id": "1", "name": "n", "steps": [{"step": 1}]})
+    stream = Automations(context)
+    slices = list(stream.stream_slices(sync_mode=SyncMode.full_refresh))
+    assert slices == [{"automation_id": "0"}, {"automation_id": "1"}]
+    (record,) = read(stream, slices[1])
+    assert record["steps"] == [{"step": 1}]
+
+
+def test_asset_query_pages_and_filters_its_window(requests_mock, context):
+    route = requests_mock.post(
+        f"{REST}asset/v1/content/assets/query",
+        [{"json": a_page(1, 70)}, {"json": a_page(2, 70)}],
+    )
+    window = {WINDOW_START: "2025-01-01T00:00:00.000Z", WINDOW_END: "2025-02-01T00:00:00.000Z"}
+    records = read(Assets(context), window)
+    assert len(records) == 70
+    first, second = (request.json() for request in route.request_history)
+    assert (first["page"]["page"], second["page"]["page"]) == (1, 2)
+    assert first["query"] == {
+        "leftOperand": {
+            "property": "modifiedDate",
+            "simpleOperator": "greaterThanOrEqual",
+            "value": window[WINDOW_START],
+        },
+        "logicalOperator": "AND",
+        "rightOperand": {"property": "modifiedDate", "simpleOperator": "lessThan", "value": window[WINDOW_END]},
+    }
+    assert first["sort"][0] == {"property": "modifiedDate", "direction": "ASC"}
+
+
+def test_a_server_error_is_retried_and_the_page_is_read_once(requests_mock, context):
+    route = requests_mock.get(
+        f"{REST}hub/v1/campaigns", [{"status_code": 503, "text": "unavailable"}, {"json": a_page(1, 3)}]
+    )
+    assert len(read(Campaigns(context))) == 3
+    assert route.call_count == 2
+
+
+def test_a_cut_short_json_page_is_retried_not_parsed(requests_mock, context):
+    route = requests_mock.get(
+        f"{REST}hub/v1/campaigns", [{"text": '{"count": 3, "items": [{"id": "1"'}, {"json": a_page(1, 3)}]
+    )
+    assert len(read(Campaigns(context))) == 3
+    assert route.call_count == 2
+
+
+def test_an_expired_token_is_renewed_and_the_request_retried(requests_mock, context):
+    requests_mock.get(
+        f"{REST}hub/v1/campaigns",
+        [{"status_code": 401, "json": {"message": "Not Authorized", "errorcode": 0}}, {"json": a_page(1, 3)}],
+    )
+    assert len(read(Campaigns(context))) == 3
+    assert context.authenticator.tokens_fetched == 2
+
+
+def test_a_missing_scope_fails_naming_it(requests_mock, context):
+    requests_mock.get(
+        f"{REST}hub/v1/campaigns", status_code=403, json={"message": "Insufficient privileges", "errorcode": 20002}
+    )
+    with pytest.raises(Exception, match="campaigns_read"):
+        read(Campaigns(context))
