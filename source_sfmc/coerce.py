@@ -92,23 +92,26 @@ def _compile_type(type_name: str, schema: Mapping[str, Any], path: str, report: 
 
 
 def _object(properties: Mapping[str, Any], prefix: str, report: BadValueCallback) -> Converter:
-    fields = {name: (_compile(sub, f"{prefix}{name}", report), f"{prefix}{name}") for name, sub in properties.items()}
+    converters = {name: _compile(sub, f"{prefix}{name}", report) for name, sub in properties.items()}
+    # Most SOAP fields are strings that arrive as strings: those are kept without a call (this loop runs for
+    # every field of every record).
+    kept_if_text = frozenset(name for name, converter in converters.items() if converter is _string)
 
     def convert(value: Any) -> dict[str, Any]:
         if type(value) is not dict:
             raise TypeError(f"expected an object, got {type(value).__name__}")
         typed = {}
         for key, raw in value.items():
-            field = fields.get(key)
-            if field is None:
+            converter = converters.get(key)
+            if converter is None:
                 continue
-            if raw is None:
-                typed[key] = None
+            if raw is None or (type(raw) is str and key in kept_if_text):
+                typed[key] = raw
                 continue
             try:
-                typed[key] = field[0](raw)
+                typed[key] = converter(raw)
             except _CONVERSION_ERRORS:
-                report(field[1], raw)
+                report(f"{prefix}{key}", raw)
                 typed[key] = None
         return typed
 

@@ -18,6 +18,9 @@ from datetime import UTC, datetime, timedelta, timezone
 SFMC_SERVER_TZ = timezone(timedelta(hours=-6), "UTC-06:00")
 
 _NO_DATE = datetime(1, 1, 1)
+_SERVER_TO_UTC = -SFMC_SERVER_TZ.utcoffset(None)
+_UTC_SUFFIX = "+00:00"
+_fromisoformat = datetime.fromisoformat
 
 # `6/23/2024 1:05:09 PM`: month/day/year as SFMC's en-US display writes it; seconds, fraction, AM/PM optional.
 _US_DATE_TIME = re.compile(
@@ -30,7 +33,11 @@ def soap_datetime(value: str) -> str | None:
     """A SOAP response date; without an offset it is server time (UTC-6). Empty or "no date" -> None."""
     if not value:
         return None
-    return _normalised(_from_iso(value))
+    try:
+        parsed = _fromisoformat(value)  # inlined `_from_iso`: this is the hottest date path
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 date-time: {value!r}") from None
+    return _normalised(parsed)
 
 
 def rest_datetime(value: str) -> str | None:
@@ -92,13 +99,15 @@ def _from_iso(value: str) -> datetime:
 
 
 def _normalised(parsed: datetime) -> str | None:
-    if parsed.tzinfo is None:
-        if parsed == _NO_DATE:
-            return None
-        parsed = parsed.replace(tzinfo=SFMC_SERVER_TZ)
-    elif parsed.replace(tzinfo=None) == _NO_DATE:
-        return None
     try:
+        if parsed.tzinfo is None:
+            if parsed == _NO_DATE:
+                return None
+            # Server time is a fixed offset, so naive arithmetic gives the UTC wall clock at a third of the cost
+            # of attaching a zone and converting (this runs for every date of every record).
+            return (parsed + _SERVER_TO_UTC).isoformat(timespec="microseconds") + _UTC_SUFFIX
+        if parsed.replace(tzinfo=None) == _NO_DATE:
+            return None
         return parsed.astimezone(UTC).isoformat(timespec="microseconds")
     except OverflowError:
         raise ValueError(f"date {parsed.isoformat()} is outside the range of representable dates") from None

@@ -201,10 +201,31 @@ def _refuse_doctype(*_: Any) -> None:
     raise _DoctypeRefused("document type declarations are not allowed in SOAP messages")
 
 
+class _ParserWithAttributeDicts:
+    """An expat parser that keeps handing attributes over as a dict when xmltodict asks for ordered lists.
+
+    xmltodict turns every ordered attribute list back into a dict in Python, once per element, even when it
+    then drops the attributes (`xml_attribs=False`); expat building the dict in C costs a quarter of the whole
+    parse less. Everything else goes straight to the real parser.
+    """
+
+    __slots__ = ("_parser",)
+
+    def __init__(self, parser: Any) -> None:
+        object.__setattr__(self, "_parser", parser)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name != "ordered_attributes":
+            setattr(self._parser, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._parser, name)
+
+
 def _parser_refusing_doctype(encoding: str | None = None, namespace_separator: str | None = None) -> Any:
     parser = expat.ParserCreate(encoding, namespace_separator)
     parser.StartDoctypeDeclHandler = _refuse_doctype
-    return parser
+    return _ParserWithAttributeDicts(parser)
 
 
 # xmltodict takes an `expat` module; this one hands out parsers that stop at a DOCTYPE.

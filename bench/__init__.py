@@ -1,0 +1,1 @@
+"""Throughput, memory and concurrency benchmark of `source-sfmc read` against the local sandbox."""
