@@ -339,6 +339,9 @@ def data_extension_streams(
         for configured in (catalog.streams if catalog else [])
         if configured.stream.name.startswith(STREAM_PREFIX)
     }
+    if catalog is not None and not chosen:
+        # A read that selects no data extension stream need not list them (two paged calls saved).
+        return []
     try:
         tables = data_extension_tables(context)
     except AirbyteTracedException as error:

@@ -84,8 +84,19 @@ def key_of(*paths: str) -> Callable[[Mapping[str, Any]], str]:
 
 
 def event_key(*extra: str) -> Callable[[Mapping[str, Any]], str]:
-    paths = ("SendID", "SubscriberKey", "EventType", "EventDate", *extra, "BatchID")
-    return lambda raw: digest(*(_field(raw, path) for path in paths))
+    """`digest` of the fields that identify a tracking event; runs once per event, so it is kept lean: the
+    fields are top-level and already text, and the result is the same as `digest(...)` of them."""
+    names = ("SendID", "SubscriberKey", "EventType", "EventDate", *extra, "BatchID")
+    blake2b = hashlib.blake2b
+
+    def key(raw: Mapping[str, Any]) -> str:
+        values = [raw.get(name) for name in names]
+        joined = "\x1f".join(
+            value if value.__class__ is str else "" if value is None else str(value) for value in values
+        )
+        return blake2b(joined.encode("utf-8"), digest_size=16).hexdigest()
+
+    return key
 
 
 @dataclass(frozen=True)
