@@ -112,6 +112,7 @@ class SoapObject:
 
 LISTS_SCOPE = ("list_and_subscribers_read",)
 EVENTS_SCOPE = ("tracking_events_read",)
+SENDS_SCOPE = ("tracking_events_read", "email_read")
 EMAIL_SCOPE = ("email_read",)
 DATA_EXTENSIONS_SCOPE = ("data_extensions_read",)
 
@@ -135,11 +136,11 @@ SOAP_OBJECTS: tuple[SoapObject, ...] = (
     # Subscriber.ModifiedDate is not retrievable (SFMC refuses the whole call), so subscribers are full refresh.
     SoapObject("subscribers", "Subscriber", key_of("ID"), LISTS_SCOPE),
     SoapObject("data_extensions", "DataExtension", key_of("ObjectID"), DATA_EXTENSIONS_SCOPE),
-    SoapObject("sends", "Send", key_of("ID"), EVENTS_SCOPE, cursor=MODIFIED),
+    SoapObject("sends", "Send", key_of("ID"), SENDS_SCOPE, cursor=MODIFIED),
     SoapObject("emails", "Email", key_of("ID"), EMAIL_SCOPE, cursor=MODIFIED),
     SoapObject("folders", "DataFolder", key_of("ID"), EMAIL_SCOPE, cursor=MODIFIED),
     # ListSend.ModifiedDate is not retrievable either: full refresh.
-    SoapObject("list_sends", "ListSend", key_of("List.ID", "SendID"), EVENTS_SCOPE),
+    SoapObject("list_sends", "ListSend", key_of("List.ID", "SendID"), SENDS_SCOPE),
     SoapObject("content_areas", "ContentArea", key_of("ID"), EMAIL_SCOPE, cursor=MODIFIED),
     SoapObject(
         "triggered_send_definitions", "TriggeredSendDefinition", key_of("ObjectID"), EMAIL_SCOPE, cursor=MODIFIED
