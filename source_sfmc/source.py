@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
 from queue import Queue
 from typing import Any
 
@@ -17,10 +16,7 @@ from airbyte_cdk.sources.message import InMemoryMessageRepository, MessageReposi
 from airbyte_cdk.sources.message.concurrent_repository import ConcurrentMessageRepository
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.streams.concurrent.adapters import StreamFacade
-from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor, CursorField, FinalStateCursor
-from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import (
-    IsoMillisConcurrentStreamStateConverter,
-)
+from airbyte_cdk.sources.streams.concurrent.cursor import FinalStateCursor
 from airbyte_cdk.sources.utils.slice_logger import DebugSliceLogger
 
 from source_sfmc.auth import SfmcAuthenticator
@@ -29,7 +25,8 @@ from source_sfmc.connection_check import check_connection
 from source_sfmc.data_extensions import DataExtensionRowsStream, catalog_facade, data_extension_streams
 from source_sfmc.rest import REST_STREAMS
 from source_sfmc.soap.streams import soap_streams
-from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SfmcStream, SyncContext, utc_now
+from source_sfmc.state import window_cursor
+from source_sfmc.stream_base import SfmcStream, SyncContext
 
 logger = logging.getLogger("airbyte")
 
@@ -99,7 +96,7 @@ class SourceSfmc(ConcurrentSourceAdapter):
 
     def _concurrent(self, stream: SfmcStream, state_manager: ConnectorStateManager) -> Stream:
         if stream.cursor_field_name and self._sync_mode(stream.name) == SyncMode.incremental:
-            cursor = self._window_cursor(stream, state_manager)
+            cursor = window_cursor(stream, state_manager, self._message_repository)
             stream.window_cursor = cursor
             state = state_manager.get_stream_state(stream.name, stream.namespace)
         else:
@@ -107,28 +104,6 @@ class SourceSfmc(ConcurrentSourceAdapter):
             state = None
         facade = StreamFacade.create_from_stream(stream, self, logger, state, cursor)
         return catalog_facade(stream, facade) if isinstance(stream, DataExtensionRowsStream) else facade
-
-    def _window_cursor(self, stream: SfmcStream, state_manager: ConnectorStateManager) -> ConcurrentCursor:
-        config = stream.config
-        # Without a start date, a stream that allows it reads everything in one window rather than walking
-        # window by window from year 1.
-        slice_range: timedelta | None = config.window if config.start_date else None
-        return ConcurrentCursor(
-            stream_name=stream.name,
-            stream_namespace=stream.namespace,
-            stream_state=state_manager.get_stream_state(stream.name, stream.namespace),
-            message_repository=self._message_repository,
-            connector_state_manager=state_manager,
-            connector_state_converter=IsoMillisConcurrentStreamStateConverter(),
-            cursor_field=CursorField(
-                stream.cursor_field_name or "", supports_catalog_defined_cursor_field=not stream.source_defined_cursor
-            ),
-            slice_boundary_fields=(WINDOW_START, WINDOW_END),
-            start=config.start_date,
-            end_provider=utc_now,
-            lookback_window=config.lookback,
-            slice_range=slice_range,
-        )
 
     def _refuse_streams_without_start(self, config: SfmcConfig, catalog: ConfiguredAirbyteCatalog) -> None:
         if config.start_date is not None:

@@ -17,6 +17,7 @@ from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
 from airbyte_cdk.sources.streams.http import HttpStream
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
+from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.auth import SfmcAuthenticator
@@ -74,6 +75,22 @@ def date_windows(start: datetime, end: datetime, step) -> Iterator[tuple[datetim
         upper = min(lower + step, end)
         yield lower, upper
         lower = upper
+
+
+class Window(StreamSlice):
+    """A window slice whose hash is computed once: the cursor hashes a record's slice for every record."""
+
+    def __hash__(self) -> int:
+        cached = self.__dict__.get("_cached_hash")
+        if cached is None:
+            cached = self.__dict__["_cached_hash"] = super().__hash__()
+        return cached
+
+    __eq__ = StreamSlice.__eq__
+
+
+def as_window(stream_slice: StreamSlice) -> Window:
+    return Window(partition=stream_slice.partition, cursor_slice=stream_slice.cursor_slice)
 
 
 class SfmcStream(HttpStream):
@@ -139,7 +156,7 @@ class SfmcStream(HttpStream):
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any] | None]:
         if self.window_cursor is not None:
-            yield from self.window_cursor.stream_slices()
+            yield from (as_window(window) for window in self.window_cursor.stream_slices())
             return
         start = self.window_floor()
         if start is None or not self.needs_start_date:
