@@ -77,7 +77,11 @@ def run_connector(config_path: Path, work: Path, stream_filter: str | None) -> i
     spec = [m for m in connector("spec") if m["type"] == "SPEC"]
     print(f"spec: {'ok' if spec else 'FAILED'}")
 
-    status = [m["connectionStatus"] for m in connector("check", "--config", str(config_path)) if m["type"] == "CONNECTION_STATUS"]
+    status = [
+        m["connectionStatus"]
+        for m in connector("check", "--config", str(config_path))
+        if m["type"] == "CONNECTION_STATUS"
+    ]
     print(f"check: {status[0]['status'] if status else 'no status'} {status[0].get('message') or '' if status else ''}")
     if not status or status[0]["status"] != "SUCCEEDED":
         return 1
@@ -96,7 +100,9 @@ def run_connector(config_path: Path, work: Path, stream_filter: str | None) -> i
             {
                 "stream": stream,
                 "sync_mode": "incremental" if "incremental" in stream["supported_sync_modes"] else "full_refresh",
-                "destination_sync_mode": "append_dedup" if "incremental" in stream["supported_sync_modes"] else "overwrite",
+                "destination_sync_mode": "append_dedup"
+                if "incremental" in stream["supported_sync_modes"]
+                else "overwrite",
                 **({"cursor_field": stream["default_cursor_field"]} if stream.get("default_cursor_field") else {}),
                 "primary_key": stream.get("source_defined_primary_key") or [],
             }

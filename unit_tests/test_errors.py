@@ -59,9 +59,7 @@ def test_rest_truncated_json_is_retried():
 
 
 def test_rest_401_renews_the_token_then_retries():
-    assert action(rest, a_response(401, {"message": "Not Authorized", "errorcode": 0})) == (
-        ResponseAction.RETRY
-    )
+    assert action(rest, a_response(401, {"message": "Not Authorized", "errorcode": 0})) == (ResponseAction.RETRY)
 
 
 def test_rest_403_fails_as_config_error_naming_the_scope():
