@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -68,7 +68,7 @@ def parse_window_bound(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def date_windows(start: datetime, end: datetime, step) -> Iterator[tuple[datetime, datetime]]:  # type: ignore[no-untyped-def]
+def date_windows(start: datetime, end: datetime, step: timedelta) -> Iterator[tuple[datetime, datetime]]:
     """Half-open windows [a, b) covering [start, end), oldest first."""
     lower = start
     while lower < end:
@@ -96,6 +96,7 @@ def as_window(stream_slice: StreamSlice) -> Window:
 class SfmcStream(HttpStream):
     """Base of every stream. Subclasses say how to request and parse; this class does the rest the same way."""
 
+    stream_name = ""
     primary_key = "entity_id"
     api = "rest"
     scopes: tuple[str, ...] = ()
@@ -117,8 +118,6 @@ class SfmcStream(HttpStream):
     @property
     def name(self) -> str:
         return self.stream_name
-
-    stream_name = ""
 
     @property
     def cursor_field(self) -> str | list[str]:
