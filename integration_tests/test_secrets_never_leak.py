@@ -43,20 +43,23 @@ def assert_no_secret_in(output: str, secrets: list[str]) -> None:
         assert secret not in output, "a secret was printed"
 
 
-@pytest.fixture
-def faulty_sandbox(start_sandbox: Callable[..., Sandbox]) -> Sandbox:
-    return start_sandbox(seed=3, scale=0.05, faults="all:0.1", slow_seconds=2, client_secret=CLIENT_SECRET)
+# Every kind the sandbox injects into a read this small; request_id_expired needs continuation pages, which the
+# fault matrix forces with a small page size.
+FAULT_KINDS = ("rate_limit", "server_error", "token_expiry", "connection_reset", "slow", "truncated")
 
 
-def test_a_read_through_every_fault_kind_prints_no_secret(faulty_sandbox: Sandbox, tmp_path: Path) -> None:
-    config = faulty_sandbox.config(window_days=90, request_timeout_seconds=1)
+@pytest.mark.parametrize("kind", FAULT_KINDS)
+def test_a_read_through_a_fault_kind_prints_no_secret(
+    start_sandbox: Callable[..., Sandbox], tmp_path: Path, kind: str
+) -> None:
+    sandbox = start_sandbox(seed=3, scale=0.05, faults=f"{kind}:0.3", slow_seconds=2, client_secret=CLIENT_SECRET)
+    config = sandbox.config(window_days=30, request_timeout_seconds=1)
 
     output = run_connector(tmp_path, "read", config, catalog=True)
 
     assert '"type":"RECORD"' in output.replace(" ", "")
-    injected = faulty_sandbox.stats()["faults_injected"]
-    assert all(injected[kind] > 0 for kind in injected if kind != "request_id_expired"), injected
-    assert_no_secret_in(output, [CLIENT_SECRET, *issued_tokens(faulty_sandbox)])
+    assert sandbox.stats()["faults_injected"].get(kind, 0) > 0
+    assert_no_secret_in(output, [CLIENT_SECRET, *issued_tokens(sandbox)])
 
 
 def test_a_read_debug_log_prints_no_secret(start_sandbox: Callable[..., Sandbox], tmp_path: Path) -> None:
