@@ -190,7 +190,7 @@ def test_an_answer_that_stays_malformed_fails_the_sync_naming_stream_window_and_
     failure = next(message for message in error_messages(output) if "window" in message)
     assert "Stream 'sent_events'" in failure
     assert f"window {FAILING_WINDOW[0]} to {FAILING_WINDOW[1]}" in failure
-    assert "not a complete envelope" in failure
+    assert "still failing after every retry: the SOAP answer was not a complete envelope" in failure
 
 
 def test_an_answer_that_stays_malformed_yields_no_record_of_its_window(one_window_always_truncated: Sandbox) -> None:

@@ -120,6 +120,13 @@ def run_connector(config_path: Path, work: Path, stream_filter: str | None) -> i
     for stream in streams:
         print(f"{stream['name']:<32}{records[stream['name']]:>10}{states[stream['name']]:>8}")
     print(f"{'total':<32}{sum(records.values()):>10}{sum(states.values()):>8}")
+    unchanged = [
+        c["stream"]["name"]
+        for c in configured["streams"]
+        if c["sync_mode"] == "incremental" and not records[c["stream"]["name"]]
+    ]
+    if unchanged:
+        print(f"(read incrementally from start_date: nothing in {', '.join(unchanged)} changed since then)")
     print(f"\nread: {'FAILED' if errors else 'ok'} in {time.monotonic() - started:.1f} s")
     return 1 if errors else 0
 

@@ -214,9 +214,18 @@ class SfmcStream(HttpStream):
 
     def _with_context(self, error: AirbyteTracedException, stream_slice: Mapping[str, Any] | None) -> Exception:
         prefix = f"Stream '{self.stream_name}'{_window_text(stream_slice)}: "
-        if error.message and not error.message.startswith("Stream '"):
-            error.message = prefix + error.message
+        message = error.message or ""
+        if message.startswith(_CDK_GAVE_UP):
+            # The CDK's "Exhausted available request attempts. Please see logs ... Exception: <cause>": the cause
+            # is our own error text, which already says what went wrong.
+            cause = message.partition("Exception: ")[2].removeprefix(f"{self.stream_name}: ")
+            message = f"still failing after every retry: {cause or 'see the logs'}"
+        if message and not message.startswith("Stream '"):
+            error.message = prefix + message
         return error
+
+
+_CDK_GAVE_UP = "Exhausted available request attempts"
 
 
 def _window_text(stream_slice: Mapping[str, Any] | None) -> str:
