@@ -18,6 +18,7 @@ from source_sfmc.data_extensions import (
     DataExtensionTable,
     _chosen_cursor,
     build_tables,
+    data_extension_streams,
     field_schema,
     json_schema,
     stream_name_for,
@@ -176,3 +177,56 @@ def test_a_data_extension_deleted_after_discovery_fails_with_a_clear_message() -
     with pytest.raises(AirbyteTracedException, match="no longer exists") as raised:
         orders_stream().raise_for_status(page, continuing=False)
     assert "'orders'" in (raised.value.message or "")
+
+
+SUBDOMAIN = "mc563885gzs27c5t9-63k636ttgm"
+SOAP_ENDPOINT = f"https://{SUBDOMAIN}.soap.marketingcloudapis.com/Service.asmx"
+
+
+def soap_page(results: list[str], *, more: bool, request_id: str) -> str:
+    return (
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+        '<RetrieveResponseMsg xmlns="http://exacttarget.com/wsdl/partnerAPI">'
+        f"<OverallStatus>{'MoreDataAvailable' if more else 'OK'}</OverallStatus><RequestID>{request_id}</RequestID>"
+        + "".join(results)
+        + "</RetrieveResponseMsg></soap:Body></soap:Envelope>"
+    )
+
+
+def test_discovering_hundreds_of_data_extensions_takes_two_paged_retrieves(requests_mock: Any) -> None:
+    requests_mock.post(
+        f"https://{SUBDOMAIN}.auth.marketingcloudapis.com/v2/token",
+        json={
+            "access_token": "t",
+            "expires_in": 1079,
+            "soap_instance_url": SOAP_ENDPOINT[: -len("Service.asmx")],
+            "rest_instance_url": f"https://{SUBDOMAIN}.rest.marketingcloudapis.com/",
+        },
+    )
+    keys = [f"DE {n:03d}" for n in range(300)]
+    listing = [
+        f"<Results><CustomerKey>{key}</CustomerKey><Name>{key}</Name><ObjectID>o{n}</ObjectID></Results>"
+        for n, key in enumerate(keys)
+    ]
+    fields = [
+        f"<Results><Name>F{f}</Name><FieldType>Text</FieldType><Ordinal>{f}</Ordinal>"
+        f"<DataExtension><CustomerKey>{key}</CustomerKey></DataExtension></Results>"
+        for key in keys
+        for f in range(10)
+    ]
+
+    def answer(request: Any, context: Any) -> str:
+        body = request.text
+        if "DataExtensionField" in body:
+            page = 1 if "ContinueRequest>f" in body else 0
+            return soap_page(fields[page * 2500 : (page + 1) * 2500], more=page == 0, request_id="f1")
+        page = 1 if "ContinueRequest>d" in body else 0
+        return soap_page(listing[page * 250 : (page + 1) * 250], more=page == 0, request_id="d1")
+
+    route = requests_mock.post(SOAP_ENDPOINT, text=answer)
+    config = parse_config({"client_id": "i", "client_secret": "s", "subdomain": SUBDOMAIN})
+    streams = data_extension_streams(SyncContext(config=config, authenticator=SfmcAuthenticator(config)))
+
+    assert len(streams) == 300
+    assert all(len(stream.get_json_schema()["properties"]) == 10 for stream in streams)
+    assert route.call_count == 4  # two pages of data extensions, two pages of their 3,000 fields
