@@ -14,14 +14,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import requests
 from airbyte_cdk.models import ConfiguredAirbyteCatalog, FailureType, SyncMode
 from airbyte_cdk.sources.streams.concurrent.adapters import StreamFacade
 from airbyte_cdk.sources.streams.concurrent.cursor import CursorField
 from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_sfmc.errors import parsed_body
 from source_sfmc.soap.envelope import Filter, SimpleFilter
 from source_sfmc.soap.parse import RetrievePage
 from source_sfmc.soap.streams import (
@@ -226,10 +224,8 @@ class DataExtensionRowsStream(SoapStream):
             return None
         return SimpleFilter(self.spec.cursor, "greaterThanOrEqual", (stream_slice[WINDOW_START],), dates=True)
 
-    def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
-        page: RetrievePage = parsed_body(response)
-        self.raise_for_status(page, continuing=b"ContinueRequest" in (response.request.body or b""))
-        for raw in page.results:
+    def records_of(self, results: list[dict]) -> Iterator[Mapping[str, Any]]:
+        for raw in results:
             values = raw.get("Properties") or {}
             record = self.typed(values)
             if self._pending_bad_values:

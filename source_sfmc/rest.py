@@ -34,14 +34,17 @@ class RestStream(SfmcStream):
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
         raise NotImplementedError
 
-    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """One GET through this stream's HTTP client (retries, token renewal, error policy)."""
+    def get_json(
+        self, path: str, params: Mapping[str, Any] | None = None, *, post: Mapping[str, Any] | None = None
+    ) -> Any:
+        """One GET (or POST of `post` as JSON) through this stream's HTTP client: retries, token renewal, errors."""
         _, response = self._http_client.send_request(
-            http_method="GET",
+            http_method="POST" if post is not None else "GET",
             url=self._join_url(self.url_base, path),
             request_kwargs=self.request_kwargs(),
             params=dict(params or {}),
             headers={"Accept": "application/json"},
+            json=post,
         )
         return parsed_body(response)
 
@@ -219,12 +222,7 @@ class Assets(RestStream):
         return "asset/v1/content/assets/query"
 
     def probe(self) -> None:
-        self._http_client.send_request(
-            http_method="POST",
-            url=self._join_url(self.url_base, self.path()),
-            request_kwargs=self.request_kwargs(),
-            json={"page": {"page": 1, "pageSize": 1}},
-        )
+        self.get_json(self.path(), post={"page": {"page": 1, "pageSize": 1}})
 
     def request_body_json(
         self,

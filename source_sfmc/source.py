@@ -24,7 +24,7 @@ from source_sfmc.config import ConfigError, SfmcConfig, parse_config
 from source_sfmc.connection_check import check_connection
 from source_sfmc.data_extensions import DataExtensionRowsStream, catalog_facade, data_extension_streams
 from source_sfmc.rest import REST_STREAMS
-from source_sfmc.soap.streams import soap_streams
+from source_sfmc.soap.streams import SOAP_OBJECTS, soap_streams
 from source_sfmc.state import window_cursor
 from source_sfmc.stream_base import SfmcStream, SyncContext
 
@@ -108,8 +108,7 @@ class SourceSfmc(ConcurrentSourceAdapter):
     def _refuse_streams_without_start(self, config: SfmcConfig, catalog: ConfiguredAirbyteCatalog) -> None:
         if config.start_date is not None:
             return
-        context = self._context(config)
-        needing = {stream.stream_name for stream in soap_streams(context) if stream.needs_start_date}
+        needing = {spec.stream_name for spec in SOAP_OBJECTS if spec.needs_start_date}
         chosen = sorted(needing & {configured.stream.name for configured in catalog.streams})
         if chosen:
             raise ConfigError(

@@ -86,8 +86,6 @@ class Window(StreamSlice):
             cached = self.__dict__["_cached_hash"] = super().__hash__()
         return cached
 
-    __eq__ = StreamSlice.__eq__
-
 
 def as_window(stream_slice: StreamSlice) -> Window:
     return Window(partition=stream_slice.partition, cursor_slice=stream_slice.cursor_slice)

@@ -24,6 +24,7 @@ from source_sfmc.data_extensions import (
     stream_name_for,
     unique_stream_names,
 )
+from source_sfmc.errors import PARSED_ATTRIBUTE
 from source_sfmc.soap.parse import RetrievePage
 from source_sfmc.stream_base import SyncContext
 
@@ -145,22 +146,18 @@ def orders_stream() -> DataExtensionRowsStream:
     return DataExtensionRowsStream(context, orders)
 
 
-def rows_of(
-    stream: DataExtensionRowsStream, monkeypatch: pytest.MonkeyPatch, *rows: dict[str, Any]
-) -> list[dict[str, Any]]:
+def rows_of(stream: DataExtensionRowsStream, *rows: dict[str, Any]) -> list[dict[str, Any]]:
     page = RetrievePage("OK", "r", [{"Properties": row} for row in rows])
-    monkeypatch.setattr("source_sfmc.data_extensions.parsed_body", lambda response: page)
     response = SimpleNamespace(request=SimpleNamespace(body=b""))
+    setattr(response, PARSED_ATTRIBUTE, page)  # as the error handler leaves it
     return list(stream.parse_response(response))  # type: ignore[arg-type]
 
 
 def test_a_value_that_does_not_convert_is_null_and_logged_once_per_field_with_the_row_key(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="airbyte"):
-        rows = rows_of(
-            orders_stream(), monkeypatch, {"OrderId": "1", "Amount": "n/a"}, {"OrderId": "2", "Amount": "oops"}
-        )
+        rows = rows_of(orders_stream(), {"OrderId": "1", "Amount": "n/a"}, {"OrderId": "2", "Amount": "oops"})
     assert rows == [{"OrderId": 1, "Amount": None}, {"OrderId": 2, "Amount": None}]
     warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
     assert len(warnings) == 1

@@ -63,8 +63,10 @@ def soap_properties(schema: Mapping[str, Any]) -> list[str]:
 
 
 def digest(*values: Any) -> str:
-    """A stable identity for records SFMC gives no id (tracking events): same fields, same entity_id."""
-    joined = "\x1f".join("" if value is None else str(value) for value in values)
+    """A stable identity for records SFMC gives no id (tracking events): same fields, same entity_id.
+
+    It runs once per event, so it is kept lean: the values are nearly always text already."""
+    joined = "\x1f".join(value if value.__class__ is str else "" if value is None else str(value) for value in values)
     return hashlib.blake2b(joined.encode("utf-8"), digest_size=16).hexdigest()
 
 
@@ -84,19 +86,9 @@ def key_of(*paths: str) -> Callable[[Mapping[str, Any]], str]:
 
 
 def event_key(*extra: str) -> Callable[[Mapping[str, Any]], str]:
-    """`digest` of the fields that identify a tracking event; runs once per event, so it is kept lean: the
-    fields are top-level and already text, and the result is the same as `digest(...)` of them."""
+    """entity_id of a tracking event: the digest of the (top-level) fields that identify it."""
     names = ("SendID", "SubscriberKey", "EventType", "EventDate", *extra, "BatchID")
-    blake2b = hashlib.blake2b
-
-    def key(raw: Mapping[str, Any]) -> str:
-        values = [raw.get(name) for name in names]
-        joined = "\x1f".join(
-            value if value.__class__ is str else "" if value is None else str(value) for value in values
-        )
-        return blake2b(joined.encode("utf-8"), digest_size=16).hexdigest()
-
-    return key
+    return lambda raw: digest(*map(raw.get, names))
 
 
 @dataclass(frozen=True)
@@ -217,9 +209,13 @@ class SoapStream(SfmcStream):
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
         page: RetrievePage = parsed_body(response)
         self.raise_for_status(page, continuing=b"ContinueRequest" in (response.request.body or b""))
+        return self.records_of(page.results)
+
+    def records_of(self, results: list[dict]) -> Iterator[Mapping[str, Any]]:
+        """Typed records with their entity_id, from a page's raw results."""
         entity_id = self.spec.entity_id
         typed = self.typed
-        for raw in page.results:
+        for raw in results:
             record = typed(raw)
             record["entity_id"] = entity_id(raw)
             yield record
@@ -349,11 +345,9 @@ def data_extension_fields(stream: SoapStream) -> dict[str, list[dict]]:
 class DataExtensionsStream(SoapStream):
     """Data extensions with their fields attached, so a warehouse user sees each table's shape."""
 
-    def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
-        page: RetrievePage = parsed_body(response)
-        self.raise_for_status(page, continuing=b"ContinueRequest" in (response.request.body or b""))
+    def records_of(self, results: list[dict]) -> Iterator[Mapping[str, Any]]:
         fields = data_extension_fields(self)
-        for raw in page.results:
+        for raw in results:
             record = self.typed({**raw, "Fields": fields.get(str(raw.get("CustomerKey")), [])})
             record["entity_id"] = self.spec.entity_id(raw)
             yield record
