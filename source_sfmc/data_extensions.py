@@ -25,6 +25,7 @@ from source_sfmc.soap.parse import RetrievePage
 from source_sfmc.soap.streams import (
     DATA_EXTENSIONS_SCOPE,
     SOAP_OBJECTS,
+    DataExtensionsStream,
     SoapObject,
     SoapStream,
     data_extension_fields,
@@ -172,6 +173,9 @@ def build_tables(
 class DataExtensionRowsStream(SoapStream):
     """Rows of one data extension. The cursor, when incremental, is the Date field the catalog chose."""
 
+    # Rows are typed from their Properties map, with bad values logged per row: `records_of` does it.
+    types_while_parsing = False
+
     def __init__(self, context: SyncContext, table: DataExtensionTable, cursor: str | None = None) -> None:
         self.table = table
         self._schema = json_schema(table)
@@ -311,7 +315,7 @@ def data_extension_tables(context: SyncContext) -> list[DataExtensionTable]:
     """Every data extension the account can see (or those configured), memoized per sync."""
 
     def fetch() -> list[DataExtensionTable]:
-        lister = SoapStream(context, _data_extensions_object())
+        lister = DataExtensionsStream(context, _data_extensions_object())  # raw results: it does not type them
         listed = list(lister.retrieve("DataExtension", DATA_EXTENSION_PROPERTIES))
         wanted = {key.casefold() for key in context.config.data_extensions}
         if wanted:

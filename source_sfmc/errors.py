@@ -13,6 +13,7 @@ were rejected too, which a token expiring twice in one request's retries must no
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
@@ -20,6 +21,7 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 
+from source_sfmc.soap.envelope import requested_object_type
 from source_sfmc.soap.parse import MalformedResponse, SoapFault, parse_fault, parse_retrieve
 
 # Documented in the README: each request is tried at most 1 + MAX_RETRIES times and retried for at most
@@ -53,12 +55,23 @@ _SUCCESS = ErrorResolution(ResponseAction.SUCCESS)
 
 
 class SfmcErrorHandler(ErrorHandler):
-    """Shared by REST and SOAP; `api` selects how a body is read."""
+    """Shared by REST and SOAP; `api` selects how a body is read.
 
-    def __init__(self, stream_name: str, api: str, scopes: tuple[str, ...]) -> None:
+    `records` maps a SOAP object type to the function that turns one of its parsed results into the stream's
+    record; a Retrieve of that object type is typed during its one parsing pass (other object types, which a
+    stream may retrieve on the side, stay plain dicts)."""
+
+    def __init__(
+        self,
+        stream_name: str,
+        api: str,
+        scopes: tuple[str, ...],
+        records: Mapping[str, Callable[[dict], Any]] | None = None,
+    ) -> None:
         self._stream_name = stream_name
         self._api = api
         self._scopes = scopes
+        self._records = dict(records or {})
 
     @property
     def max_retries(self) -> int:
@@ -115,7 +128,7 @@ class SfmcErrorHandler(ErrorHandler):
         status = response.status_code
         if status == 200:
             try:
-                setattr(response, PARSED_ATTRIBUTE, parse_retrieve(response.content))
+                setattr(response, PARSED_ATTRIBUTE, parse_retrieve(response.content, self._record_of(response)))
             except MalformedResponse as error:
                 return _retry(f"{self._stream_name}: the SOAP answer was not a complete envelope ({error})")
             return _SUCCESS
@@ -139,6 +152,11 @@ class SfmcErrorHandler(ErrorHandler):
         if fault.code.endswith("Client"):
             return _fail(f"{self._stream_name}: Marketing Cloud rejected the SOAP request: {text}")
         return _retry(f"{self._stream_name}: SOAP fault {fault.code}: {text}")
+
+    def _record_of(self, response: requests.Response) -> Callable[[dict], Any] | None:
+        if not self._records or response.request is None:
+            return None
+        return self._records.get(requested_object_type(response.request.body) or "")
 
     def _token_rejected(self, sfmc_message: str) -> ErrorResolution:
         return _retry(f"{self._stream_name}: Marketing Cloud rejected the access token ({sfmc_message})")

@@ -144,3 +144,14 @@ def test_backoff_honours_retry_after_in_the_body():
 
 def test_backoff_without_a_hint_defers_to_the_exponential_default():
     assert RetryAfterBackoff().backoff_time(a_response(503, b""), 1) is None
+
+
+def test_an_answer_too_deep_to_parse_is_retried_with_its_cause():
+    body = (
+        b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><RetrieveResponseMsg>'
+        b"<OverallStatus>OK</OverallStatus><Results>" + b"<N>" * 200_000 + b"x" + b"</N>" * 200_000 + b"</Results>"
+        b"</RetrieveResponseMsg></soap:Body></soap:Envelope>"
+    )
+    resolution = soap.interpret_response(a_response(200, body))
+    assert resolution.response_action == ResponseAction.RETRY
+    assert "nested more than 64 levels deep" in resolution.error_message

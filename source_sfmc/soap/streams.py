@@ -14,9 +14,10 @@ from typing import Any
 
 import requests
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_sfmc.errors import parsed_body
+from source_sfmc.errors import SfmcErrorHandler, parsed_body
 from source_sfmc.soap.envelope import (
     SOAP_ACTION_HEADERS,
     ComplexFilter,
@@ -153,6 +154,9 @@ class SoapStream(SfmcStream):
 
     api = "soap"
     http_method = "POST"
+    # Whether pages of this stream's own object are typed while they are parsed (`record`); a stream that needs
+    # the raw results (to join them with something else first) sets this to False and overrides `records_of`.
+    types_while_parsing = True
 
     def __init__(self, context: SyncContext, spec: SoapObject) -> None:
         self.spec = spec
@@ -211,14 +215,19 @@ class SoapStream(SfmcStream):
         self.raise_for_status(page, continuing=b"ContinueRequest" in (response.request.body or b""))
         return self.records_of(page.results)
 
+    def get_error_handler(self) -> ErrorHandler | None:
+        records = {self.spec.object_type: self.record} if self.types_while_parsing else {}
+        return SfmcErrorHandler(self.stream_name, self.api, self.scopes, records)
+
+    def record(self, raw: dict) -> dict[str, Any]:
+        """The typed record, with its entity_id, of one parsed result (called by the parser, once per result)."""
+        record = self._coerce(raw)
+        record["entity_id"] = self.spec.entity_id(raw)
+        return record
+
     def records_of(self, results: list[dict]) -> Iterator[Mapping[str, Any]]:
-        """Typed records with their entity_id, from a page's raw results."""
-        entity_id = self.spec.entity_id
-        typed = self.typed
-        for raw in results:
-            record = typed(raw)
-            record["entity_id"] = entity_id(raw)
-            yield record
+        """The records of a page: the parser already made them (`record`)."""
+        return iter(results)
 
     def raise_for_status(self, page: RetrievePage, *, continuing: bool, object_type: str | None = None) -> None:
         status = page.overall_status
@@ -344,6 +353,8 @@ def data_extension_fields(stream: SoapStream) -> dict[str, list[dict]]:
 
 class DataExtensionsStream(SoapStream):
     """Data extensions with their fields attached, so a warehouse user sees each table's shape."""
+
+    types_while_parsing = False
 
     def records_of(self, results: list[dict]) -> Iterator[Mapping[str, Any]]:
         fields = data_extension_fields(self)
