@@ -175,6 +175,8 @@ class DataExtensionRowsStream(SoapStream):
 
     # Rows are typed from their Properties map, with bad values logged per row: `records_of` does it.
     types_while_parsing = False
+    # Its windows have only a lower bound (`slice_filter`), so there is nothing to split.
+    splits_windows = False
 
     def __init__(self, context: SyncContext, table: DataExtensionTable, cursor: str | None = None) -> None:
         self.table = table

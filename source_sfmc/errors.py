@@ -51,6 +51,10 @@ def _fail(message: str, failure_type: FailureType = FailureType.system_error) ->
     return ErrorResolution(ResponseAction.FAIL, failure_type, message)
 
 
+def _split(message: str) -> ErrorResolution:
+    return ErrorResolution(ResponseAction.SPLIT_REQUEST_WINDOW, FailureType.transient_error, message)
+
+
 _SUCCESS = ErrorResolution(ResponseAction.SUCCESS)
 
 
@@ -59,7 +63,11 @@ class SfmcErrorHandler(ErrorHandler):
 
     `records` maps a SOAP object type to the function that turns one of its parsed results into the stream's
     record; a Retrieve of that object type is typed during its one parsing pass (other object types, which a
-    stream may retrieve on the side, stay plain dicts)."""
+    stream may retrieve on the side, stay plain dicts).
+
+    With `split_on_timeout` (streams that read date windows and can split them), a request that times out, by
+    getting no answer in time or by SFMC's "Timeout expired" fault, is SPLIT_REQUEST_WINDOW rather than retried:
+    the same dense window would most likely time out again (`window_split.py`)."""
 
     def __init__(
         self,
@@ -67,11 +75,14 @@ class SfmcErrorHandler(ErrorHandler):
         api: str,
         scopes: tuple[str, ...],
         records: Mapping[str, Callable[[dict], Any]] | None = None,
+        *,
+        split_on_timeout: bool = False,
     ) -> None:
         self._stream_name = stream_name
         self._api = api
         self._scopes = scopes
         self._records = dict(records or {})
+        self._split_on_timeout = split_on_timeout
 
     @property
     def max_retries(self) -> int:
@@ -82,6 +93,8 @@ class SfmcErrorHandler(ErrorHandler):
         return MAX_RETRY_SECONDS
 
     def interpret_response(self, response_or_exception: requests.Response | Exception | None) -> ErrorResolution:
+        if self._split_on_timeout and isinstance(response_or_exception, requests.exceptions.ReadTimeout):
+            return _split(f"{self._stream_name}: no answer before the request timeout")
         if isinstance(response_or_exception, _TRANSIENT_EXCEPTIONS):
             return _retry(f"{self._stream_name}: {_describe_exception(response_or_exception)}")
         if not isinstance(response_or_exception, requests.Response):
@@ -151,6 +164,8 @@ class SfmcErrorHandler(ErrorHandler):
             )
         if fault.code.endswith("Client"):
             return _fail(f"{self._stream_name}: Marketing Cloud rejected the SOAP request: {text}")
+        if self._split_on_timeout and is_timeout_fault(fault):
+            return _split(f"{self._stream_name}: Marketing Cloud timed out ({text})")
         return _retry(f"{self._stream_name}: SOAP fault {fault.code}: {text}")
 
     def _record_of(self, response: requests.Response) -> Callable[[dict], Any] | None:
@@ -198,6 +213,13 @@ def is_token_rejection(response: requests.Response) -> bool:
         return False
     fault = _fault_or_none(response.content)
     return fault is not None and _is_token_fault(fault)
+
+
+def is_timeout_fault(fault: SoapFault) -> bool:
+    """SFMC's answer to a query that outlasted its server-side timeout: "Server was unable to process request.
+    ---> Timeout expired. The timeout period elapsed prior to completion of the operation..." (a server fault)."""
+    message = fault.message.lower()
+    return not fault.code.endswith("Client") and ("timeout expired" in message or "timed out" in message)
 
 
 def _is_token_fault(fault: SoapFault) -> bool:

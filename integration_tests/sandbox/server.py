@@ -50,6 +50,8 @@ class SandboxOptions:
     scopes: tuple[str, ...] = ALL_SCOPES  # what the installed package grants
     slow_seconds: float = 65.0  # how long a `slow` fault stalls
     account_ids: tuple[int, ...] = DEFAULT_ACCOUNT_IDS
+    # A Retrieve matching more records than this times out (SFMC's "Timeout expired" fault); None: never.
+    timeout_above: int | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ class Sandbox:
         )
         self.injector = FaultInjector.from_spec(options.faults, options.seed)
         self.soap_service, self.soap_unavailable = _load_soap_service(options.seed, options.scale)
+        if self.soap_service is not None and options.timeout_above is not None:
+            self.soap_service.timeout_above = options.timeout_above
         self.counters = Stats()
         self.stopping = threading.Event()
         self._continuations: dict[bytes, Continuation] = {}
@@ -231,6 +235,7 @@ def start_sandbox(
     scopes: tuple[str, ...] | list[str] | None = None,
     slow_seconds: float = 65.0,
     account_ids: tuple[int, ...] = DEFAULT_ACCOUNT_IDS,
+    timeout_above: int | None = None,
 ) -> Sandbox:
     """Start a sandbox serving in a background thread; `port=0` picks a free port."""
     options = SandboxOptions(
@@ -246,6 +251,7 @@ def start_sandbox(
         scopes=ALL_SCOPES if scopes is None else tuple(scopes),
         slow_seconds=slow_seconds,
         account_ids=account_ids,
+        timeout_above=timeout_above,
     )
     return Sandbox(options).start()
 
