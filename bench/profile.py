@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     total += per_record("CDK main: record message (on_record)", n, messages)
     built = messages()
     total += per_record(
-        "serialise + print (airbyte_message_to_string)",
+        "serialise (airbyte_message_to_string)",
         n,
         lambda: [AirbyteEntrypoint.airbyte_message_to_string(m) for m in built],
     )
