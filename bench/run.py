@@ -130,7 +130,8 @@ def throughput(work: Path, scale: float, streams: list[str], worker_counts: list
         runs = ", ".join(str(run["fetch_parse_write_records_per_second"]) for run in floor["runs"])
         print(
             f"floor {row['stream']}: {floor['records']} records, fetch+parse+write "
-            f"{floor['fetch_parse_write_records_per_second']} rec/s (runs: {runs}), parse+write alone {floor['parse_write_records_per_second']} rec/s; connector with "
+            f"{floor['fetch_parse_write_records_per_second']} rec/s (runs: {runs}), parse+write alone "
+            f"{floor['parse_write_records_per_second']} rec/s; connector with "
             f"{row['num_workers']} workers = {row['ratio_to_floor']:.0%} of the fetching floor, "
             f"{row['ratio_to_parse_floor']:.0%} of the parse-only floor"
         )
