@@ -95,7 +95,7 @@ def throughput(work: Path, scale: float, streams: list[str], worker_counts: list
                 rows.append(read_throughput(sandbox, name, workers, work))
             floors.append(floor_of(sandbox.config(start_date=START_DATE), name, work))
             floor = {
-                key: round(sum(f[key] for f in floors) / len(floors)) if "per_second" in key else floors[0][key]
+                key: round(sum(f[key] for f in floors) / len(floors), 1) if "per_" in key else floors[0][key]
                 for key in floors[0]
             }
             floor["runs"] = floors
@@ -108,6 +108,8 @@ def throughput(work: Path, scale: float, streams: list[str], worker_counts: list
                     row["ratio_to_parse_floor"] = round(
                         row["records_per_second"] / floor["parse_write_records_per_second"], 2
                     )
+                    # The same comparison in CPU per record, which the machine's load moves far less than wall time.
+                    row["cpu_ratio_to_floor"] = round(floor["cpu_us_per_record"] / row["cpu_us_per_record"], 2)
     print_table(
         rows,
         [
@@ -133,7 +135,9 @@ def throughput(work: Path, scale: float, streams: list[str], worker_counts: list
             f"{floor['fetch_parse_write_records_per_second']} rec/s (runs: {runs}), parse+write alone "
             f"{floor['parse_write_records_per_second']} rec/s; connector with "
             f"{row['num_workers']} workers = {row['ratio_to_floor']:.0%} of the fetching floor, "
-            f"{row['ratio_to_parse_floor']:.0%} of the parse-only floor"
+            f"{row['ratio_to_parse_floor']:.0%} of the parse-only floor; in CPU per record, the floor's "
+            f"{floor['cpu_us_per_record']} µs against the connector's {row['cpu_us_per_record']} µs "
+            f"({row['cpu_ratio_to_floor']:.0%})"
         )
     return {"scale": scale, "worker_counts": worker_counts, "streams": rows}
 
@@ -171,6 +175,7 @@ def floor_of(config: dict[str, Any], name: str, work: Path) -> dict[str, Any]:
         "fetch_parse_write_records_per_second": round(floor_run.records_per_second),
         "parse_write_seconds": round(floor_run.parse_write_seconds, 2),
         "parse_write_records_per_second": round(floor_run.parse_write_records_per_second),
+        "cpu_us_per_record": round(floor_run.cpu_seconds / floor_run.records * 1e6, 1) if floor_run.records else None,
     }
 
 
