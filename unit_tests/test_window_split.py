@@ -211,3 +211,17 @@ def test_an_empty_piece_lets_the_span_grow_again(requests_mock):
     read(stream, "2025-01-31T00:00:00.000Z", "2025-03-02T00:00:00.000Z")
     assert quiet.call_count == 3  # 7.5 days, then 15, then the 7.5 left
     assert stream.window_span.span >= timedelta(days=30)
+
+
+def test_checks_probe_is_retried_on_a_timeout_not_split(requests_mock):
+    route = requests_mock.post(
+        SOAP_URL, [{"status_code": 500, "text": TIMEOUT_FAULT}, {"text": retrieve_page("OK", "r", 1)}]
+    )
+    streams()["sent_events"].probe()
+    assert route.call_count == 2
+
+
+def test_checks_probe_that_keeps_timing_out_says_so(requests_mock):
+    requests_mock.post(SOAP_URL, status_code=500, text=TIMEOUT_FAULT)
+    with pytest.raises(AirbyteTracedException, match="timed out 3 times answering a one-page SentEvent retrieve"):
+        streams()["sent_events"].probe()

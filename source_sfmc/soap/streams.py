@@ -385,13 +385,26 @@ class SoapStream(SfmcStream):
             request_id = page.request_id
 
     def probe(self) -> None:
-        """One cheap page for `check`: raises a config error naming the scope when access is denied."""
-        for _ in self._read_pages(
-            lambda request, response, state, _slice: self.parse_response(response),
-            self.probe_slice(),
-            {},
-        ):
-            return
+        """One cheap page for `check`: raises a config error naming the scope when access is denied.
+
+        A timeout here is not a window to split (the probe asks for one page); it is tried again a few times."""
+        for attempt in range(1, ATTEMPTS_AT_MIN_WINDOW + 1):
+            try:
+                for _ in self._read_pages(
+                    lambda request, response, state, _slice: self.parse_response(response),
+                    self.probe_slice(),
+                    {},
+                ):
+                    return
+                return
+            except RequestWindowSplitRequiredException as timed_out:
+                if attempt == ATTEMPTS_AT_MIN_WINDOW:
+                    raise AirbyteTracedException(
+                        message=f"Marketing Cloud timed out {attempt} times answering a one-page "
+                        f"{self.spec.object_type} retrieve; it is overloaded, try again later.",
+                        internal_message=str(timed_out),
+                        failure_type=FailureType.transient_error,
+                    ) from timed_out
 
     def probe_slice(self) -> Mapping[str, Any]:
         if not self.needs_start_date:
