@@ -243,3 +243,29 @@ def test_a_data_extension_gone_since_discovery_fails_its_stream_and_others_go_on
     assert len(rows_by_stream(output)["data_extension__loyaltytiers"]) == 4
     messages = " ".join(error.trace.error.message for error in output.errors)
     assert "data_extension__deleted_since" in messages and "no longer exists" in messages
+
+
+def test_a_stream_whose_name_now_belongs_to_another_key_or_without_fields_fails_alone_reading_nothing(
+    sandbox: Any, catalog: dict[str, AirbyteStream]
+) -> None:
+    # A catalog discovered when 'Newsletter.DE' was named data_extension__newsletter_de (the old suffix-free rule).
+    renamed = AirbyteStream(
+        name="data_extension__newsletter_de",
+        json_schema={"type": "object", "description": "Rows of data extension 'N' (external key 'Newsletter.DE')."},
+        supported_sync_modes=[SyncMode.full_refresh],
+    )
+    fieldless = AirbyteStream(
+        name="data_extension__hidden_fields_de",
+        json_schema={"type": "object"},
+        supported_sync_modes=[SyncMode.full_refresh],
+    )
+    output = read_streams(
+        config_of(sandbox),
+        [configured(renamed), configured(fieldless), configured(catalog["data_extension__loyaltytiers"])],
+    )
+    rows = rows_by_stream(output)
+    assert set(rows) == {"data_extension__loyaltytiers"} and len(rows["data_extension__loyaltytiers"]) == 4
+    messages = " ".join(error.trace.error.message for error in output.errors)
+    assert "'Newsletter.DE'" in messages and "'Newsletter_DE'" in messages
+    assert "lists no fields for data extension 'Hidden Fields'" in messages
+    assert {error.trace.error.failure_type.value for error in output.errors} == {"config_error"}

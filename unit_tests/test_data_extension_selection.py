@@ -114,3 +114,11 @@ def test_a_pattern_setting_that_is_not_a_list_of_text_names_its_field(field: str
     with pytest.raises(ConfigError, match=field) as raised:
         parse_config({**BASE, field: "Sales_*"})
     assert raised.value.failure_type.value == "config_error"
+
+
+@given(st.lists(st.text(max_size=20), max_size=5))
+def test_any_list_of_text_is_a_valid_pattern_setting_kept_in_order_without_blanks_or_repeats(
+    patterns: list[str],
+) -> None:
+    config = parse_config({**BASE, "data_extensions_exclude": patterns})
+    assert config.data_extensions_exclude == tuple(dict.fromkeys(p.strip() for p in patterns if p.strip()))

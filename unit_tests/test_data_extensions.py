@@ -78,6 +78,12 @@ def test_any_other_key_keeps_its_letters_and_digits_and_ends_with_a_digest_of_th
     assert stream_name_for(key) == f"data_extension__{readable}_{digest8(key)}"
 
 
+def test_names_are_stable_across_versions() -> None:
+    # Pinned: a change here renames streams in every existing catalog.
+    assert stream_name_for("Newsletter.DE") == "data_extension__newsletter_de_7f89a323"
+    assert stream_name_for("顧客マスタ") == "data_extension__顧客マスタ_db0e2e70"
+
+
 def test_a_key_of_symbols_only_is_named_by_its_digest() -> None:
     assert stream_name_for("[..]") == f"data_extension__{digest8('[..]')}"
 
