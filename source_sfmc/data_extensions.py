@@ -106,7 +106,6 @@ class DataExtensionTable:
     name: str
     stream_name: str
     fields: tuple[DataExtensionField, ...]
-    category_id: int | None = None  # the DataFolder holding the data extension
 
     @property
     def key_fields(self) -> list[str]:
@@ -234,7 +233,6 @@ def build_tables(
             name=str(raw.get("Name") or key),
             stream_name=stream_name_for(key),
             fields=tuple(table_field(field) for field in fields.get(key, []) if field.get("Name")),
-            category_id=_positive_int(raw.get("CategoryID")),
         )
         other = tables.setdefault(table.stream_name, table)
         if other is not table:
@@ -473,7 +471,8 @@ def _unreadable(table: DataExtensionTable, configured: ConfiguredAirbyteStream |
     """Why the table's stream cannot be offered or read as the catalog knows it; None when it can."""
     if configured is not None:
         was = discovered_key(configured.stream.json_schema)
-        if was is not None and was != table.key:
+        # Keys are unique regardless of case in SFMC: a key whose case changed still names the same table.
+        if was is not None and was.casefold() != table.key.casefold():
             return (
                 f"it was discovered for the data extension with external key '{was}', but that name now belongs "
                 f"to the data extension with external key '{table.key}'. Refresh the source schema and select the "
