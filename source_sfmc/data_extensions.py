@@ -454,17 +454,26 @@ def data_extension_streams(
         if configured is not None and configured.sync_mode == SyncMode.incremental:
             cursor = _chosen_cursor(table, configured.cursor_field)
         streams.append(DataExtensionRowsStream(context, table, cursor))
-    streams += [
-        UnreadableDataExtensionStream(
-            context,
-            name,
-            "its data extension no longer exists in Marketing Cloud (deleted, its external key changed, or the "
-            "data extension settings of this source no longer select it). Refresh the source schema and deselect "
-            "the stream.",
-        )
-        for name in sorted(chosen)
-    ]
+    by_key = {table.key.casefold(): table for table in tables}
+    streams += [UnreadableDataExtensionStream(context, name, _missing(chosen[name], by_key)) for name in sorted(chosen)]
     return streams
+
+
+def _missing(configured: ConfiguredAirbyteStream, by_key: Mapping[str, DataExtensionTable]) -> str:
+    """Why a chosen stream has no table of its name: its data extension now has another stream name (catalogs
+    discovered by versions that named streams differently), or it is not listed at all."""
+    was = discovered_key(configured.stream.json_schema)
+    table = by_key.get(was.casefold()) if was is not None else None
+    if table is not None and table.fields:
+        return (
+            f"its data extension (external key '{table.key}') is now stream '{table.stream_name}'. Refresh the "
+            "source schema, deselect this stream and select that one; nothing was read."
+        )
+    return (
+        "its data extension no longer exists in Marketing Cloud (deleted, its external key changed, or the "
+        "data extension settings of this source no longer select it). Refresh the source schema and deselect "
+        "the stream."
+    )
 
 
 def _unreadable(table: DataExtensionTable, configured: ConfiguredAirbyteStream | None) -> str | None:

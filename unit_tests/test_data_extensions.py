@@ -449,3 +449,14 @@ def test_a_stream_whose_data_extension_is_gone_fails_with_a_clear_message() -> N
     catalog = catalog_of(("data_extension__gone", {}))
     streams = {s.name: s for s in data_extension_streams(context_listing(table(field("Id"))), catalog)}
     assert "no longer exists" in (read_error(streams["data_extension__gone"]).message or "")
+
+
+def test_a_stream_named_before_stable_names_fails_and_names_the_stream_its_data_extension_now_has() -> None:
+    # Older versions named 'orders-2024-eu' `data_extension__orders_2024_eu`; the data extension still exists.
+    orders = table(field("OrderId"), key="orders-2024-eu", name="Orders 2024 EU")
+    old_schema = {"description": "Rows of data extension 'Orders 2024 EU' (external key 'orders-2024-eu')."}
+    catalog = catalog_of(("data_extension__orders_2024_eu", old_schema))
+    streams = {s.name: s for s in data_extension_streams(context_listing(orders), catalog)}
+    message = read_error(streams["data_extension__orders_2024_eu"]).message or ""
+    assert f"'{orders.stream_name}'" in message
+    assert "no longer exists" not in message
