@@ -269,3 +269,22 @@ def test_a_stream_whose_name_now_belongs_to_another_key_or_without_fields_fails_
     assert "'Newsletter.DE'" in messages and "'Newsletter_DE'" in messages
     assert "lists no fields for data extension 'Hidden Fields'" in messages
     assert {error.trace.error.failure_type.value for error in output.errors} == {"config_error"}
+
+
+def test_a_stream_whose_cursor_field_is_gone_fails_alone_reading_nothing(
+    sandbox: Any, catalog: dict[str, AirbyteStream]
+) -> None:
+    # The catalog's cursor was a Date field deleted in Marketing Cloud after discovery.
+    signups = catalog["data_extension__web_signups_2025_526c50cd"]
+    output = read_streams(
+        config_of(sandbox),
+        [
+            configured(signups, SyncMode.incremental, cursor="Deleted Date"),
+            configured(catalog["data_extension__loyaltytiers"]),
+        ],
+    )
+    rows = rows_by_stream(output)
+    assert set(rows) == {"data_extension__loyaltytiers"} and len(rows["data_extension__loyaltytiers"]) == 4
+    messages = " ".join(error.trace.error.message for error in output.errors)
+    assert "'Deleted Date' is not a Date field" in messages
+    assert {error.trace.error.failure_type.value for error in output.errors} == {"config_error"}

@@ -493,6 +493,8 @@ def _unreadable(table: DataExtensionTable, configured: ConfiguredAirbyteStream |
             "so its rows cannot be retrieved; check that the installed package can read its fields (shared data "
             "extensions are read from the business unit that owns them)."
         )
+    if configured is not None and configured.sync_mode == SyncMode.incremental:
+        return _cursor_problem(table, (configured.cursor_field or [None])[0])
     return None
 
 
@@ -504,15 +506,23 @@ def _chosen_cursor(table: DataExtensionTable, cursor_field: list[str] | None) ->
         name = next(iter(table.date_fields), None)
         logger.warning(f"Stream '{table.stream_name}' is incremental without a cursor field; using '{name}'.")
         return name
-    if name not in table.date_fields:
+    problem = _cursor_problem(table, name)
+    if problem is not None:
         raise AirbyteTracedException(
-            message=(
-                f"Stream '{table.stream_name}': the cursor field '{name}' is not a Date field of data extension "
-                f"'{table.name}'; choose one of {', '.join(table.date_fields) or '(none: use full refresh)'}."
-            ),
-            failure_type=FailureType.config_error,
+            message=f"Stream '{table.stream_name}': {problem}", failure_type=FailureType.config_error
         )
     return name
+
+
+def _cursor_problem(table: DataExtensionTable, name: str | None) -> str | None:
+    """Why the catalog's cursor field `name` cannot be the stream's cursor (a field deleted or retyped in Marketing
+    Cloud since discovery); None when it can or when none was chosen."""
+    if name is None or name in table.date_fields:
+        return None
+    return (
+        f"the cursor field '{name}' is not a Date field of data extension '{table.name}'; refresh the source "
+        f"schema and choose one of {', '.join(table.date_fields) or '(none: use full refresh)'}."
+    )
 
 
 def _soap_object(object_type: str) -> SoapObject:

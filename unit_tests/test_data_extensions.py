@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
+from airbyte_cdk.models import SyncMode
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from hypothesis import given
 from hypothesis import strategies as st
@@ -460,3 +461,14 @@ def test_a_stream_named_before_stable_names_fails_and_names_the_stream_its_data_
     message = read_error(streams["data_extension__orders_2024_eu"]).message or ""
     assert f"'{orders.stream_name}'" in message
     assert "no longer exists" not in message
+
+
+def test_a_stream_whose_cursor_field_is_no_longer_a_date_field_fails_alone() -> None:
+    # The catalog chose 'Signup Date' as cursor; the field was since deleted (or made Text) in Marketing Cloud.
+    signups, orders = table(field("Email"), key="signups", name="Signups"), table(field("Id"))
+    catalog = catalog_of(("data_extension__signups", json_schema(signups)), ("data_extension__orders", {}))
+    catalog.streams[0].sync_mode = SyncMode.incremental
+    catalog.streams[0].cursor_field = ["Signup Date"]
+    streams = {s.name: s for s in data_extension_streams(context_listing(signups, orders), catalog)}
+    assert "'Signup Date' is not a Date field" in (read_error(streams["data_extension__signups"]).message or "")
+    assert type(streams["data_extension__orders"]) is DataExtensionRowsStream
