@@ -472,3 +472,39 @@ def test_a_stream_whose_cursor_field_is_no_longer_a_date_field_fails_alone() -> 
     streams = {s.name: s for s in data_extension_streams(context_listing(signups, orders), catalog)}
     assert "'Signup Date' is not a Date field" in (read_error(streams["data_extension__signups"]).message or "")
     assert type(streams["data_extension__orders"]) is DataExtensionRowsStream
+
+
+def test_field_descriptions_with_odd_ordinal_max_length_and_scale_still_give_a_stream(requests_mock: Any) -> None:
+    requests_mock.post(
+        f"https://{SUBDOMAIN}.auth.marketingcloudapis.com/v2/token",
+        json={
+            "access_token": "t",
+            "expires_in": 1079,
+            "soap_instance_url": SOAP_ENDPOINT[: -len("Service.asmx")],
+            "rest_instance_url": f"https://{SUBDOMAIN}.rest.marketingcloudapis.com/",
+        },
+    )
+    odd = [  # (Ordinal, FieldType, MaxLength, Scale)
+        ("", "Text", "abc", ""),
+        ("x", "Decimal", "-5", "two"),
+        ("2.0", "Text", "99999999999999999999", ""),
+        ("1", "Geo", "", ""),
+    ]
+    fields = [
+        f"<Results><Name>F{n}</Name><FieldType>{kind}</FieldType><Ordinal>{ordinal}</Ordinal>"
+        f"<MaxLength>{max_length}</MaxLength><Scale>{scale}</Scale>"
+        "<DataExtension><CustomerKey>odd</CustomerKey></DataExtension></Results>"
+        for n, (ordinal, kind, max_length, scale) in enumerate(odd)
+    ]
+    listing = ["<Results><CustomerKey>odd</CustomerKey><Name>Odd</Name></Results>"]
+
+    def answer(request: Any, context: Any) -> str:
+        results = fields if "DataExtensionField" in request.text else listing
+        return soap_page(results, more=False, request_id="r")
+
+    requests_mock.post(SOAP_ENDPOINT, text=answer)
+    config = parse_config({"client_id": "i", "client_secret": "s", "subdomain": SUBDOMAIN})
+    (stream,) = data_extension_streams(SyncContext(config=config, authenticator=SfmcAuthenticator(config)))
+    properties = stream.get_json_schema()["properties"]
+    assert set(properties) == {"F0", "F1", "F2", "F3", "_CustomObjectKey"}
+    assert properties["F1"]["type"] == ["null", "number"] and "x-sfmc-precision" not in properties["F1"]
