@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -54,7 +55,6 @@ DATA_FOLDER_PROPERTIES = ("ID", "Name", "ParentFolder.ID", "ContentType")
 _BEGINNING = parse_window_bound("1970-01-01T00:00:00Z")
 _NON_ALPHANUMERIC_RUN = re.compile(r"[^a-z0-9]+")
 _PLAIN_KEY = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
-_LETTERS_AND_DIGITS = re.compile(r"[^\W_]+")
 _DIGEST_HEX_DIGITS = 8
 # The hidden identity of every data extension row (an auto-incrementing number per row; PROTOCOL.md,
 # DataExtensionObject): requested in every row retrieve, and the key of data extensions without primary key.
@@ -142,17 +142,35 @@ def stream_name_for(key: str) -> str:
 
     `data_extension__` + the key lower-cased when it is made only of a-z, 0-9 and single inner `_` (nothing is
     lost: `CUSTOMERS_MASTER` -> `data_extension__customers_master`). Any other key keeps its letters and digits
-    (any script, lower-cased), runs of anything else made one `_`, and ends with `_` + the first 8 hex digits of
-    the SHA-256 of the exact key, so that keys the normalisation would merge stay apart whichever of them exist:
-    `Newsletter.DE` -> `data_extension__newsletter_de_<8 hex>`, `顧客マスタ` -> `data_extension__顧客マスタ_<8 hex>`.
-    External keys are unique regardless of case in SFMC (a retrieve names a data extension by key
-    case-insensitively), so lower-casing alone loses nothing."""
+    (any script, lower-cased, with their combining marks: see `_words`), runs of anything else made one `_`, and
+    ends with `_` + the first 8 hex digits of the SHA-256 of the exact key, so that keys the normalisation would
+    merge stay apart whichever of them exist: `Newsletter.DE` -> `data_extension__newsletter_de_<8 hex>`,
+    `顧客マスタ` -> `data_extension__顧客マスタ_<8 hex>`. External keys are unique regardless of case in SFMC (a
+    retrieve names a data extension by key case-insensitively), so lower-casing alone loses nothing."""
     lowered = key.lower()
     if _PLAIN_KEY.fullmatch(lowered):
         return STREAM_PREFIX + lowered
-    readable = "_".join(_LETTERS_AND_DIGITS.findall(lowered))
+    readable = "_".join(_words(lowered))
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:_DIGEST_HEX_DIGITS]
     return f"{STREAM_PREFIX}{readable}_{digest}" if readable else f"{STREAM_PREFIX}{digest}"
+
+
+def _words(text: str) -> list[str]:
+    """The runs of letters and digits of `text` (any script), composed (NFC), each letter with the combining marks
+    that follow it: Devanagari vowel signs and viramas, decomposed accents and kana voicing marks are marks (Unicode
+    category M), not letters, and splitting at them would tear words apart (`हिन्दी` into `ह_न_द`)."""
+    words: list[str] = []
+    word: list[str] = []
+    for char in unicodedata.normalize("NFC", text):
+        kind = unicodedata.category(char)[0]
+        if kind in "LN" or (kind == "M" and word):
+            word.append(char)
+        elif word:
+            words.append("".join(word))
+            word = []
+    if word:
+        words.append("".join(word))
+    return words
 
 
 def field_schema(field: DataExtensionField) -> dict[str, Any]:

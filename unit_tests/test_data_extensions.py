@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from types import SimpleNamespace
 from typing import Any
 
@@ -77,6 +78,26 @@ def test_any_other_key_keeps_its_letters_and_digits_and_ends_with_a_digest_of_th
     key: str, readable: str
 ) -> None:
     assert stream_name_for(key) == f"data_extension__{readable}_{digest8(key)}"
+
+
+@pytest.mark.parametrize(
+    ("key", "readable"),
+    [
+        ("हिन्दी_ग्राहक", "हिन्दी_ग्राहक"),  # vowel signs and viramas are marks, not letters
+        (unicodedata.normalize("NFD", "データ"), "データ"),
+        (unicodedata.normalize("NFD", "Préférences"), "préférences"),
+    ],
+)
+def test_combining_marks_stay_with_their_letters(key: str, readable: str) -> None:
+    assert stream_name_for(key) == f"data_extension__{readable}_{digest8(key)}"
+
+
+@given(st.text(min_size=1, max_size=20))
+def test_a_key_and_its_decomposed_form_have_the_same_readable_part(key: str) -> None:
+    composed, decomposed = unicodedata.normalize("NFC", key), unicodedata.normalize("NFD", key)
+    if composed != decomposed:
+        assert stream_name_for(composed)[:-9] == stream_name_for(decomposed)[:-9]
+        assert stream_name_for(composed) != stream_name_for(decomposed)
 
 
 def test_names_are_stable_across_versions() -> None:
