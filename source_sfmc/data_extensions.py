@@ -241,8 +241,25 @@ def build_tables(
 
     Tables without fields are kept (their streams are not offered, see `data_extension_streams`). Two keys that
     would share a stream name (keys differing only in case, which SFMC does not allow, or a digest collision)
-    get no table at all, with a warning: a name must never stand for two data extensions."""
-    by_key = {str(raw["CustomerKey"]): raw for raw in data_extensions if raw.get("CustomerKey")}
+    get no table at all, with a warning: a name must never stand for two data extensions. Nor does a key listed
+    for two data extensions (different ObjectIDs: business units of a query_all_accounts listing)."""
+    by_key: dict[str, Mapping[str, Any]] = {}
+    shared_keys: set[str] = set()
+    for raw in data_extensions:
+        if not raw.get("CustomerKey"):
+            continue
+        key = str(raw["CustomerKey"])
+        seen = by_key.setdefault(key, raw)
+        if seen.get("ObjectID") != raw.get("ObjectID"):
+            shared_keys.add(key)
+    for key in sorted(shared_keys):
+        # Keys are unique within a business unit only: a listing across units (query_all_accounts) can hold two
+        # data extensions with one key, whose fields are listed under that key together.
+        del by_key[key]
+        logger.warning(
+            f"Several data extensions have the external key '{key}' (in different business units); none of them "
+            "is offered. Read them with one business unit's account_id and query_all_accounts off."
+        )
     tables: dict[str, DataExtensionTable] = {}
     clashing: set[str] = set()
     for key, raw in by_key.items():

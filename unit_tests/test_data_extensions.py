@@ -529,3 +529,21 @@ def test_field_descriptions_with_odd_ordinal_max_length_and_scale_still_give_a_s
     properties = stream.get_json_schema()["properties"]
     assert set(properties) == {"F0", "F1", "F2", "F3", "_CustomObjectKey"}
     assert properties["F1"]["type"] == ["null", "number"] and "x-sfmc-precision" not in properties["F1"]
+
+
+def test_two_data_extensions_sharing_a_key_in_different_business_units_get_no_stream(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # With query_all_accounts the listing spans business units, where keys are unique only within each one; their
+    # fields arrive under the same key, merged, so neither table can be described or read as itself.
+    fields = {"News": [{"Name": "Email"}], "Orders": [{"Name": "Id"}]}
+    listing = [
+        {"CustomerKey": "News", "ObjectID": "de-in-parent"},
+        {"CustomerKey": "News", "ObjectID": "de-in-child"},
+        {"CustomerKey": "Orders", "ObjectID": "orders"},
+        {"CustomerKey": "Orders", "ObjectID": "orders"},  # the same data extension listed twice
+    ]
+    with caplog.at_level(logging.WARNING, logger="airbyte"):
+        tables = build_tables(listing, fields)
+    assert [t.key for t in tables] == ["Orders"]
+    assert any("'News'" in record.getMessage() for record in caplog.records)
