@@ -21,13 +21,14 @@ import hashlib
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 from airbyte_cdk.models import ConfiguredAirbyteCatalog, ConfiguredAirbyteStream, FailureType, SyncMode
+from airbyte_cdk.sources.message import MessageRepository
 from airbyte_cdk.sources.streams.concurrent.adapters import StreamFacade
-from airbyte_cdk.sources.streams.concurrent.cursor import CursorField
+from airbyte_cdk.sources.streams.concurrent.cursor import CursorField, FinalStateCursor
 from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -380,16 +381,42 @@ class DataExtensionRowsStream(SoapStream):
 class UnreadableDataExtensionStream(DataExtensionRowsStream):
     """A stream of the configured catalog that cannot be read as it was discovered (its data extension is gone,
     its name now belongs to another data extension, or it has no fields): reading it fails with `reason`, a
-    config error, and reads nothing; the other streams of the sync are not affected."""
+    config error, and reads nothing; the other streams of the sync are not affected.
 
-    def __init__(self, context: SyncContext, stream_name: str, reason: str) -> None:
+    `keeps_state`: whether the stream's saved state still describes its table (see KeptStateCursor): true when the
+    data extension is gone or lists no fields (a permission fixed later finds the state as it was); false when the
+    name now stands for another data extension or the cursor field is gone, whose saved progress would skip rows."""
+
+    def __init__(self, context: SyncContext, stream_name: str, reason: str, *, keeps_state: bool = False) -> None:
         super().__init__(context, DataExtensionTable(key="", name="", stream_name=stream_name, fields=()))
         self.reason = reason
+        self.keeps_state = keeps_state
 
     def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         raise AirbyteTracedException(
             message=f"Stream '{self.stream_name}': {self.reason}", failure_type=FailureType.config_error
         )
+
+
+class KeptStateCursor(FinalStateCursor):
+    """The cursor of an `UnreadableDataExtensionStream`: it reads nothing, so the state it ends with is the state it
+    was given (or none). The CDK emits a cursor's state when a stream stops, failed or not; FinalStateCursor's
+    "no cursor" sentinel would replace the saved state, and the sync after the user's fix would read everything
+    again."""
+
+    def __init__(
+        self, stream_name: str, namespace: str | None, repository: MessageRepository, state: Mapping[str, Any] | None
+    ) -> None:
+        super().__init__(stream_name, namespace, repository)
+        self._kept = dict(state or {})
+
+    @property
+    def state(self) -> MutableMapping[str, Any]:
+        return self._kept
+
+    def ensure_at_least_one_state_emitted(self) -> None:
+        if self._kept:
+            super().ensure_at_least_one_state_emitted()
 
 
 def catalog_facade(stream: DataExtensionRowsStream, facade: StreamFacade) -> StreamFacade:
@@ -481,16 +508,23 @@ def data_extension_streams(
         problem = _unreadable(table, configured)
         if problem is not None:
             if configured is not None:
-                streams.append(UnreadableDataExtensionStream(context, table.stream_name, problem))
+                streams.append(
+                    UnreadableDataExtensionStream(
+                        context, table.stream_name, problem.reason, keeps_state=problem.keeps_state
+                    )
+                )
             elif catalog is None and not table.fields:
-                logger.warning(f"Stream '{table.stream_name}' is not offered: {problem}")
+                logger.warning(f"Stream '{table.stream_name}' is not offered: {problem.reason}")
             continue
         cursor = None
         if configured is not None and configured.sync_mode == SyncMode.incremental:
             cursor = _chosen_cursor(table, configured.cursor_field)
         streams.append(DataExtensionRowsStream(context, table, cursor))
     by_key = {table.key.casefold(): table for table in tables}
-    streams += [UnreadableDataExtensionStream(context, name, _missing(chosen[name], by_key)) for name in sorted(chosen)]
+    streams += [
+        UnreadableDataExtensionStream(context, name, _missing(chosen[name], by_key), keeps_state=True)
+        for name in sorted(chosen)
+    ]
     return streams
 
 
@@ -511,25 +545,34 @@ def _missing(configured: ConfiguredAirbyteStream, by_key: Mapping[str, DataExten
     )
 
 
-def _unreadable(table: DataExtensionTable, configured: ConfiguredAirbyteStream | None) -> str | None:
+@dataclass(frozen=True)
+class _Problem:
+    reason: str
+    keeps_state: bool  # see UnreadableDataExtensionStream
+
+
+def _unreadable(table: DataExtensionTable, configured: ConfiguredAirbyteStream | None) -> _Problem | None:
     """Why the table's stream cannot be offered or read as the catalog knows it; None when it can."""
     if configured is not None:
         was = discovered_key(configured.stream.json_schema)
         # Keys are unique regardless of case in SFMC: a key whose case changed still names the same table.
         if was is not None and was.casefold() != table.key.casefold():
-            return (
+            return _Problem(
                 f"it was discovered for the data extension with external key '{was}', but that name now belongs "
                 f"to the data extension with external key '{table.key}'. Refresh the source schema and select the "
-                "streams again; nothing was read."
+                "streams again; nothing was read.",
+                keeps_state=False,
             )
     if not table.fields:
-        return (
+        return _Problem(
             f"Marketing Cloud lists no fields for data extension '{table.name}' (external key '{table.key}'), "
             "so its rows cannot be retrieved; check that the installed package can read its fields (shared data "
-            "extensions are read from the business unit that owns them)."
+            "extensions are read from the business unit that owns them).",
+            keeps_state=True,
         )
     if configured is not None and configured.sync_mode == SyncMode.incremental:
-        return _cursor_problem(table, (configured.cursor_field or [None])[0])
+        reason = _cursor_problem(table, (configured.cursor_field or [None])[0])
+        return None if reason is None else _Problem(reason, keeps_state=False)
     return None
 
 
