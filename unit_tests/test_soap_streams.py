@@ -64,11 +64,15 @@ def test_properties_come_from_the_schema(name):
 
 def _schema_paths(schema):
     for field, spec in schema["properties"].items():
-        children = spec.get("properties")
+        children = spec.get("properties") or spec.get("items", {}).get("properties")
         if children and not spec.get("x-sfmc-map"):
             yield from (f"{field}.{child}" for child in children)
         else:
             yield field
+
+
+def test_a_repeated_nested_object_is_requested_by_its_children():
+    assert "ContentAreas.ID" in streams()["emails"].properties
 
 
 def test_event_window_is_half_open_on_event_date():
