@@ -33,6 +33,7 @@ KNOWN_FIELDS = frozenset(
         "num_workers",
         "request_timeout_seconds",
         "data_extensions",
+        "link_sends_recent_days",
     }
 )
 DEFAULT_WINDOW_DAYS = 30
@@ -40,6 +41,9 @@ DEFAULT_LOOKBACK_HOURS = 24
 DEFAULT_NUM_WORKERS = 4
 MAX_NUM_WORKERS = 10
 DEFAULT_REQUEST_TIMEOUT_SECONDS = 180
+# Link clicks keep accruing for weeks after a send: each sync re-reads the links of sends this recent.
+DEFAULT_LINK_SENDS_RECENT_DAYS = 30
+MAX_LINK_SENDS_RECENT_DAYS = 365
 
 # Tenant subdomains are 28 characters starting with "mc"; we accept any DNS label of that alphabet starting with
 # "mc" so that an unusual tenant is not refused by a guess about its length.
@@ -73,6 +77,7 @@ class SfmcConfig:
     num_workers: int = DEFAULT_NUM_WORKERS
     request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
     data_extensions: tuple[str, ...] = ()
+    link_sends_recent: timedelta = timedelta(days=DEFAULT_LINK_SENDS_RECENT_DAYS)
 
     @property
     def token_url(self) -> str:
@@ -101,6 +106,11 @@ def parse_config(raw: Mapping[str, Any], *, now: datetime | None = None) -> Sfmc
         num_workers=_int_in_range(raw, "num_workers", DEFAULT_NUM_WORKERS, 1, MAX_NUM_WORKERS),
         request_timeout_seconds=_int_in_range(raw, "request_timeout_seconds", DEFAULT_REQUEST_TIMEOUT_SECONDS, 1, 900),
         data_extensions=_key_list(raw.get("data_extensions")),
+        link_sends_recent=timedelta(
+            days=_int_in_range(
+                raw, "link_sends_recent_days", DEFAULT_LINK_SENDS_RECENT_DAYS, 1, MAX_LINK_SENDS_RECENT_DAYS
+            )
+        ),
     )
 
 

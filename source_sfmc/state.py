@@ -59,6 +59,6 @@ def window_cursor(
         slice_boundary_fields=(WINDOW_START, WINDOW_END),
         start=config.start_date,
         end_provider=utc_now,
-        lookback_window=config.lookback,
+        lookback_window=stream.lookback,
         slice_range=slice_range,
     )

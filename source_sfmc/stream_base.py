@@ -132,6 +132,11 @@ class SfmcStream(HttpStream):
     def get_json_schema(self) -> Mapping[str, Any]:
         return load_schema(self.schema_name or self.stream_name)
 
+    @property
+    def lookback(self) -> timedelta:
+        """How far before its saved cursor an incremental sync starts reading again."""
+        return self.config.lookback
+
     def get_error_handler(self) -> ErrorHandler | None:
         return SfmcErrorHandler(self.stream_name, self.api, self.scopes)
 
