@@ -12,6 +12,8 @@ from dataclasses import dataclass
 INT, STR, BOOL, DATE, PAIRS = "int", "str", "bool", "date", "pairs"
 # A repeated element: the row holds a tuple of values, each rendered as its own element (Email.ContentAreas).
 REPEATED_INT = "repeated_int"
+# Subscriber.Addresses: the row holds (AddressType, Address) pairs, rendered as <Addresses><Address>... items.
+ADDRESSES = "addresses"
 
 
 class _Absent:
@@ -188,6 +190,7 @@ def _build_schemas() -> dict[str, ObjectSchema]:
             Prop("Status", STR),
             Prop("EmailTypePreference", STR),
             Prop("SubscriberTypeDefinition.SubscriberType", STR),
+            Prop("Addresses", ADDRESSES),
             Prop("PrimarySMSAddress.AddressType", STR),
             Prop("PrimarySMSAddress.Address", STR),
             Prop("PrimarySMSAddress.Carrier", STR),

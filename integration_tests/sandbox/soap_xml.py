@@ -18,7 +18,7 @@ from xml.parsers import expat
 
 from .soap_dates import server_iso
 from .soap_filters import ComplexFilter, FilterError, FilterNode, SimpleFilter
-from .soap_objects import ABSENT, BOOL, DATE, INT, PAIRS, REPEATED_INT, Prop
+from .soap_objects import ABSENT, ADDRESSES, BOOL, DATE, INT, PAIRS, REPEATED_INT, Prop
 
 SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
@@ -336,6 +336,14 @@ def _repeated_text(wrap: str, leaf: str, items: Sequence[object] | None) -> str:
     return "".join(f"<{wrap}><{leaf}>{_str_text(v)}</{leaf}></{wrap}>" for v in items or ())
 
 
+def _addresses_text(items: Sequence[tuple[str, str]] | None) -> str:
+    inner = "".join(
+        f"<Address><AddressType>{escape(kind)}</AddressType><Address>{escape(address)}</Address></Address>"
+        for kind, address in items or ()
+    )
+    return f"<Addresses>{inner}</Addresses>"
+
+
 def compile_renderer(type_name: str, props: Sequence[Prop]) -> Callable[[dict], str]:
     """Row -> ``<Results xsi:type="...">...</Results>`` with the given properties, in the order given.
 
@@ -354,6 +362,7 @@ def compile_renderer(type_name: str, props: Sequence[Prop]) -> Callable[[dict], 
         "_str": _str_text,
         "_pairs": _pairs_text,
         "_repeated": _repeated_text,
+        "_addresses": _addresses_text,
         "ABSENT": ABSENT,
     }
     lines: list[str] = []
@@ -377,6 +386,10 @@ def compile_renderer(type_name: str, props: Sequence[Prop]) -> Callable[[dict], 
             close_to(())
             consts[f"T{n}"] = p.path[0]
             lines.append(f"_pairs(T{n}, row.get(K{n}))")
+            continue
+        if p.kind == ADDRESSES:
+            close_to(())
+            lines.append(f"_addresses(row.get(K{n}))")
             continue
         if p.kind == REPEATED_INT:
             close_to(())

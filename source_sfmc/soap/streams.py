@@ -50,13 +50,13 @@ class RequestIdExpired(Exception):
 def soap_properties(schema: Mapping[str, Any]) -> list[str]:
     """SOAP `Properties` for a schema: top-level fields, `Parent.Child` for nested objects with declared fields
     and for repeated ones (an array of such objects, e.g. `ContentAreas.ID`), and the bare name for Name/Value
-    maps (`x-sfmc-map`)."""
+    maps (`x-sfmc-map`) and for objects requested whole (`x-sfmc-whole`, e.g. `Subscriber.Addresses`)."""
     properties: list[str] = []
     for name, spec in schema.get("properties", {}).items():
         if name in COMPUTED_FIELDS or spec.get("x-sfmc-computed"):
             continue
         children = spec.get("properties") or (spec.get("items") or {}).get("properties")
-        if children and not spec.get("x-sfmc-map"):
+        if children and not spec.get("x-sfmc-map") and not spec.get("x-sfmc-whole"):
             properties.extend(f"{name}.{child}" for child in children)
         else:
             properties.append(name)

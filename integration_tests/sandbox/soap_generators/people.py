@@ -150,6 +150,8 @@ class Subscribers(Collection):
             "Status": status,
             "EmailTypePreference": "Text" if (h >> 56) % 10 == 0 else "HTML",
             **self._sms_and_locale(i, h),
+            "Addresses": (("Email", self.email(i)),)
+            + ((("SMS", f"1555{i % 10_000_000:07d}"),) if (h >> 58) % 4 == 0 else ()),
         }
 
     @staticmethod
