@@ -65,6 +65,7 @@ FIELDS = {
     "click_events": ("URLIDLong",),
     "forwarded_email_opt_in_events": ("OptInSubscriberKey",),
     "survey_events": ("Question", "Answer"),
+    "assets": ("version", "thumbnail.thumbnailUrl", "slots.banner.content"),
     "link_sends": ("Link.ID", "Link.URL", "Link.Alias", "Link.TotalClicks", "Link.UniqueClicks", "SendDate"),
 }
 CASES = [(stream, path) for stream, paths in FIELDS.items() for path in paths]

@@ -216,12 +216,38 @@ def _assets(rng: random.Random, count: int) -> list[dict[str, Any]]:
             "modelVersion": 2,
         }
         asset.update(_asset_kind_fields(rng, kind, type_name, index))
+        asset.update(_asset_version_and_layout(asset["id"], kind, index))
         if rng.random() < 0.2:
             asset["tags"] = rng.sample(["promo", "holiday", "légal", "test", "ab-test"], rng.randint(1, 3))
         if rng.random() < 0.3:
             asset["legacyData"] = {"legacyId": rng.randrange(1000, 99999), "legacyKey": _uuid(rng)}
         assets.append(asset)
     return assets
+
+
+def _asset_version_and_layout(asset_id: int, kind: str, index: int) -> dict[str, Any]:
+    """Version, thumbnail, and for emails and blocks their slots and blocks (Content Builder's asset model).
+
+    Derived from the index, not drawn from the random stream, so the rest of the data set stays as it was."""
+    fields: dict[str, Any] = {
+        "version": 1 + index % 3,
+        "thumbnail": {"thumbnailUrl": f"/v1/assets/{asset_id}/thumbnail"},
+    }
+    if kind == "email":
+        block = {
+            "assetType": {"id": 197, "name": "textblock"},
+            "content": f"<p>Bonjour %%FirstName%% — issue {index}</p>",
+            "design": "",
+            "meta": {},
+            "availableViews": [],
+            "modelVersion": 2,
+        }
+        fields["slots"] = {
+            "banner": {"content": '<div data-type="block" data-key="intro"></div>', "blocks": {"intro": block}},
+        }
+    elif kind == "block":
+        fields["blocks"] = {}
+    return fields
 
 
 def _asset_kind_fields(rng: random.Random, kind: str, type_name: str, index: int) -> dict[str, Any]:
