@@ -42,6 +42,7 @@ REST_STREAM_NAMES = (
     "journeys",
     "journey_statistics",
     "journey_activities",
+    "journey_history",
     "automations",
 )
 # The SOAP object each SOAP stream retrieves (the sandbox counts requests by object type).

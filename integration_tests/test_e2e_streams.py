@@ -73,7 +73,10 @@ def test_a_whole_sync_makes_each_rest_request_once(everything: Sync, catalog: Ai
         harness.pages(count, REST_PAGE_SIZE) for count in per_window(everything, catalog, "assets", records["assets"])
     )
 
-    assert everything.stats["rest"] == {
+    rest = dict(everything.stats["rest"])
+    # How often journey history is searched depends on how its windows split (test_e2e_journey_history).
+    assert rest.pop("/interaction/v1/interactions/journeyhistory/search", 0) > 0
+    assert rest == {
         "/hub/v1/campaigns": harness.pages(campaigns, REST_PAGE_SIZE),
         "/hub/v1/campaigns/{id}/assets": campaigns,
         "/asset/v1/content/assets/query": asset_pages,

@@ -137,6 +137,11 @@ class SfmcStream(HttpStream):
         """How far before its saved cursor an incremental sync starts reading again."""
         return self.config.lookback
 
+    @property
+    def cursor_start(self) -> datetime | None:
+        """Where a first incremental sync starts (None: everything, in one window)."""
+        return self.config.start_date
+
     def get_error_handler(self) -> ErrorHandler | None:
         return SfmcErrorHandler(self.stream_name, self.api, self.scopes)
 

@@ -2,16 +2,19 @@
 
 Everything derives from (seed, scale) through per-collection random generators, so changing one
 collection's generator never reshuffles another. Dates are fixed (not relative to today) and spread over
-2024-06-01..2025-06-30 in server time (UTC-6, SFMC's clock).
+2024-06-01..2025-06-30 in server time (UTC-6, SFMC's clock); only journey history, which SFMC keeps for 30 days,
+is dated relative to when the data is built (see `journey_history`).
 """
 
 from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from .journey_history import JourneyHistory, journey_steps
 
 # Record counts at scale 1; they scale linearly with --scale.
 BASE_COUNTS = {"campaigns": 120, "assets": 300, "journeys": 40, "automations": 30}
@@ -68,17 +71,23 @@ class RestData:
     assets: list[dict[str, Any]]
     journeys: list[dict[str, Any]]  # every version of every journey, each a full definition
     automations: list[dict[str, Any]]  # full definitions, steps included
+    # Dated relative to when it was built, so two builds compare equal on the rest.
+    journey_history: JourneyHistory = field(compare=False)
 
 
-def build_rest_data(seed: int = 42, scale: float = 1.0) -> RestData:
+def build_rest_data(seed: int = 42, scale: float = 1.0, anchor: datetime | None = None) -> RestData:
+    """The REST data set; journey history ends at `anchor` (default: now)."""
     counts = {name: round(base * scale) for name, base in BASE_COUNTS.items()}
     campaigns, campaign_assets = _campaigns(_rng(seed, "campaigns"), counts["campaigns"])
+    journeys = _journeys(_rng(seed, "journeys"), counts["journeys"], campaigns)
+    anchor = (anchor or datetime.now(UTC)).replace(microsecond=0)
     return RestData(
         campaigns=campaigns,
         campaign_assets=campaign_assets,
         assets=_assets(_rng(seed, "assets"), counts["assets"]),
-        journeys=_journeys(_rng(seed, "journeys"), counts["journeys"], campaigns),
+        journeys=journeys,
         automations=_automations(_rng(seed, "automations"), counts["automations"]),
+        journey_history=JourneyHistory(seed, scale, anchor, journey_steps(journeys)),
     )
 
 
