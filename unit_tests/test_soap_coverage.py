@@ -24,8 +24,9 @@ _XS = "{http://www.w3.org/2001/XMLSchema}"
 # Members of APIObject, the root of every type, left out wherever a schema does not have them.
 COMMON = {
     "Owner": "request-side: the on-your-behalf owner given when creating an object, not data of the object",
-    "CorrelationID": "request-side: the APIObject reference describes it as correlating objects across several "
-    "requests of one client; no SFMC retrieve example or public client (FuelSDK, tap-exacttarget) reads it",
+    "CorrelationID": "request-side: it correlates objects across several requests of one client (APIObject "
+    "reference); SFMC's SentEvent page, which lists what a SentEvent retrieve returns, does not name it, and no "
+    "SFMC retrieve example or public client (FuelSDK, tap-exacttarget) reads it on any object",
     "ObjectState": "request-side: the state a client sets for an update, not stored data",
     "PartnerKey": "a key an integrating partner sets on create; SFMC answers nil for objects it creates itself",
     "PartnerProperties": "Name/Value pairs a partner sets on create; empty for objects created in Marketing Cloud "
@@ -82,8 +83,8 @@ LEFT_OUT: dict[str, dict[str, str]] = {
         "Events": "a send's tracking events are the *_events streams",
     },
     "LinkSend": {
-        "CreatedDate": "not in what SFMC lets a reader have of LinkSend (PROTOCOL.md section 3: ID, SendID, "
-        "Client.ID and Link's ID, URL, Alias, TotalClicks, UniqueClicks)",
+        "CreatedDate": "not in what SFMC's 'Retrieve All Links for a Send' retrieves (ID, SendID, Client.ID and "
+        "Link's ID, URL, Alias, TotalClicks, UniqueClicks; PROTOCOL.md section 3 agrees)",
         "ModifiedDate": "not retrievable: SFMC answers that ModifiedDate is not a retrievable property of LinkSend "
         "(PROTOCOL.md section 3)",
         "ObjectID": "not in what SFMC lets a reader have of LinkSend (PROTOCOL.md section 3)",

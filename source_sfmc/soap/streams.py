@@ -367,10 +367,12 @@ LINK_SENDS_PER_RETRIEVE = 50
 class LinkSendsStream(SoapStream):
     """One record per (send, link) from SOAP `LinkSend`, with the send's `SendDate` as its cursor.
 
-    SFMC refuses date filters on LinkSend (its ModifiedDate is not retrievable, PROTOCOL.md section 3), so the
-    sends of a slice are listed first (`Send` filtered on `SendDate`, or every send in full refresh) and their
-    links retrieved `LINK_SENDS_PER_RETRIEVE` send ids at a time (`SendID IN (...)`). Clicks keep accruing after a
-    send, so an incremental sync starts `link_sends_recent_days` before the newest send date it read: the links of
+    SFMC refuses date filters on LinkSend (its ModifiedDate is not retrievable, PROTOCOL.md section 3); SFMC's
+    "Retrieve All Links for a Send" filters on SendID and asks for ID, SendID, Client.ID and Link's ID,
+    TotalClicks, UniqueClicks, URL and Alias, which is what the schema reads. So the sends of a slice are listed
+    first (`Send` filtered on `SendDate`, or every send in full refresh) and their links retrieved
+    `LINK_SENDS_PER_RETRIEVE` send ids at a time (`SendID IN (...)`). Clicks keep accruing after a send, so an
+    incremental sync starts `link_sends_recent_days` before the newest send date it read: the links of
     recent sends are read again, with their new figures, under the same (send, link) key.
     """
 
