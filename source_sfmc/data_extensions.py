@@ -466,7 +466,7 @@ def data_extension_tables(context: SyncContext) -> list[DataExtensionTable]:
         if selection.needs_folders:
             folder_lister = SoapStream(context, _soap_object("DataFolder"))
             paths = folder_paths(folder_lister.retrieve("DataFolder", DATA_FOLDER_PROPERTIES))
-        listed = [
+        selected = [
             raw
             for raw in listed
             if is_selected(
@@ -476,7 +476,14 @@ def data_extension_tables(context: SyncContext) -> list[DataExtensionTable]:
                 paths.get(_positive_int(raw.get("CategoryID")) or 0, ()),
             )
         ]
-        return build_tables(listed, data_extension_fields(lister))
+        if listed and not selected:
+            # Most likely a typo in a pattern: say so rather than offer no data extension stream in silence.
+            logger.warning(
+                f"The data extension settings select none of the {len(listed)} data extension(s) Marketing Cloud "
+                "lists: check data_extensions, data_extensions_include/exclude (names or external keys) and "
+                "data_extension_folders_include/exclude (folder paths such as 'Data Extensions/Sales')."
+            )
+        return build_tables(selected, data_extension_fields(lister))
 
     return context.memo("data_extension_tables", fetch)
 

@@ -495,7 +495,9 @@ def test_a_stream_whose_cursor_field_is_no_longer_a_date_field_fails_alone() -> 
     assert type(streams["data_extension__orders"]) is DataExtensionRowsStream
 
 
-def test_field_descriptions_with_odd_ordinal_max_length_and_scale_still_give_a_stream(requests_mock: Any) -> None:
+def serve_listing(requests_mock: Any, listing: list[str], fields: list[str]) -> None:
+    """A token endpoint and a SOAP endpoint answering DataExtensionField with `fields`, anything else with `listing`
+    (each one page of <Results> elements)."""
     requests_mock.post(
         f"https://{SUBDOMAIN}.auth.marketingcloudapis.com/v2/token",
         json={
@@ -505,6 +507,20 @@ def test_field_descriptions_with_odd_ordinal_max_length_and_scale_still_give_a_s
             "rest_instance_url": f"https://{SUBDOMAIN}.rest.marketingcloudapis.com/",
         },
     )
+
+    def answer(request: Any, context: Any) -> str:
+        results = fields if "DataExtensionField" in request.text else listing
+        return soap_page(results, more=False, request_id="r")
+
+    requests_mock.post(SOAP_ENDPOINT, text=answer)
+
+
+def context_for(**settings: Any) -> SyncContext:
+    config = parse_config({"client_id": "i", "client_secret": "s", "subdomain": SUBDOMAIN, **settings})
+    return SyncContext(config=config, authenticator=SfmcAuthenticator(config))
+
+
+def test_field_descriptions_with_odd_ordinal_max_length_and_scale_still_give_a_stream(requests_mock: Any) -> None:
     odd = [  # (Ordinal, FieldType, MaxLength, Scale)
         ("", "Text", "abc", ""),
         ("x", "Decimal", "-5", "two"),
@@ -517,15 +533,8 @@ def test_field_descriptions_with_odd_ordinal_max_length_and_scale_still_give_a_s
         "<DataExtension><CustomerKey>odd</CustomerKey></DataExtension></Results>"
         for n, (ordinal, kind, max_length, scale) in enumerate(odd)
     ]
-    listing = ["<Results><CustomerKey>odd</CustomerKey><Name>Odd</Name></Results>"]
-
-    def answer(request: Any, context: Any) -> str:
-        results = fields if "DataExtensionField" in request.text else listing
-        return soap_page(results, more=False, request_id="r")
-
-    requests_mock.post(SOAP_ENDPOINT, text=answer)
-    config = parse_config({"client_id": "i", "client_secret": "s", "subdomain": SUBDOMAIN})
-    (stream,) = data_extension_streams(SyncContext(config=config, authenticator=SfmcAuthenticator(config)))
+    serve_listing(requests_mock, ["<Results><CustomerKey>odd</CustomerKey><Name>Odd</Name></Results>"], fields)
+    (stream,) = data_extension_streams(context_for())
     properties = stream.get_json_schema()["properties"]
     assert set(properties) == {"F0", "F1", "F2", "F3", "_CustomObjectKey"}
     assert properties["F1"]["type"] == ["null", "number"] and "x-sfmc-precision" not in properties["F1"]
@@ -547,3 +556,19 @@ def test_two_data_extensions_sharing_a_key_in_different_business_units_get_no_st
         tables = build_tables(listing, fields)
     assert [t.key for t in tables] == ["Orders"]
     assert any("'News'" in record.getMessage() for record in caplog.records)
+
+
+def test_settings_that_select_none_of_the_listed_data_extensions_say_so(
+    requests_mock: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    field_of_orders = (
+        "<Results><Name>Id</Name><FieldType>Text</FieldType>"
+        "<DataExtension><CustomerKey>orders</CustomerKey></DataExtension></Results>"
+    )
+    serve_listing(
+        requests_mock, ["<Results><CustomerKey>orders</CustomerKey><Name>Orders</Name></Results>"], [field_of_orders]
+    )
+    with caplog.at_level(logging.WARNING, logger="airbyte"):
+        streams = data_extension_streams(context_for(data_extensions_include=["Oders*"]))
+    assert streams == []
+    assert any("select none of the 1 data extension" in record.getMessage() for record in caplog.records)
