@@ -149,7 +149,8 @@ def stream_name_for(key: str) -> str:
     `顧客マスタ` -> `data_extension__顧客マスタ_<8 hex>`. External keys are unique regardless of case in SFMC (a
     retrieve names a data extension by key case-insensitively), so lower-casing alone loses nothing."""
     lowered = key.lower()
-    if _PLAIN_KEY.fullmatch(lowered):
+    # The key itself must be ASCII: a few other letters lower-case to ASCII ones (KELVIN SIGN to `k`).
+    if key.isascii() and _PLAIN_KEY.fullmatch(lowered):
         return STREAM_PREFIX + lowered
     readable = "_".join(_words(lowered))
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:_DIGEST_HEX_DIGITS]

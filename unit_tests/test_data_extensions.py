@@ -100,6 +100,14 @@ def test_a_key_and_its_decomposed_form_have_the_same_readable_part(key: str) -> 
         assert stream_name_for(composed) != stream_name_for(decomposed)
 
 
+def test_a_key_whose_lower_case_only_looks_plain_is_not_plain() -> None:
+    # KELVIN SIGN lower-cases to an ASCII k: without the digest, 'Key' and this key would share a name, and a new
+    # data extension would take the stream of an existing one away (a clash offers neither).
+    kelvin_key = "\u212aey"
+    assert stream_name_for(kelvin_key) == f"data_extension__key_{digest8(kelvin_key)}"
+    assert stream_name_for(kelvin_key) != stream_name_for("Key")
+
+
 def test_names_are_stable_across_versions() -> None:
     # Pinned: a change here renames streams in every existing catalog.
     assert stream_name_for("Newsletter.DE") == "data_extension__newsletter_de_7f89a323"
