@@ -13,7 +13,9 @@ were rejected too, which a token expiring twice in one request's retries must no
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import requests
@@ -36,6 +38,22 @@ _TRANSIENT_EXCEPTIONS = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+
+
+# Set around a request whose Retrieve results must stay plain dicts whatever object it asks for (`plain_results`).
+# A context variable is per thread, and the error handler runs in the thread that sends the request.
+_PLAIN_RESULTS: ContextVar[bool] = ContextVar("sfmc_plain_results", default=False)
+
+
+@contextmanager
+def plain_results() -> Iterator[None]:
+    """Requests sent inside this block get their Retrieve results as plain dicts, never typed records: for a
+    stream retrieving objects on the side (data extension fields, folders), even of its own object type."""
+    token = _PLAIN_RESULTS.set(True)
+    try:
+        yield
+    finally:
+        _PLAIN_RESULTS.reset(token)
 
 
 def parsed_body(response: requests.Response) -> Any:
@@ -169,7 +187,7 @@ class SfmcErrorHandler(ErrorHandler):
         return _retry(f"{self._stream_name}: SOAP fault {fault.code}: {text}")
 
     def _record_of(self, response: requests.Response) -> Callable[[dict], Any] | None:
-        if not self._records or response.request is None:
+        if not self._records or response.request is None or _PLAIN_RESULTS.get():
             return None
         return self._records.get(requested_object_type(response.request.body) or "")
 

@@ -179,6 +179,7 @@ def test_only_event_and_modified_date_streams_split_their_windows():
     splitting = {name for name, stream in streams().items() if stream.can_split_windows}
     assert "sent_events" in splitting and "emails" in splitting
     assert "subscribers" not in splitting and "list_sends" not in splitting
+    assert "link_sends" not in splitting  # read per send with its own read_slice
 
 
 # -- window arithmetic -----------------------------------------------------------------------------------------
