@@ -153,13 +153,15 @@ def _campaigns(rng: random.Random, count: int) -> tuple[list[dict[str, Any]], di
         )
         assets[campaign_id] = [
             {
-                "id": str(50000 + index * 10 + position),
+                "id": str(500000 + index * 1000 + position),
                 "type": rng.choice(_CAMPAIGN_ASSET_TYPES),
                 "campaignId": campaign_id,
                 "itemID": str(rng.randrange(10000, 999999)),
+                "objectID": str(uuid.UUID(int=int(campaign_id) * 1000 + position, version=4)),
                 "createdDate": server_time(_moment(rng, created, max(modified, created + timedelta(1)))),
             }
-            for position in range(rng.choice((0, 0, 1, 2, 3, 5)))
+            # One campaign has more assets than a page holds, so that readers must page.
+            for position in range(rng.choice((0, 0, 1, 2, 3, 5)) + (120 if index == 1 else 0))
         ]
     return campaigns, assets
 
@@ -438,10 +440,6 @@ def _email_activity(
         {"id": campaign["id"], "name": campaign["name"], "color": campaign["color"]}
         for campaign in rng.sample(campaigns, min(len(campaigns), rng.choice((0, 0, 1))))
     ]
-    sent = rng.randrange(0, 120_000)
-    delivered = sent - rng.randrange(0, sent // 50 + 1)
-    unique_opens = rng.randrange(0, delivered // 2 + 1)
-    unique_clicks = rng.randrange(0, unique_opens // 3 + 1)
     return {
         "id": _uuid(rng),
         "key": f"EMAILV2-{number}",
@@ -500,18 +498,6 @@ def _email_activity(
             "statsContactIcon": None,
         },
         "schema": {"arguments": {}},
-        # Journey Builder shows per-email numbers in its UI, but the public interaction spec does not say
-        # where the API carries them; the sandbox puts them here, next to the activity, when stats are asked.
-        "stats": {
-            "sent": sent,
-            "delivered": delivered,
-            "opens": unique_opens + rng.randrange(0, unique_opens + 1),
-            "uniqueOpens": unique_opens,
-            "clicks": unique_clicks + rng.randrange(0, unique_clicks + 1),
-            "uniqueClicks": unique_clicks,
-            "bounces": sent - delivered,
-            "unsubscribes": rng.randrange(0, unique_opens // 20 + 1),
-        },
     }
 
 
@@ -629,10 +615,8 @@ def _automations(rng: random.Random, count: int) -> list[dict[str, Any]]:
                 "statusId": status_id,
                 "status": status,
                 "categoryId": rng.choice((5001, 5002, 5003)),
-                "createdDate": server_time(created),
-                "createdName": _person(rng)["name"],
-                "lastSavedDate": server_time(modified),
-                "lastSavedByName": _person(rng)["name"],
+                # GET /automation/v1/automations/{id} has no created or saved dates (PROTOCOL.md section 4): they
+                # come from a legacy definition endpoint or an upsert's answer, neither of which the sandbox serves.
                 "lastRunTime": server_time(last_run) if last_run else None,
                 "lastRunInstanceId": _uuid(rng) if last_run else None,
                 "schedule": None if triggered else _schedule(rng, created),

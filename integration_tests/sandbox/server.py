@@ -50,6 +50,8 @@ class SandboxOptions:
     scopes: tuple[str, ...] = ALL_SCOPES  # what the installed package grants
     slow_seconds: float = 65.0  # how long a `slow` fault stalls
     account_ids: tuple[int, ...] = DEFAULT_ACCOUNT_IDS
+    # "Type.Property" members this account cannot retrieve (Describe says so; a Retrieve naming one fails)
+    unretrievable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,9 @@ class Sandbox:
             self.tokens, options.client_id, options.client_secret, tuple(options.scopes), options.account_ids
         )
         self.injector = FaultInjector.from_spec(options.faults, options.seed)
-        self.soap_service, self.soap_unavailable = _load_soap_service(options.seed, options.scale)
+        self.soap_service, self.soap_unavailable = _load_soap_service(
+            options.seed, options.scale, options.unretrievable
+        )
         self.counters = Stats()
         self.stopping = threading.Event()
         self._continuations: dict[bytes, Continuation] = {}
@@ -196,6 +200,8 @@ class Sandbox:
             return self._continuations.get(request_id)
 
     def soap_object_type(self, body: bytes, continued: Continuation | None) -> str:
+        if b"DefinitionRequestMsg" in body:
+            return "Describe"  # counted apart from the retrieves of the types it describes
         reported = getattr(self.soap_service, "object_type_of", None)  # the SOAP side knows continuations
         if reported is not None and (name := reported(body)):
             return _object_type_name(name)
@@ -231,6 +237,7 @@ def start_sandbox(
     scopes: tuple[str, ...] | list[str] | None = None,
     slow_seconds: float = 65.0,
     account_ids: tuple[int, ...] = DEFAULT_ACCOUNT_IDS,
+    unretrievable: tuple[str, ...] = (),
 ) -> Sandbox:
     """Start a sandbox serving in a background thread; `port=0` picks a free port."""
     options = SandboxOptions(
@@ -246,6 +253,7 @@ def start_sandbox(
         scopes=ALL_SCOPES if scopes is None else tuple(scopes),
         slow_seconds=slow_seconds,
         account_ids=account_ids,
+        unretrievable=unretrievable,
     )
     return Sandbox(options).start()
 
@@ -271,13 +279,17 @@ def _object_type_name(name: str) -> str:
     return "DataExtensionObject" if name.startswith("DataExtensionObject[") else name
 
 
-def _load_soap_service(seed: int, scale: float) -> tuple[Any | None, str]:
+def _load_soap_service(seed: int, scale: float, unretrievable: tuple[str, ...] = ()) -> tuple[Any | None, str]:
     """The SOAP side, if its modules are present; otherwise None and why."""
     try:
         from . import soap, soap_data  # type: ignore[attr-defined]
     except ImportError as error:
         return None, f"SOAP API unavailable in this sandbox: {error}"
-    return soap.SoapService(soap_data.build_soap_data(seed=seed, scale=scale)), ""
+    by_type: dict[str, list[str]] = {}
+    for member in unretrievable:
+        object_type, _, name = member.partition(".")
+        by_type.setdefault(object_type, []).append(name)
+    return soap.SoapService(soap_data.build_soap_data(seed=seed, scale=scale), unretrievable=by_type), ""
 
 
 class _Server(ThreadingHTTPServer):

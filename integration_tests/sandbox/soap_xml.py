@@ -129,6 +129,7 @@ class Envelope:
     token: str | None
     body_element: str | None  # local name of the Body's first child
     retrieve: RetrieveRequest | None
+    describe: tuple[str, ...] | None = None  # DefinitionRequestMsg: the object types asked for, in order
 
 
 def parse_envelope(body: bytes) -> Envelope:
@@ -151,6 +152,11 @@ def parse_envelope(body: bytes) -> Envelope:
     if first is not None and first.name == "RetrieveRequestMsg":
         req = first.child("RetrieveRequest")
         retrieve = _retrieve_request(req) if req is not None else None
+    describe = None
+    if first is not None and first.name == "DefinitionRequestMsg":
+        requests_node = first.child("DescribeRequests")
+        asked = requests_node.all("ObjectDefinitionRequest") if requests_node is not None else []
+        describe = tuple(t.text for r in asked if (t := r.child("ObjectType")) is not None)
     return Envelope(
         soap_ns=root.ns or SOAP11_NS,
         action=action,
@@ -158,6 +164,7 @@ def parse_envelope(body: bytes) -> Envelope:
         token=token,
         body_element=first.name if first is not None else None,
         retrieve=retrieve,
+        describe=describe,
     )
 
 
@@ -268,6 +275,50 @@ def retrieve_response(
         + f"<OverallStatus>{escape(status)}</OverallStatus><RequestID>{request_id}</RequestID>"
     )
     return "".join((head, *results, "</RetrieveResponseMsg></soap:Body></soap:Envelope>")).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class PropertyDefinition:
+    name: str
+    data_type: str
+    retrievable: bool
+    filterable: bool
+
+
+def describe_response(
+    definitions: Sequence[tuple[str, Sequence[PropertyDefinition]]],
+    request_id: str,
+    *,
+    relates_to: str | None = None,
+    soap_ns: str = SOAP11_NS,
+) -> bytes:
+    """A DefinitionResponseMsg: per object type an ObjectDefinition with its PropertyDefinitions.
+
+    Elements follow the WSDL's ObjectDefinition and PropertyDefinition sequences (APIObject's PartnerKey and
+    ObjectID first, nil as SFMC writes them), so the answer validates against etframework.wsdl.
+    """
+    parts = [
+        _ENVELOPE_OPEN.get(soap_ns, _ENVELOPE_OPEN[SOAP11_NS]),
+        _header("DescribeResponse", relates_to),
+        '<soap:Body><DefinitionResponseMsg xmlns="http://exacttarget.com/wsdl/partnerAPI">',
+    ]
+    for object_type, properties in definitions:
+        known = bool(properties)
+        parts.append(
+            f"<ObjectDefinition><ObjectType>{escape(object_type)}</ObjectType><Name>{escape(object_type)}</Name>"
+            f"<IsCreatable>false</IsCreatable><IsUpdatable>false</IsUpdatable>"
+            f"<IsRetrievable>{_bool_text(known)}</IsRetrievable>"
+        )
+        for prop in properties:
+            parts.append(
+                '<Properties><PartnerKey xsi:nil="true" /><ObjectID xsi:nil="true" />'
+                f"<Name>{escape(prop.name)}</Name><DataType>{prop.data_type}</DataType>"
+                f"<IsUpdatable>false</IsUpdatable><IsRetrievable>{_bool_text(prop.retrievable)}</IsRetrievable>"
+                f"<IsFilterable>{_bool_text(prop.filterable)}</IsFilterable></Properties>"
+            )
+        parts.append("</ObjectDefinition>")
+    parts.append(f"<RequestID>{request_id}</RequestID></DefinitionResponseMsg></soap:Body></soap:Envelope>")
+    return "".join(parts).encode("utf-8")
 
 
 def fault_response(
