@@ -456,11 +456,14 @@ def free_port() -> int:
 def test_cli_announces_its_url_once_and_exits_quietly_on_sigterm() -> None:
     port = free_port()
     command = [sys.executable, "-m", "integration_tests.sandbox", "--port", str(port), "--scale", "0.1"]
+    command += ["--epoch", "2025-07-01"]
     process = subprocess.Popen(
         command, cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        assert process.stdout.readline() == f"SFMC sandbox listening on http://127.0.0.1:{port}\n"
+        assert process.stdout.readline() == (
+            f"SFMC sandbox listening on http://127.0.0.1:{port} (activity from 2025-01-01 to 2025-07-01)\n"
+        )
         assert requests.get(f"http://127.0.0.1:{port}/_sandbox/stats", timeout=5).status_code == 200
     finally:
         process.send_signal(signal.SIGTERM)

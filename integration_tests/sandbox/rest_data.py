@@ -1,8 +1,8 @@
 """Deterministic REST data for the sandbox: campaigns, assets, journeys and automations.
 
-Everything derives from (seed, scale) through per-collection random generators, so changing one
-collection's generator never reshuffles another. Dates are fixed (not relative to today) and spread over
-2024-06-01..2025-06-30 in server time (UTC-6, SFMC's clock).
+Everything derives from (seed, scale, epoch) through per-collection random generators, so changing one
+collection's generator never reshuffles another. Dates spread over the year before the epoch in server time
+(UTC-6, SFMC's clock): 2024-06-01..2025-06-30 for the fixed epoch 2025-07-01 that tests use.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 # Record counts at scale 1; they scale linearly with --scale.
@@ -18,6 +18,21 @@ BASE_COUNTS = {"campaigns": 120, "assets": 300, "journeys": 40, "automations": 3
 
 PERIOD_START = datetime(2024, 6, 1)
 PERIOD_END = datetime(2025, 6, 30, 23, 59, 59)
+FIXED_EPOCH = date(2025, 7, 1)  # the day after PERIOD_END (UTC): the epoch the fixed data set is drawn around
+
+
+@dataclass(frozen=True)
+class Period:
+    """The server-time span REST objects are dated in; another epoch moves it by whole days."""
+
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def for_epoch(cls, epoch: date) -> Period:
+        shift = timedelta(days=(epoch - FIXED_EPOCH).days)
+        return cls(PERIOD_START + shift, PERIOD_END + shift)
+
 
 ENTERPRISE_ID = 7281000
 MEMBER_ID = 7281234
@@ -70,15 +85,17 @@ class RestData:
     automations: list[dict[str, Any]]  # full definitions, steps included
 
 
-def build_rest_data(seed: int = 42, scale: float = 1.0) -> RestData:
+def build_rest_data(seed: int = 42, scale: float = 1.0, epoch: date = FIXED_EPOCH) -> RestData:
+    """Same (seed, scale, epoch), same data; objects are dated in the year before `epoch` (server time)."""
     counts = {name: round(base * scale) for name, base in BASE_COUNTS.items()}
-    campaigns, campaign_assets = _campaigns(_rng(seed, "campaigns"), counts["campaigns"])
+    period = Period.for_epoch(epoch)
+    campaigns, campaign_assets = _campaigns(_rng(seed, "campaigns"), counts["campaigns"], period)
     return RestData(
         campaigns=campaigns,
         campaign_assets=campaign_assets,
-        assets=_assets(_rng(seed, "assets"), counts["assets"]),
-        journeys=_journeys(_rng(seed, "journeys"), counts["journeys"], campaigns),
-        automations=_automations(_rng(seed, "automations"), counts["automations"]),
+        assets=_assets(_rng(seed, "assets"), counts["assets"], period),
+        journeys=_journeys(_rng(seed, "journeys"), counts["journeys"], campaigns, period),
+        automations=_automations(_rng(seed, "automations"), counts["automations"], period),
     )
 
 
@@ -108,13 +125,13 @@ def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def _moment(rng: random.Random, start: datetime = PERIOD_START, end: datetime = PERIOD_END) -> datetime:
+def _moment(rng: random.Random, start: datetime, end: datetime) -> datetime:
     span = int((end - start).total_seconds() * 1000)
     return start + timedelta(milliseconds=rng.randrange(max(span, 1)))
 
 
-def _created_and_modified(rng: random.Random) -> tuple[datetime, datetime]:
-    modified = _moment(rng)
+def _created_and_modified(rng: random.Random, period: Period) -> tuple[datetime, datetime]:
+    modified = _moment(rng, period.start, period.end)
     created = modified - timedelta(days=rng.choice((0, 0, 1, 3, 30, 200, 400)), seconds=rng.randrange(86400))
     return min(created, modified), modified
 
@@ -133,11 +150,13 @@ def _person(rng: random.Random) -> dict[str, Any]:
 _CAMPAIGN_ASSET_TYPES = ("EMAIL", "TRIGGERED_SEND", "SENDABLE_DATA_EXTENSION", "LIST", "CMS_ASSET", "SMS")
 
 
-def _campaigns(rng: random.Random, count: int) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+def _campaigns(
+    rng: random.Random, count: int, period: Period
+) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
     campaigns: list[dict[str, Any]] = []
     assets: dict[str, list[dict[str, Any]]] = {}
     for index in range(count):
-        created, modified = _created_and_modified(rng)
+        created, modified = _created_and_modified(rng, period)
         campaign_id = str(1000 + index * 7 + rng.randrange(7))
         campaigns.append(
             {
@@ -187,12 +206,12 @@ _CATEGORIES = (
 )
 
 
-def _assets(rng: random.Random, count: int) -> list[dict[str, Any]]:
+def _assets(rng: random.Random, count: int, period: Period) -> list[dict[str, Any]]:
     assets = []
     previous_modified: datetime | None = None
     for index in range(count):
         type_id, type_name, display_name, kind = rng.choice(_ASSET_TYPES)
-        created, modified = _created_and_modified(rng)
+        created, modified = _created_and_modified(rng, period)
         if previous_modified is not None and rng.random() < 0.03:
             modified = previous_modified  # SFMC timestamps collide now and then: cursors must cope
             created = min(created, modified)
@@ -268,17 +287,17 @@ _TRIGGER_TYPES = (
 _ENTRY_MODES = ("NotReentrant", "MultipleEntries", "SingleEntryAcrossAllVersions")
 
 
-def _journeys(rng: random.Random, count: int, campaigns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _journeys(rng: random.Random, count: int, campaigns: list[dict[str, Any]], period: Period) -> list[dict[str, Any]]:
     versions: list[dict[str, Any]] = []
     for index in range(count):
         transactional = index % 13 == 12  # a few transactional sends, listed only on request
         version_count = 1 if transactional else rng.choice((1, 1, 2, 2, 3, 4))
         key = _uuid(rng)
         name = _name(rng, index)
-        created = _moment(rng, PERIOD_START, PERIOD_END - timedelta(days=60))
+        created = _moment(rng, period.start, period.end - timedelta(days=60))
         category_id = rng.choice((4001, 4002, 4003))
         for number in range(1, version_count + 1):
-            modified = _moment(rng, created, min(created + timedelta(days=45), PERIOD_END))
+            modified = _moment(rng, created, min(created + timedelta(days=45), period.end))
             latest = number == version_count
             versions.append(
                 _journey_version(rng, index, key, name, number, created, modified, latest, transactional, campaigns)
@@ -597,13 +616,13 @@ _AUTOMATION_ACTIVITIES = (
 )
 
 
-def _automations(rng: random.Random, count: int) -> list[dict[str, Any]]:
+def _automations(rng: random.Random, count: int, period: Period) -> list[dict[str, Any]]:
     automations = []
     for index in range(count):
-        created, modified = _created_and_modified(rng)
+        created, modified = _created_and_modified(rng, period)
         triggered = rng.random() < 0.25
         status_id, status = rng.choice(_AUTOMATION_STATUSES)
-        last_run = _moment(rng, modified, PERIOD_END) if status_id != 2 else None
+        last_run = _moment(rng, modified, period.end) if status_id != 2 else None
         automations.append(
             {
                 "id": _uuid(rng),

@@ -11,6 +11,11 @@ from dataclasses import dataclass
 
 INT, STR, BOOL, DATE, PAIRS = "int", "str", "bool", "date", "pairs"
 
+# Members the WSDL (etframework.wsdl) declares nillable="true" among the types the sandbox serves: APIObject's
+# PartnerKey, ObjectID and ModifiedDate, and Send/ListSend's counters and SentDate. Only these may carry
+# xsi:nil="true" in an answer; a member without a value is otherwise left out.
+NILLABLE = frozenset({"PartnerKey", "ObjectID", "ModifiedDate", "SentDate", "NumberSent", "NumberDelivered"})
+
 
 @dataclass(frozen=True)
 class Prop:

@@ -18,7 +18,7 @@ from xml.parsers import expat
 
 from .soap_dates import server_iso
 from .soap_filters import ComplexFilter, FilterError, FilterNode, SimpleFilter
-from .soap_objects import BOOL, DATE, INT, PAIRS, Prop
+from .soap_objects import BOOL, DATE, INT, NILLABLE, PAIRS, Prop
 
 SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
@@ -383,8 +383,14 @@ def _str_text(v: object) -> str:
 _TEXT_OF_KIND = {DATE: "_date", BOOL: "_bool", INT: "str"}
 
 
+# Members of WSDL type Attribute (Name, then a required Value) that the sandbox renders by name only.
+ATTRIBUTE_WRAPPERS = frozenset({"SendableSubscriberField"})
+
+
 def compile_renderer(type_name: str, props: Sequence[Prop]) -> Callable[[dict], str]:
     """Row -> ``<Results xsi:type="...">...</Results>`` with the given properties, in the order given.
+
+    A property without a value is `xsi:nil` when the WSDL declares it nillable, and left out otherwise.
 
     The function is generated once per (object type, properties), the way ``dataclasses`` builds methods:
     one expression per property, constant tags pre-rendered, no per-property call. Rendering speed matters
@@ -404,7 +410,12 @@ def compile_renderer(type_name: str, props: Sequence[Prop]) -> Callable[[dict], 
             continue
         leaf, wrap_open = p.path[-1], "".join(f"<{e}>" for e in p.path[:-1])
         wrap_close = "".join(f"</{e}>" for e in reversed(p.path[:-1]))
-        consts[f"N{n}"] = f'{wrap_open}<{leaf} xsi:nil="true" />{wrap_close}'
+        if p.path[0] in ATTRIBUTE_WRAPPERS:  # an Attribute's Value is required after its Name
+            wrap_close = "<Value />" + wrap_close
+        # No value: `xsi:nil` only where the WSDL declares the element nillable (PartnerKey, ObjectID...); SFMC
+        # leaves other elements out (an empty element would not be a valid int, date or enumeration).
+        nillable = p.path[-1] in NILLABLE and len(p.path) == 1
+        consts[f"N{n}"] = f'<{leaf} xsi:nil="true" />' if nillable else ""
         consts[f"E{n}"] = f"{wrap_open}<{leaf} />{wrap_close}"
         consts[f"O{n}"] = f"{wrap_open}<{leaf}>"
         consts[f"C{n}"] = f"</{leaf}>{wrap_close}"
