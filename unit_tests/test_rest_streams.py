@@ -2,6 +2,8 @@
 
 import pytest
 from airbyte_cdk.models import SyncMode
+from hypothesis import given
+from hypothesis import strategies as st
 
 from source_sfmc.auth import SfmcAuthenticator
 from source_sfmc.config import parse_config
@@ -13,6 +15,7 @@ from source_sfmc.rest import (
     JourneyActivities,
     Journeys,
     JourneyStatistics,
+    page_of,
 )
 from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SyncContext
 
@@ -259,3 +262,21 @@ def test_a_missing_scope_fails_naming_it(requests_mock, context):
     )
     with pytest.raises(Exception, match="campaigns_read"):
         read(Campaigns(context))
+
+
+@given(
+    st.one_of(
+        st.none(),
+        st.integers(),
+        st.text(max_size=5),
+        st.lists(st.dictionaries(st.text(max_size=3), st.integers(), max_size=2), max_size=3),
+        st.dictionaries(
+            st.sampled_from(["items", "entities", "count", "totalCount", "page", "links"]),
+            st.one_of(st.none(), st.integers(), st.booleans(), st.lists(st.one_of(st.integers(), st.just({"id": 1})))),
+        ),
+    )
+)
+def test_any_listing_body_reads_as_a_list_of_items_and_an_integer_total_or_none(body):
+    items, total = page_of(body)
+    assert all(isinstance(item, dict) for item in items)
+    assert total is None or (isinstance(total, int) and not isinstance(total, bool))

@@ -2,6 +2,8 @@
 asks for are chosen from it (dropping the ones the account cannot retrieve)."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from source_sfmc.soap.describe import ObjectDefinition, choose_properties, describe_envelope, parse_describe
 from source_sfmc.soap.parse import MalformedResponse
@@ -87,3 +89,18 @@ def test_every_property_a_stream_requests_is_a_member_of_its_type_in_the_wsdl(sp
         assert parent in members, f"{spec.object_type}.{parent} is not in the WSDL"
         if child:
             assert child in wsdl_members(members[parent]), f"{spec.object_type}.{name} is not in the WSDL"
+
+
+names = st.text(alphabet=st.characters(categories=("Lu", "Ll", "Nd")), min_size=1, max_size=12)
+
+
+@given(
+    wanted=st.lists(st.one_of(names, st.tuples(names, names).map(".".join)), unique=True, max_size=12),
+    members=st.dictionaries(names, st.booleans(), min_size=1, max_size=12),
+)
+def test_the_choice_splits_the_wanted_properties_in_order_and_keeps_only_retrievable_ones(wanted, members):
+    choice = choose_properties(wanted, ObjectDefinition("T", members))
+    assert sorted(choice.requested + choice.dropped, key=wanted.index) == wanted
+    assert list(choice.requested) == [name for name in wanted if name in choice.requested]
+    for name in choice.requested:
+        assert members.get(name, members.get(name.partition(".")[0])) is True
