@@ -403,10 +403,9 @@ class DataExtensionsStream(SoapStream):
 
     def records_of(self, results: list[dict]) -> Iterator[Mapping[str, Any]]:
         fields = data_extension_fields(self)
-        for raw in results:
-            record = self.typed({**raw, "Fields": fields.get(str(raw.get("CustomerKey")), [])})
-            record["entity_id"] = self.spec.entity_id(raw)
-            yield record
+        yield from super().records_of(
+            [{**raw, "Fields": fields.get(str(raw.get("CustomerKey")), [])} for raw in results]
+        )
 
 
 STREAM_CLASSES: dict[str, type[SoapStream]] = {"data_extensions": DataExtensionsStream}
