@@ -133,10 +133,21 @@ def retrieve_all(service: Any, header: etree._Element, object_type: str, propert
         request = {"ObjectType": object_type, "ContinueRequest": answer.RequestID, "Options": options}
 
 
+# zeep 4.3 raises "Unexpected element" on any child of List.SendClassification (a SendClassification, which
+# extends APIObject), though lxml validates the same answer against the same WSDL (the test above); these members
+# are left to that test.
+ZEEP_CANNOT_PARSE = ("SendClassification.",)
+
+
 def object_types_the_connector_syncs() -> dict[str, list[str]]:
     """Object type -> the properties the connector asks for: its SOAP streams, data extension fields and rows."""
     wanted = {
-        spec.object_type: soap_properties(load_schema(spec.schema_name or spec.stream_name)) for spec in SOAP_OBJECTS
+        spec.object_type: [
+            name
+            for name in soap_properties(load_schema(spec.schema_name or spec.stream_name))
+            if not name.startswith(ZEEP_CANNOT_PARSE)
+        ]
+        for spec in SOAP_OBJECTS
     }
     wanted["DataExtensionField"] = list(DATA_EXTENSION_FIELD_PROPERTIES)
     data_extension = build_soap_data(scale=SCALE).data_extensions[0]

@@ -46,7 +46,7 @@ from .soap_filters import (
 )
 from .soap_generators.data_extensions import DataExtension
 from .soap_generators.rows import Collection
-from .soap_objects import PAIRS, SCHEMAS, ObjectSchema
+from .soap_objects import BOOL, DATE, INT, PAIRS, SCHEMAS, STR, ObjectSchema
 
 __all__ = ["SoapData", "SoapService", "build_soap_data"]
 
@@ -266,7 +266,10 @@ class SoapService:
             return []
         definitions = [
             soap_xml.PropertyDefinition(
-                p.name, _DATA_TYPES[p.kind], self.retrievable(object_type, p.name), p.kind != PAIRS
+                p.name,
+                _DATA_TYPES.get(p.kind, "APIObject"),  # a list or object member (Addresses, ContentAreas.ID...)
+                self.retrievable(object_type, p.name),
+                p.kind in _DATA_TYPES and p.kind != PAIRS,
             )
             for p in schema.props
         ]
@@ -379,7 +382,7 @@ class _Refused(Exception):
         self.status = status
 
 
-_DATA_TYPES = {"int": "Int", "str": "String", "bool": "Boolean", "date": "DateTime", "pairs": "APIProperty"}
+_DATA_TYPES = {INT: "Int", STR: "String", BOOL: "Boolean", DATE: "DateTime", PAIRS: "APIProperty"}
 
 
 def _action(headers: dict[str, str], env: soap_xml.Envelope) -> str | None:

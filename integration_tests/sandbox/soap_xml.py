@@ -18,7 +18,7 @@ from xml.parsers import expat
 
 from .soap_dates import server_iso
 from .soap_filters import ComplexFilter, FilterError, FilterNode, SimpleFilter
-from .soap_objects import BOOL, DATE, INT, NILLABLE, PAIRS, Prop
+from .soap_objects import ABSENT, ADDRESSES, BOOL, DATE, INT, NILLABLE, PAIRS, REPEATED_INT, Prop
 
 SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
@@ -387,42 +387,99 @@ _TEXT_OF_KIND = {DATE: "_date", BOOL: "_bool", INT: "str"}
 ATTRIBUTE_WRAPPERS = frozenset({"SendableSubscriberField"})
 
 
+def _repeated_text(wrap: str, leaf: str, items: Sequence[object] | None) -> str:
+    return "".join(f"<{wrap}><{leaf}>{_str_text(v)}</{leaf}></{wrap}>" for v in items or ())
+
+
+def _addresses_text(items: Sequence[tuple[str, str]] | None) -> str:
+    inner = "".join(
+        f"<Address><AddressType>{escape(kind)}</AddressType><Address>{escape(address)}</Address></Address>"
+        for kind, address in items or ()
+    )
+    return f"<Addresses>{inner}</Addresses>"
+
+
 def compile_renderer(type_name: str, props: Sequence[Prop]) -> Callable[[dict], str]:
     """Row -> ``<Results xsi:type="...">...</Results>`` with the given properties, in the order given.
 
-    A property without a value is `xsi:nil` when the WSDL declares it nillable, and left out otherwise.
+    Neighbouring properties of one nested object (``PrimarySMSAddress.AddressType``, ``PrimarySMSAddress.Address``)
+    share one parent element, as the WSDL's types require (the parent occurs at most once). A repeated property
+    (``ContentAreas.ID``) renders one parent element per value.
+
+    A property without a value is `xsi:nil` when the WSDL declares it nillable, and left out otherwise (with its
+    parent, when it is the parent's only property here).
 
     The function is generated once per (object type, properties), the way ``dataclasses`` builds methods:
     one expression per property, constant tags pre-rendered, no per-property call. Rendering speed matters
     because benchmarks must measure the connector, not the sandbox.
     """
     seen: set[tuple[str, ...]] = set()
-    consts: dict[str, object] = {"_date": server_iso, "_bool": _bool_text, "_str": _str_text, "_pairs": _pairs_text}
-    lines = []
+    consts: dict[str, object] = {
+        "_date": server_iso,
+        "_bool": _bool_text,
+        "_str": _str_text,
+        "_pairs": _pairs_text,
+        "_repeated": _repeated_text,
+        "_addresses": _addresses_text,
+        "ABSENT": ABSENT,
+    }
+    lines: list[str] = []
+    open_parents: tuple[str, ...] = ()
+
+    def close_to(parents: tuple[str, ...]) -> None:
+        nonlocal open_parents
+        if open_parents != parents:
+            if open_parents:
+                lines.append(repr("".join(f"</{e}>" for e in reversed(open_parents))))
+            if parents:
+                lines.append(repr("".join(f"<{e}>" for e in parents)))
+            open_parents = parents
+
     for n, p in enumerate(props):
         if p.path in seen:
             continue
         seen.add(p.path)
         consts[f"K{n}"] = p.row_key
         if p.kind == PAIRS:
+            close_to(())
             consts[f"T{n}"] = p.path[0]
             lines.append(f"_pairs(T{n}, row.get(K{n}))")
             continue
-        leaf, wrap_open = p.path[-1], "".join(f"<{e}>" for e in p.path[:-1])
-        wrap_close = "".join(f"</{e}>" for e in reversed(p.path[:-1]))
-        if p.path[0] in ATTRIBUTE_WRAPPERS:  # an Attribute's Value is required after its Name
-            wrap_close = "<Value />" + wrap_close
+        if p.kind == ADDRESSES:
+            close_to(())
+            lines.append(f"_addresses(row.get(K{n}))")
+            continue
+        if p.kind == REPEATED_INT:
+            close_to(())
+            consts[f"W{n}"], consts[f"L{n}"] = p.path[0], p.path[-1]
+            lines.append(f"_repeated(W{n}, L{n}, row.get(K{n}))")
+            continue
+        leaf, parents = p.path[-1], p.path[:-1]
         # No value: `xsi:nil` only where the WSDL declares the element nillable (PartnerKey, ObjectID...); SFMC
         # leaves other elements out (an empty element would not be a valid int, date or enumeration).
-        nillable = p.path[-1] in NILLABLE and len(p.path) == 1
-        consts[f"N{n}"] = f'<{leaf} xsi:nil="true" />' if nillable else ""
-        consts[f"E{n}"] = f"{wrap_open}<{leaf} />{wrap_close}"
-        consts[f"O{n}"] = f"{wrap_open}<{leaf}>"
-        consts[f"C{n}"] = f"</{leaf}>{wrap_close}"
+        nil = f'<{leaf} xsi:nil="true" />' if leaf in NILLABLE and not parents else ""
+        after = "<Value />" if parents and parents[0] in ATTRIBUTE_WRAPPERS else ""
+        if parents and sum(q.path[:-1] == parents for q in props) == 1:
+            # The parent's only property: render the parent with it, so that no value leaves out both.
+            close_to(())
+            wrap_open = "".join(f"<{e}>" for e in parents)
+            wrap_close = after + "".join(f"</{e}>" for e in reversed(parents))
+            consts[f"N{n}"] = nil
+            consts[f"E{n}"] = f"{wrap_open}<{leaf} />{wrap_close}"
+            consts[f"O{n}"] = f"{wrap_open}<{leaf}>"
+            consts[f"C{n}"] = f"</{leaf}>{wrap_close}"
+        else:
+            close_to(parents)
+            consts[f"N{n}"] = nil
+            consts[f"E{n}"] = f"<{leaf} />{after}"
+            consts[f"O{n}"] = f"<{leaf}>"
+            consts[f"C{n}"] = f"</{leaf}>{after}"
         text = _TEXT_OF_KIND.get(p.kind, "_str")
         lines.append(
-            f'(N{n} if (v{n} := row.get(K{n})) is None else E{n} if v{n} == "" else O{n} + {text}(v{n}) + C{n})'
+            f'(N{n} if (v{n} := row.get(K{n})) is None else E{n} if v{n} == "" else "" if v{n} is ABSENT '
+            f"else O{n} + {text}(v{n}) + C{n})"
         )
+    close_to(())
     consts["OPEN"] = f'<Results xsi:type="{escape(type_name)}">'
     body = ",\n        ".join(["OPEN", *lines, '"</Results>"'])
     source = f"def render(row):\n    return ''.join((\n        {body},\n    ))\n"
