@@ -129,6 +129,10 @@ def _page_of(stream: Any, body: bytes) -> Any:
     response = requests.Response()
     response._content = body
     response.status_code = 200
+    # The request the page answers: it says which object was retrieved (so the parser types its results).
+    response.request = requests.Request(
+        "POST", stream.url_base, data=stream.envelope({}), headers=SOAP_ACTION_HEADERS
+    ).prepare()
     resolution = stream.get_error_handler().interpret_response(response)
     assert resolution.response_action.name == "SUCCESS", resolution
     return parsed_body(response)
