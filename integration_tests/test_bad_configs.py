@@ -64,6 +64,9 @@ BAD_CONFIGS: list[tuple[str, Any]] = [
     ("num_workers", 0),
     ("request_timeout_seconds", 0),
     ("query_all_accounts", "yes"),
+    ("business_units", "7281234"),
+    ("business_units", ["72-81"]),
+    ("all_business_units", "yes"),
     ("data_extensions", "not-a-list"),
     ("unknown_setting", "anything"),
 ]

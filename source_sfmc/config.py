@@ -7,6 +7,7 @@ form; nothing downstream re-validates or reads the raw mapping.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from urllib.parse import urlsplit
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+logger = logging.getLogger("airbyte")
 
 SFMC_DOMAIN = "marketingcloudapis.com"
 LOOPBACK_HOSTS = {"localhost"}
@@ -30,6 +33,8 @@ KNOWN_FIELDS = frozenset(
         "window_days",
         "lookback_hours",
         "query_all_accounts",
+        "business_units",
+        "all_business_units",
         "num_workers",
         "request_timeout_seconds",
         "data_extensions",
@@ -77,7 +82,10 @@ class SfmcConfig:
     start_date: datetime | None = None
     window: timedelta = timedelta(days=DEFAULT_WINDOW_DAYS)
     lookback: timedelta = timedelta(hours=DEFAULT_LOOKBACK_HOURS)
-    query_all_accounts: bool = False
+    # The business units to read, by MID. Empty: the one unit of `account_id`, else the package's own unit (its MID
+    # is learnt from /v2/userinfo). `all_business_units`: every unit the package can access, listed at sync start.
+    business_units: tuple[int, ...] = ()
+    all_business_units: bool = False
     num_workers: int = DEFAULT_NUM_WORKERS
     request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
     data_extensions: tuple[str, ...] = ()
@@ -108,10 +116,11 @@ def parse_config(raw: Mapping[str, Any], *, now: datetime | None = None) -> Sfmc
         auth_base_url=auth_base_url,
         is_loopback=is_loopback,
         account_id=_optional_mid(raw.get("account_id")),
+        business_units=_business_units(raw),
+        all_business_units=_all_business_units(raw),
         start_date=_optional_start_date(raw.get("start_date"), now),
         window=timedelta(days=_int_in_range(raw, "window_days", DEFAULT_WINDOW_DAYS, 1, 90)),
         lookback=timedelta(hours=_int_in_range(raw, "lookback_hours", DEFAULT_LOOKBACK_HOURS, 0, 24 * 30)),
-        query_all_accounts=_bool(raw, "query_all_accounts", False),
         num_workers=_int_in_range(raw, "num_workers", DEFAULT_NUM_WORKERS, 1, MAX_NUM_WORKERS),
         request_timeout_seconds=_int_in_range(raw, "request_timeout_seconds", DEFAULT_REQUEST_TIMEOUT_SECONDS, 1, 900),
         data_extensions=_key_list(raw.get("data_extensions")),
@@ -198,17 +207,71 @@ def _required_text(raw: Mapping[str, Any], name: str) -> str:
 def _optional_mid(value: Any) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, bool):
+    mid = _mid_value(value)
+    if mid is None:
         raise ConfigError("account_id", "must be the numeric MID of a business unit, e.g. 7281234")
+    return mid
+
+
+def _mid_value(value: Any) -> int | None:
+    """A MID (1 to 2**31 - 1: SFMC's MIDs are SQL int) from an int or text of ASCII digits; None otherwise."""
+    if isinstance(value, bool):
+        return None
     if isinstance(value, int):
         mid = value
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and re.fullmatch(r"[0-9]{1,12}", value.strip()):
         mid = int(value.strip())
     else:
-        raise ConfigError("account_id", "must be the numeric MID of a business unit, e.g. 7281234")
-    if not 0 < mid < 2**31:
-        raise ConfigError("account_id", "must be a positive MID, e.g. 7281234")
-    return mid
+        return None
+    return mid if 0 < mid < 2**31 else None
+
+
+def _business_units(raw: Mapping[str, Any]) -> tuple[int, ...]:
+    """`business_units` as MIDs, in the order given, without repeats; `account_id` alone is a one-unit list."""
+    value = raw.get("business_units")
+    form = 'must be a list of business unit MIDs as text of digits, e.g. ["7281234", "7294501"]'
+    if value is None:
+        mids: tuple[int, ...] = ()
+    elif not isinstance(value, list):
+        raise ConfigError("business_units", form)
+    else:
+        parsed = []
+        for item in value:
+            if isinstance(item, str) and not item.strip():
+                continue
+            mid = _mid_value(item)
+            if mid is None:
+                raise ConfigError("business_units", f"{form}; '{_shorten(str(item), 40)}' is not a MID")
+            parsed.append(mid)
+        mids = tuple(dict.fromkeys(parsed))
+    account_id = _optional_mid(raw.get("account_id"))
+    if mids and account_id is not None and account_id not in mids:
+        raise ConfigError(
+            "account_id",
+            f"names business unit {account_id}, which is not in 'business_units': list every unit to read in "
+            "'business_units' and leave 'account_id' empty",
+        )
+    if not mids and account_id is not None:
+        return (account_id,)
+    return mids
+
+
+def _all_business_units(raw: Mapping[str, Any]) -> bool:
+    every = _bool(raw, "all_business_units", False)
+    if _bool(raw, "query_all_accounts", False):
+        # The old switch set QueryAllAccounts on SOAP retrieves only; reading every unit is what it was for.
+        logger.warning(
+            "Config field 'query_all_accounts' is deprecated: it now means 'all_business_units' (every business "
+            "unit the installed package can access, REST and SOAP, each record marked with its 'mid'). Set "
+            "'all_business_units' instead."
+        )
+        every = True
+    if every and raw.get("business_units"):
+        raise ConfigError(
+            "all_business_units",
+            "reads every business unit the package can access, so 'business_units' must be empty with it",
+        )
+    return every
 
 
 def _optional_start_date(value: Any, now: datetime) -> datetime | None:

@@ -117,7 +117,7 @@ def test_window_days_out_of_range_is_a_config_error(days):
 
 def test_defaults_are_safe():
     config = parse()
-    assert (config.window, config.num_workers, config.query_all_accounts) == (timedelta(days=30), 4, False)
+    assert (config.window, config.num_workers, config.all_business_units) == (timedelta(days=30), 4, False)
 
 
 @pytest.mark.parametrize("workers", [0, 11])
@@ -164,3 +164,87 @@ def test_a_bad_link_sends_recent_period_is_a_config_error_naming_the_field(value
     if isinstance(value, str) and value.strip().isdigit() and 1 <= int(value.strip()) <= 365:
         return  # a number in range, written as text, is accepted like the other day counts
     assert_config_error("link_sends_recent_days", link_sends_recent_days=value)
+
+
+# -- business units -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("mids", [["7281234", "7294501"], [7281234, " 7294501 "], ["7281234", "7294501", "7281234"]])
+def test_business_units_are_mids_in_order_without_repeats(mids):
+    assert parse(business_units=mids).business_units == (7281234, 7294501)
+
+
+def test_account_id_alone_is_a_one_unit_list():
+    assert parse(account_id="7281234").business_units == (7281234,)
+
+
+def test_no_business_unit_setting_reads_the_packages_own_unit():
+    config = parse()
+    assert (config.business_units, config.all_business_units) == ((), False)
+
+
+@pytest.mark.parametrize(
+    "value", ["7281234", 7281234, [["7281234"]], ["72-81"], [True], [-5], [0], ["²"], [1.5], [str(2**31)]]
+)
+def test_business_units_refuses_anything_but_a_list_of_mids(value):
+    assert_config_error("business_units", business_units=value)
+
+
+def test_account_id_outside_business_units_is_a_config_error():
+    assert_config_error("account_id", account_id="7281234", business_units=["7294501"])
+
+
+def test_account_id_inside_business_units_is_accepted():
+    assert parse(account_id="7281234", business_units=["7294501", "7281234"]).business_units == (7294501, 7281234)
+
+
+def test_all_business_units_with_a_list_is_a_config_error():
+    assert_config_error("all_business_units", all_business_units=True, business_units=["7281234"])
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_all_business_units_must_be_true_or_false(value):
+    assert_config_error("all_business_units", all_business_units=value)
+
+
+def test_query_all_accounts_is_a_deprecated_alias_of_all_business_units(caplog):
+    with caplog.at_level("WARNING", logger="airbyte"):
+        config = parse(query_all_accounts=True)
+    assert config.all_business_units is True
+    assert "'query_all_accounts' is deprecated" in caplog.text
+
+
+def test_query_all_accounts_false_changes_nothing_and_logs_nothing(caplog):
+    with caplog.at_level("WARNING", logger="airbyte"):
+        config = parse(query_all_accounts=False, account_id="7281234")
+    assert (config.all_business_units, config.business_units) == (False, (7281234,))
+    assert "deprecated" not in caplog.text
+
+
+@given(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.text(max_size=12),
+        st.lists(st.one_of(st.text(max_size=12), st.integers(), st.booleans(), st.none()), max_size=4),
+        st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+    )
+)
+def test_any_business_units_value_parses_to_valid_mids_or_a_config_error_naming_it(value):
+    try:
+        config = parse(business_units=value)
+    except ConfigError as error:
+        assert error.field_name == "business_units"
+        return
+    assert all(isinstance(mid, int) and 0 < mid < 2**31 for mid in config.business_units)
+    assert len(set(config.business_units)) == len(config.business_units)
+
+
+@given(st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=6), st.lists(st.booleans(), max_size=2)))
+def test_any_all_business_units_value_is_a_bool_or_a_config_error_naming_it(value):
+    try:
+        config = parse(all_business_units=value, query_all_accounts=value)
+    except ConfigError as error:
+        assert error.field_name in ("all_business_units", "query_all_accounts")
+        return
+    assert config.all_business_units is bool(value)

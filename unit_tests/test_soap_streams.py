@@ -48,7 +48,7 @@ STREAM_NAMES = [spec.stream_name for spec in SOAP_OBJECTS]
 
 
 @pytest.mark.parametrize("name", STREAM_NAMES)
-@pytest.mark.parametrize("options", [{}, {"query_all_accounts": True}, {"account_id": "7281234"}])
+@pytest.mark.parametrize("options", [{}, {"all_business_units": True}, {"account_id": "7281234"}])
 def test_first_page_envelope_of_every_stream_is_valid(name, options):
     stream = streams(**options)[name]
     assert_valid_retrieve(stream.envelope({}))
@@ -93,8 +93,12 @@ def test_event_window_is_half_open_on_event_date():
     assert "<SimpleOperator>lessThan</SimpleOperator><DateValue>2025-01-31T00:00:00.000Z</DateValue>" in body
 
 
-def test_query_all_accounts_is_sent_when_configured():
-    assert b"<QueryAllAccounts>true</QueryAllAccounts>" in streams(query_all_accounts=True)["sent_events"].envelope({})
+@pytest.mark.parametrize("name", STREAM_NAMES)
+def test_synced_objects_never_cross_business_units_in_one_retrieve(name):
+    # Every business unit is read with its own token: a retrieve asking for other units too would read their
+    # records twice.
+    body = streams(all_business_units=True)[name].envelope({})
+    assert b"QueryAllAccounts" not in body and b"ClientIDs" not in body
 
 
 def test_map_fields_are_requested_by_their_name():

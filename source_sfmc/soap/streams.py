@@ -191,7 +191,9 @@ class SoapStream(SfmcStream):
         self.window_span = WindowSpan()
         super().__init__(context)
         self.properties = soap_properties(self.get_json_schema())  # what the schema declares
-        self.options = RetrieveOptions(query_all_accounts=context.config.query_all_accounts)
+        # Each business unit is read with its own token (BU_MECHANISM in business_units.py), so no retrieve of a
+        # synced object crosses units: no QueryAllAccounts, no ClientIDs.
+        self.options = RetrieveOptions()
 
     @property
     def url_base(self) -> str:
