@@ -45,7 +45,14 @@ class RecordingSoapSide:
         self.last_request_id = ""
 
     def handle(
-        self, body: bytes, headers: Any, *, token_state: Any, has_scope: Any, expire_request_ids: bool = False
+        self,
+        body: bytes,
+        headers: Any,
+        *,
+        token_state: Any,
+        has_scope: Any,
+        expire_request_ids: bool = False,
+        token_mid: Any = None,
     ) -> tuple[int, dict[str, str], bytes]:
         token = body.split(b"<fueloauth", 1)[-1].split(b">", 1)[-1].split(b"<", 1)[0].decode()
         self.calls.append(

@@ -277,9 +277,31 @@ def stream_state(state: AirbyteStateMessage) -> dict[str, Any]:
     return dict(blob.__dict__) if blob is not None else {}
 
 
-def cursor_of_state(state: AirbyteStateMessage, cursor: str) -> datetime:
-    """Where a state says the stream stopped (the connector keeps the CDK's sequential `{cursor: value}` form)."""
-    return parse_datetime(stream_state(state)[cursor])
+def only_unit(stream_state: Any) -> dict[str, Any]:
+    """The state of the one business unit a (one-unit) stream state holds, from its JSON or its state blob."""
+    raw = stream_state if isinstance(stream_state, Mapping) else dict(stream_state.__dict__)
+    by_unit = raw["business_units"]
+    by_unit = by_unit if isinstance(by_unit, Mapping) else dict(by_unit.__dict__)
+    (unit,) = by_unit.values()
+    return dict(unit) if isinstance(unit, Mapping) else dict(unit.__dict__)
+
+
+def unit_states(state: AirbyteStateMessage) -> dict[int, dict[str, Any]]:
+    """A stream's state per business unit: `{"business_units": {MID: state}}` (the connector keeps the CDK's
+    sequential `{cursor: value}` form for each unit)."""
+    by_unit = stream_state(state).get("business_units") or {}
+    return {int(mid): dict(unit) for mid, unit in by_unit.items()}
+
+
+def cursor_of_state(state: AirbyteStateMessage, cursor: str, mid: int | None = None) -> datetime:
+    """Where a state says the stream stopped in business unit `mid` (default: the one unit the state holds)."""
+    units = unit_states(state)
+    if mid is None:
+        assert len(units) == 1, f"the state holds {len(units)} business units: name one"
+        (unit,) = units.values()
+    else:
+        unit = units[mid]
+    return parse_datetime(unit[cursor])
 
 
 def error_messages(output: EntrypointOutput) -> list[str]:

@@ -21,6 +21,7 @@ from airbyte_cdk.models import (
 )
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 
+from integration_tests import harness
 from integration_tests.sandbox import Sandbox
 from source_sfmc.source import SourceSfmc
 
@@ -128,7 +129,7 @@ def test_a_second_incremental_read_repeats_no_record_older_than_the_lookback(san
     cursor_of = {s.stream.name: s.cursor_field[0] for s in catalog.streams}
     state_cursor = {
         state["stream"]["stream_descriptor"]["name"]: parse_instant(
-            state["stream"]["stream_state"][cursor_of[state["stream"]["stream_descriptor"]["name"]]]
+            harness.only_unit(state["stream"]["stream_state"])[cursor_of[state["stream"]["stream_descriptor"]["name"]]]
         )
         for state in states
     }

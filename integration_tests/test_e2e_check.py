@@ -62,7 +62,7 @@ def test_check_with_no_scope_granted_names_the_missing_scope(start_sandbox: Star
 
 
 def test_check_with_only_unrelated_scopes_names_the_scopes_to_grant(start_sandbox: StartSandbox) -> None:
-    unrelated = start_sandbox(scopes=("accounts_read", "audiences_read"))
+    unrelated = start_sandbox(scopes=("audiences_read", "webhooks_read"))
 
     status = connection_status(harness.run_check(unrelated.config()))
 

@@ -114,8 +114,8 @@ def test_discover_offers_incremental_with_a_user_chosen_cursor_only_where_there_
 
 
 def test_discover_gives_primary_key_fields_as_primary_key(catalog: dict[str, AirbyteStream]) -> None:
-    assert catalog[ORDERS].source_defined_primary_key == [["OrderId"]]
-    assert catalog["data_extension__event_log"].source_defined_primary_key == [["_CustomObjectKey"]]
+    assert catalog[ORDERS].source_defined_primary_key == [["mid"], ["OrderId"]]
+    assert catalog["data_extension__event_log"].source_defined_primary_key == [["mid"], ["_CustomObjectKey"]]
 
 
 def test_colliding_keys_keep_their_own_stream_names(catalog: dict[str, AirbyteStream]) -> None:

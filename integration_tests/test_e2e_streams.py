@@ -89,6 +89,8 @@ def test_a_whole_sync_makes_each_rest_request_once(everything: Sync, catalog: Ai
         "/interaction/v1/interactions": harness.pages(len(records["journeys"]), REST_PAGE_SIZE),
         "/automation/v1/automations": harness.pages(automations, REST_PAGE_SIZE),
         "/automation/v1/automations/{id}": automations,
+        # The MID of the package's own business unit, which every record carries (no account_id in the config).
+        "/v2/userinfo": 1,
     }
 
 

@@ -60,7 +60,11 @@ def records(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def states(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [message["state"]["stream"]["stream_state"] for message in messages if message["type"] == "STATE"]
+    return [
+        harness.only_unit(message["state"]["stream"]["stream_state"])
+        for message in messages
+        if message["type"] == "STATE"
+    ]
 
 
 def logged(messages: list[dict[str, Any]], text: str) -> list[str]:

@@ -16,6 +16,7 @@ from airbyte_cdk.models import ConfiguredAirbyteCatalog, SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder, ConfiguredAirbyteStreamBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, ExpectedOutcome, read
 
+from integration_tests import harness
 from integration_tests.sandbox import Sandbox
 from integration_tests.sandbox import faults as sandbox_faults
 from integration_tests.sandbox.faults import KINDS, Fault
@@ -214,5 +215,5 @@ def test_the_state_of_every_window_before_a_failing_one_is_emitted(one_window_al
     ]
     state = output.most_recent_state
     assert state is not None and state.stream_descriptor.name == "sent_events"
-    cursor = state.stream_state.EventDate
+    cursor = harness.only_unit(state.stream_state)["EventDate"]
     assert before_failing_window and max(before_failing_window)[:19] <= cursor[:19] < FAILING_WINDOW[0][:19]

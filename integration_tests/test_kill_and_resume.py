@@ -258,4 +258,6 @@ def json_lines(lines: Any) -> Iterator[dict[str, Any]]:
 
 def stream_and_cursor(state: Mapping[str, Any]) -> tuple[str, datetime]:
     stream = state["stream"]
-    return stream["stream_descriptor"]["name"], harness.parse_datetime(stream["stream_state"][CURSOR])
+    return stream["stream_descriptor"]["name"], harness.parse_datetime(
+        harness.only_unit(stream["stream_state"])[CURSOR]
+    )

@@ -118,8 +118,8 @@ def test_token_without_the_client_credentials_grant_is_unsupported(sandbox: Sand
 
 
 def test_token_for_a_known_child_business_unit_is_granted(sandbox: Sandbox) -> None:
-    assert request_token(sandbox, account_id=7281235).status_code == 200
-    assert request_token(sandbox, account_id="7281236").status_code == 200
+    assert request_token(sandbox, account_id=7294501).status_code == 200
+    assert request_token(sandbox, account_id="7294502").status_code == 200
 
 
 @pytest.mark.parametrize("account_id", [999, "not-a-mid", True])

@@ -43,7 +43,8 @@ def recorded_read(start_sandbox_module: Any) -> tuple[list[bytes], harness.Sync]
 
     sandbox.soap_service.handle = recording
     # Full refresh: incremental catalog streams would skip objects last modified before the start date.
-    catalog = harness.configured_catalog(harness.discovered(sandbox), harness.ALL_STREAM_NAMES, incremental=False)
+    streams = (*harness.ALL_STREAM_NAMES, "business_units")
+    catalog = harness.configured_catalog(harness.discovered(sandbox), streams, incremental=False)
     sync = harness.run_read(sandbox, sandbox.config(), catalog)
     return answers, sync
 

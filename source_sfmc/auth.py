@@ -47,9 +47,13 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
     after a renewal carries the new token in its body, not the one it was first built with.
     """
 
-    def __init__(self, config: SfmcConfig, session: requests.Session | None = None) -> None:
+    def __init__(
+        self, config: SfmcConfig, session: requests.Session | None = None, account_id: int | object | None = ...
+    ) -> None:
         super().__init__()
         self._config = config
+        # The business unit (MID) this token acts in: `account_id` from the config unless a unit is named.
+        self._account_id: int | None = config.account_id if account_id is ... else account_id  # type: ignore[assignment]
         self._session = session or requests.Session()
         self._access_token: str | None = None
         self._expiry: AirbyteDateTime = ab_datetime_now() - timedelta(days=1)
@@ -163,8 +167,8 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
             "client_id": self._config.client_id,
             "client_secret": self._config.client_secret,
         }
-        if self._config.account_id is not None:
-            body["account_id"] = self._config.account_id
+        if self._account_id is not None:
+            body["account_id"] = self._account_id
         url = self._config.token_url
         last_problem = ""
         for attempt in range(1, TOKEN_REQUEST_ATTEMPTS + 1):
@@ -212,17 +216,27 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                 ),
                 failure_type=FailureType.config_error,
             )
+        if self._account_id is not None and self._account_id != self._config.account_id:
+            # A unit from 'business_units' or the listing of every unit: SFMC answers 401 for a MID the package is
+            # not enabled for (PROTOCOL.md section 7); the credentials themselves worked for the home unit.
+            return TokenError(
+                message=(
+                    f"Marketing Cloud refused a token for business unit {self._account_id} (HTTP "
+                    f"{response.status_code}{' ' + error if error else ''}): enable the installed package for that "
+                    "business unit (the package's Access tab in Setup), or remove it from 'business_units'."
+                ),
+                failure_type=FailureType.config_error,
+            )
         if error == "invalid_client" or response.status_code == 401:
             return TokenError(
                 message=(
                     "Marketing Cloud rejected the client credentials: check the 'client_id' and 'client_secret' "
                     "config fields, and that the installed package is enabled and has a Server-to-Server API "
-                    "integration"
-                    + (" with access to the business unit in 'account_id'." if self._config.account_id else ".")
+                    "integration" + (" with access to the business unit in 'account_id'." if self._account_id else ".")
                 ),
                 failure_type=FailureType.config_error,
             )
-        if error == "invalid_grant" or (error and self._config.account_id is not None):
+        if error == "invalid_grant" or (error and self._account_id is not None):
             return TokenError(
                 message=(
                     f"Marketing Cloud refused the token request ({error}): check that the business unit in "

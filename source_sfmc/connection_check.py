@@ -8,6 +8,7 @@ from typing import Any
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_sfmc.business_units import set_unit
 from source_sfmc.rest import REST_STREAMS
 from source_sfmc.soap.streams import soap_streams
 from source_sfmc.stream_base import SfmcStream, SyncContext
@@ -20,7 +21,12 @@ def check_connection(context: SyncContext) -> tuple[bool, Any]:
 
     Raising rather than returning (False, message) keeps the message a plain sentence: the CDK would `repr()` it.
     """
-    granted = context.authenticator.granted_scopes  # fetches the token: bad credentials fail here
+    granted = context.authenticator.home.granted_scopes  # fetches the token: bad credentials fail here
+    units = context.units()
+    for mid in units:
+        # A token for each business unit to read: a MID the package is not enabled for fails here, named.
+        context.authenticator.for_unit(mid).get_access_token()
+    set_unit(units[0])  # the probes read the first unit
     rest_streams: list[SfmcStream] = [stream_class(context) for stream_class in REST_STREAMS]
     soap = soap_streams(context)
     probes = [_first_granted(rest_streams, granted), _first_granted(soap, granted)]

@@ -32,6 +32,7 @@ from airbyte_cdk.sources.streams.concurrent.cursor import CursorField, FinalStat
 from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_sfmc.business_units import MID, in_unit
 from source_sfmc.coerce import SCALE_KEYWORD
 from source_sfmc.data_extension_selection import DataExtensionSelection, folder_paths, is_selected
 from source_sfmc.soap.envelope import Filter, SimpleFilter
@@ -44,7 +45,7 @@ from source_sfmc.soap.streams import (
     data_extension_fields,
     key_of,
 )
-from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SyncContext, parse_window_bound
+from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SyncContext, parse_window_bound, with_mid
 
 logger = logging.getLogger("airbyte")
 
@@ -293,6 +294,7 @@ class DataExtensionRowsStream(SoapStream):
     def __init__(self, context: SyncContext, table: DataExtensionTable, cursor: str | None = None) -> None:
         self.table = table
         self._schema = json_schema(table)
+        self._schema_with_mid = with_mid(self._schema)
         spec = SoapObject(
             table.stream_name,
             f"DataExtensionObject[{table.key}]",
@@ -306,16 +308,19 @@ class DataExtensionRowsStream(SoapStream):
 
     @property
     def primary_key(self) -> list[str] | None:  # type: ignore[override]
-        return self.table.primary_key
+        return [MID, *self.table.primary_key] if self.table.primary_key else None
+
+    def units(self) -> tuple[int, ...]:
+        return self.context.units()[:1]  # the unit it was discovered in (data_extension_streams)
 
     @property
     def source_defined_cursor(self) -> bool:  # type: ignore[override]
         return False
 
     def get_json_schema(self) -> Mapping[str, Any]:
-        return self._schema
+        return self._schema_with_mid
 
-    def stream_slices(
+    def unit_slices(
         self,
         *,
         sync_mode: SyncMode,
@@ -508,7 +513,10 @@ def data_extension_streams(
         # A read that selects no data extension stream need not list them (two paged calls saved).
         return []
     try:
-        tables = data_extension_tables(context)
+        # Data extensions are listed and read in the first unit the sync reads (the top unit with
+        # all_business_units, where shared data extensions live).
+        with in_unit(context.units()[0]):
+            tables = data_extension_tables(context)
     except AirbyteTracedException as error:
         if chosen or error.failure_type != FailureType.config_error:
             raise

@@ -144,7 +144,7 @@ class CampaignAssets(RestStream):
     stream_name = "campaign_assets"
     scopes = ("campaigns_read",)
 
-    def stream_slices(self, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
+    def unit_slices(self, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
         for campaign in _campaigns(self):
             yield {"campaign_id": str(campaign["id"])}
 
@@ -225,7 +225,7 @@ class Automations(RestStream):
     stream_name = "automations"
     scopes = ("automations_read",)
 
-    def stream_slices(self, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
+    def unit_slices(self, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
         for automation in _automations(self):
             yield {"automation_id": str(automation["id"])}
 
@@ -274,7 +274,11 @@ class Assets(RestStream):
 
     def requested_fields(self) -> list[str]:
         """Every column the schema declares, so that a column added to the schema is requested without code."""
-        return [name for name in self.get_json_schema()["properties"] if name != "entity_id"]
+        return [
+            name
+            for name, spec in self.get_json_schema()["properties"].items()
+            if name != "entity_id" and not spec.get("x-sfmc-computed")
+        ]
 
     def get_error_handler(self) -> ErrorHandler | None:
         return AssetQueryErrorHandler(self.stream_name, self.api, self.scopes)
@@ -408,9 +412,9 @@ class JourneyHistory(RestStream):
         start = self.config.start_date
         return max(start, kept_since) if start else kept_since
 
-    def stream_slices(self, **kwargs: Any) -> Iterable[Mapping[str, Any] | None]:
+    def unit_slices(self, **kwargs: Any) -> Iterable[Mapping[str, Any] | None]:
         if self.window_cursor is not None:
-            yield from super().stream_slices(**kwargs)
+            yield from super().unit_slices(**kwargs)
             return
         # Full refresh: every window of what SFMC still keeps.
         start = self.cursor_start or utc_now()

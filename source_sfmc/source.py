@@ -19,7 +19,7 @@ from airbyte_cdk.sources.streams.concurrent.adapters import StreamFacade
 from airbyte_cdk.sources.streams.concurrent.cursor import FinalStateCursor
 from airbyte_cdk.sources.utils.slice_logger import DebugSliceLogger
 
-from source_sfmc.auth import SfmcAuthenticator
+from source_sfmc.business_units import UnitTokens, home_mid
 from source_sfmc.config import ConfigError, SfmcConfig, parse_config
 from source_sfmc.connection_check import check_connection
 from source_sfmc.data_extensions import (
@@ -31,7 +31,7 @@ from source_sfmc.data_extensions import (
 )
 from source_sfmc.rest import REST_STREAMS
 from source_sfmc.soap.streams import SOAP_OBJECTS, soap_streams
-from source_sfmc.state import window_cursor
+from source_sfmc.state import UnitCursors
 from source_sfmc.stream_base import SfmcStream, SyncContext
 
 logger = logging.getLogger("airbyte")
@@ -92,7 +92,7 @@ class SourceSfmc(ConcurrentSourceAdapter):
     # -- assembly -------------------------------------------------------------------------------------------
     @staticmethod
     def _context(config: SfmcConfig) -> SyncContext:
-        return SyncContext(config=config, authenticator=SfmcAuthenticator(config, session=requests.Session()))
+        return SyncContext(config=config, authenticator=UnitTokens(config, session=requests.Session()))
 
     def _sync_mode(self, stream_name: str) -> SyncMode:
         for configured in self._catalog.streams if self._catalog else []:
@@ -106,7 +106,9 @@ class SourceSfmc(ConcurrentSourceAdapter):
             cursor = KeptStateCursor(stream.name, stream.namespace, self._message_repository, saved)
             state = None
         elif stream.cursor_field_name and self._sync_mode(stream.name) == SyncMode.incremental:
-            cursor = window_cursor(stream, state_manager, self._message_repository)
+            # State per business unit: a unit added later starts from start_date, the others go on.
+            context = stream.context
+            cursor = UnitCursors(stream, state_manager, self._message_repository, lambda: home_mid(context))
             stream.window_cursor = cursor
             state = state_manager.get_stream_state(stream.name, stream.namespace)
         else:

@@ -14,13 +14,13 @@ from typing import Any
 
 import requests
 from airbyte_cdk.models import FailureType, SyncMode
-from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
+from airbyte_cdk.sources.streams.concurrent.cursor import Cursor
 from airbyte_cdk.sources.streams.http import HttpStream
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_sfmc.auth import SfmcAuthenticator
+from source_sfmc.business_units import MID, UnitTokens, current_mid, resolve_units, set_unit
 from source_sfmc.coerce import build_coercer
 from source_sfmc.config import ConfigError, SfmcConfig
 from source_sfmc.errors import RetryAfterBackoff, SfmcErrorHandler
@@ -38,22 +38,40 @@ def load_schema(name: str) -> Mapping[str, Any]:
 
 @dataclass
 class SyncContext:
-    """Per-sync shared things: the config, the one authenticator, and listings several streams derive from."""
+    """Per-sync shared things: the config, the tokens (one per business unit), and listings several streams derive
+    from."""
 
     config: SfmcConfig
-    authenticator: SfmcAuthenticator
+    authenticator: UnitTokens
     _memo: dict[str, Any] = field(default_factory=dict)
     _memo_locks: dict[str, threading.Lock] = field(default_factory=dict)
     _memo_guard: threading.Lock = field(default_factory=threading.Lock)
 
-    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
-        """Compute `key` once per sync, even when several streams ask at the same time."""
+    def memo(self, key: str, compute: Callable[[], Any], *, per_unit: bool = True) -> Any:
+        """Compute `key` once per sync (and per business unit, unless `per_unit` is false: listings such as data
+        extension fields differ between units), even when several streams ask at the same time."""
+        if per_unit:
+            key = f"{current_mid.get()}:{key}"
         with self._memo_guard:
             lock = self._memo_locks.setdefault(key, threading.Lock())
         with lock:
             if key not in self._memo:
                 self._memo[key] = compute()
             return self._memo[key]
+
+    def known_units(self) -> tuple[int, ...]:
+        """`units()` if already resolved, else () (never sends a request)."""
+        with self._memo_guard:
+            return self._memo.get("business_units", ())
+
+    def units(self) -> tuple[int, ...]:
+        """The MIDs of the business units this sync reads, in order, resolved once per sync (business_units.py)."""
+        return self.memo("business_units", lambda: resolve_units(self), per_unit=False)
+
+
+@cache
+def schema_with_mid(name: str) -> Mapping[str, Any]:
+    return with_mid(load_schema(name))
 
 
 def utc_now() -> datetime:
@@ -95,7 +113,8 @@ class SfmcStream(HttpStream):
     """Base of every stream. Subclasses say how to request and parse; this class does the rest the same way."""
 
     stream_name = ""
-    primary_key = "entity_id"
+    # Ids are unique within a business unit only: the unit's MID is part of every key.
+    primary_key: str | list[str] | None = [MID, "entity_id"]
     api = "rest"
     scopes: tuple[str, ...] = ()
     schema_name = ""
@@ -108,7 +127,7 @@ class SfmcStream(HttpStream):
     def __init__(self, context: SyncContext) -> None:
         self.context = context
         self.config = context.config
-        self.window_cursor: ConcurrentCursor | None = None
+        self.window_cursor: Cursor | None = None  # a UnitCursors in incremental syncs (state.py)
         super().__init__(authenticator=context.authenticator)
         self._coerce = build_coercer(self.get_json_schema(), on_bad_value=self._warn_bad_value)
         self._warned_fields: set[str] = set()
@@ -130,7 +149,7 @@ class SfmcStream(HttpStream):
         return self.cursor_field_name is not None
 
     def get_json_schema(self) -> Mapping[str, Any]:
-        return load_schema(self.schema_name or self.stream_name)
+        return schema_with_mid(self.schema_name or self.stream_name)
 
     @property
     def lookback(self) -> timedelta:
@@ -155,6 +174,10 @@ class SfmcStream(HttpStream):
         return None
 
     # -- slices ---------------------------------------------------------------------------------------------
+    def units(self) -> tuple[int, ...]:
+        """The business units this stream reads; each slice is one unit's, marked with its MID."""
+        return self.context.units()
+
     def stream_slices(
         self,
         *,
@@ -162,6 +185,22 @@ class SfmcStream(HttpStream):
         cursor_field: list[str] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any] | None]:
+        """Each unit's slices (`unit_slices`, made while `current_mid` names the unit), marked with its MID."""
+        for mid in self.units():
+            set_unit(mid)
+            for unit_slice in self.unit_slices(
+                sync_mode=sync_mode, cursor_field=cursor_field, stream_state=stream_state
+            ):
+                yield in_unit_slice(unit_slice, mid)
+
+    def unit_slices(
+        self,
+        *,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[Mapping[str, Any] | None]:
+        """The slices of the current business unit: its cursor's windows, else date windows or one slice."""
         if self.window_cursor is not None:
             yield from (as_window(window) for window in self.window_cursor.stream_slices())
             return
@@ -189,13 +228,16 @@ class SfmcStream(HttpStream):
         stream_slice: Mapping[str, Any] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any]]:
+        mid = (stream_slice or {}).get(MID)
+        set_unit(mid)  # every request of this slice goes to its business unit, with that unit's token
         try:
-            yield from self.read_slice(stream_slice or {})
+            for record in self.read_slice(stream_slice or {}):
+                yield self.marked(record, mid)
         except AirbyteTracedException as error:
             raise self._with_context(error, stream_slice) from error
         except requests.RequestException as error:
             raise AirbyteTracedException(
-                message=f"Stream '{self.stream_name}'{_window_text(stream_slice)} failed: {type(error).__name__}",
+                message=f"Stream '{self.stream_name}'{self._where(stream_slice)} failed: {type(error).__name__}",
                 internal_message=str(error),
                 failure_type=FailureType.transient_error,
             ) from error
@@ -207,6 +249,13 @@ class SfmcStream(HttpStream):
             stream_slice,
             {},
         )
+
+    def marked(self, record: Mapping[str, Any], mid: int | None) -> Mapping[str, Any]:
+        """The record with the MID of the business unit it was read from."""
+        if type(record) is dict:
+            record[MID] = mid
+            return record
+        return {**record, MID: mid}
 
     def typed(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         return self._coerce(raw)
@@ -220,8 +269,13 @@ class SfmcStream(HttpStream):
             f"({str(raw_value)[:60]!r}); it is emitted as null. Further such values of this field are not logged."
         )
 
+    def _where(self, stream_slice: Mapping[str, Any] | None) -> str:
+        """ ", business unit M, window A to B" for an error message (the unit only when the sync reads several)."""
+        several = len(self.context.known_units()) > 1
+        return _window_text(stream_slice, with_unit=several)
+
     def _with_context(self, error: AirbyteTracedException, stream_slice: Mapping[str, Any] | None) -> Exception:
-        prefix = f"Stream '{self.stream_name}'{_window_text(stream_slice)}: "
+        prefix = f"Stream '{self.stream_name}'{self._where(stream_slice)}: "
         message = error.message or ""
         if message.startswith(_CDK_GAVE_UP):
             # The CDK's "Exhausted available request attempts. Please see logs ... Exception: <cause>": the cause
@@ -236,7 +290,33 @@ class SfmcStream(HttpStream):
 _CDK_GAVE_UP = "Exhausted available request attempts"
 
 
-def _window_text(stream_slice: Mapping[str, Any] | None) -> str:
+def _window_text(stream_slice: Mapping[str, Any] | None, *, with_unit: bool = False) -> str:
+    unit = ""
+    if with_unit and stream_slice and stream_slice.get(MID) is not None:
+        unit = f", business unit {stream_slice[MID]}"
     if stream_slice and WINDOW_START in stream_slice:
-        return f", window {stream_slice[WINDOW_START]} to {stream_slice[WINDOW_END]}"
-    return ""
+        return f"{unit}, window {stream_slice[WINDOW_START]} to {stream_slice[WINDOW_END]}"
+    return unit
+
+
+MID_PROPERTY: Mapping[str, Any] = {
+    "type": "integer",
+    "description": "MID of the business unit the record belongs to",
+    "x-sfmc-computed": True,
+}
+
+
+def with_mid(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The stream schema with `mid`, the MID of the record's business unit, which every record carries."""
+    properties = schema.get("properties") or {}
+    if MID in properties and properties[MID].get("x-sfmc-computed"):
+        return schema
+    return {**schema, "properties": {MID: MID_PROPERTY, **properties}}
+
+
+def in_unit_slice(unit_slice: Mapping[str, Any] | None, mid: int) -> Mapping[str, Any]:
+    """A unit's slice marked with its MID: in the partition of a cursor's slice (the cursor keeps state per
+    unit by it), else as one more key."""
+    if isinstance(unit_slice, StreamSlice):
+        return Window(partition={**unit_slice.partition, MID: mid}, cursor_slice=unit_slice.cursor_slice)
+    return {**(unit_slice or {}), MID: mid}

@@ -14,7 +14,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from hypothesis import given
 from hypothesis import strategies as st
 
-from source_sfmc.auth import SfmcAuthenticator
+from source_sfmc.business_units import UnitTokens
 from source_sfmc.coerce import build_coercer
 from source_sfmc.config import parse_config
 from source_sfmc.data_extensions import (
@@ -327,7 +327,7 @@ def test_the_schema_names_the_external_key_it_was_discovered_for() -> None:
 
 def orders_stream() -> DataExtensionRowsStream:
     config = parse_config({"client_id": "id", "client_secret": "secret", "subdomain": "http://127.0.0.1:9"})
-    context = SyncContext(config=config, authenticator=SfmcAuthenticator(config))  # never asked for a token here
+    context = SyncContext(config=config, authenticator=UnitTokens(config))  # never asked for a token here
     orders = table(
         field("OrderId", "Number", is_primary_key=True), field("Amount", "Decimal"), field("Note"), name="Orders"
     )
@@ -388,6 +388,9 @@ def test_discovering_hundreds_of_data_extensions_takes_two_paged_retrieves(reque
             "rest_instance_url": f"https://{SUBDOMAIN}.rest.marketingcloudapis.com/",
         },
     )
+    requests_mock.get(
+        f"https://{SUBDOMAIN}.auth.marketingcloudapis.com/v2/userinfo", json={"organization": {"member_id": 7281234}}
+    )
     keys = [f"DE {n:03d}" for n in range(300)]
     listing = [
         f"<Results><CustomerKey>{key}</CustomerKey><Name>{key}</Name><ObjectID>o{n}</ObjectID></Results>"
@@ -410,18 +413,20 @@ def test_discovering_hundreds_of_data_extensions_takes_two_paged_retrieves(reque
 
     route = requests_mock.post(SOAP_ENDPOINT, text=answer)
     config = parse_config({"client_id": "i", "client_secret": "s", "subdomain": SUBDOMAIN})
-    streams = data_extension_streams(SyncContext(config=config, authenticator=SfmcAuthenticator(config)))
+    streams = data_extension_streams(SyncContext(config=config, authenticator=UnitTokens(config)))
 
     assert len(streams) == 300
-    # ten fields and the hidden row identity
-    assert all(len(stream.get_json_schema()["properties"]) == 11 for stream in streams)
+    # ten fields, the hidden row identity and the business unit's mid
+    assert all(len(stream.get_json_schema()["properties"]) == 12 for stream in streams)
     assert route.call_count == 4  # two pages of data extensions, two pages of their 3,000 fields
 
 
 def context_listing(*tables: DataExtensionTable) -> SyncContext:
-    config = parse_config({"client_id": "id", "client_secret": "secret", "subdomain": "http://127.0.0.1:9"})
-    context = SyncContext(config=config, authenticator=SfmcAuthenticator(config))
-    context._memo["data_extension_tables"] = list(tables)  # what discovery listed
+    config = parse_config(
+        {"client_id": "id", "client_secret": "secret", "subdomain": "http://127.0.0.1:9", "account_id": "7281234"}
+    )
+    context = SyncContext(config=config, authenticator=UnitTokens(config))
+    context._memo["7281234:data_extension_tables"] = list(tables)  # what discovery listed in business unit 7281234
     return context
 
 
@@ -515,6 +520,9 @@ def serve_listing(requests_mock: Any, listing: list[str], fields: list[str]) -> 
             "rest_instance_url": f"https://{SUBDOMAIN}.rest.marketingcloudapis.com/",
         },
     )
+    requests_mock.get(
+        f"https://{SUBDOMAIN}.auth.marketingcloudapis.com/v2/userinfo", json={"organization": {"member_id": 7281234}}
+    )
 
     def answer(request: Any, context: Any) -> str:
         results = fields if "DataExtensionField" in request.text else listing
@@ -525,7 +533,7 @@ def serve_listing(requests_mock: Any, listing: list[str], fields: list[str]) -> 
 
 def context_for(**settings: Any) -> SyncContext:
     config = parse_config({"client_id": "i", "client_secret": "s", "subdomain": SUBDOMAIN, **settings})
-    return SyncContext(config=config, authenticator=SfmcAuthenticator(config))
+    return SyncContext(config=config, authenticator=UnitTokens(config))
 
 
 def test_field_descriptions_with_odd_ordinal_max_length_and_scale_still_give_a_stream(requests_mock: Any) -> None:
@@ -544,7 +552,7 @@ def test_field_descriptions_with_odd_ordinal_max_length_and_scale_still_give_a_s
     serve_listing(requests_mock, ["<Results><CustomerKey>odd</CustomerKey><Name>Odd</Name></Results>"], fields)
     (stream,) = data_extension_streams(context_for())
     properties = stream.get_json_schema()["properties"]
-    assert set(properties) == {"F0", "F1", "F2", "F3", "_CustomObjectKey"}
+    assert set(properties) == {"F0", "F1", "F2", "F3", "_CustomObjectKey", "mid"}
     assert properties["F1"]["type"] == ["null", "number"] and "x-sfmc-precision" not in properties["F1"]
 
 

@@ -6,7 +6,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from hypothesis import given
 from hypothesis import strategies as st
 
-from source_sfmc.auth import SfmcAuthenticator
+from source_sfmc.business_units import UnitTokens
 from source_sfmc.config import parse_config
 from source_sfmc.rest import (
     Assets,
@@ -36,6 +36,9 @@ def token_endpoint(requests_mock):
             "soap_instance_url": f"https://{SUBDOMAIN}.soap.marketingcloudapis.com/",
         },
     )
+    requests_mock.get(
+        f"https://{SUBDOMAIN}.auth.marketingcloudapis.com/v2/userinfo", json={"organization": {"member_id": 7281234}}
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +49,7 @@ def no_backoff_sleep(monkeypatch):
 @pytest.fixture
 def context():
     config = parse_config({"client_id": "id", "client_secret": "secret", "subdomain": SUBDOMAIN})
-    return SyncContext(config=config, authenticator=SfmcAuthenticator(config))
+    return SyncContext(config=config, authenticator=UnitTokens(config))
 
 
 def items(first_id, count):
@@ -91,9 +94,10 @@ def test_automations_are_read_in_detail_one_slice_each(requests_mock, context):
     requests_mock.get(f"{REST}automation/v1/automations/1", json={"id": "1", "name": "n", "steps": [{"step": 1}]})
     stream = Automations(context)
     slices = list(stream.stream_slices(sync_mode=SyncMode.full_refresh))
-    assert slices == [{"automation_id": "0"}, {"automation_id": "1"}]
+    assert slices == [{"automation_id": "0", "mid": 7281234}, {"automation_id": "1", "mid": 7281234}]
     (record,) = read(stream, slices[1])
     assert record["steps"] == [{"step": 1}]
+    assert record["mid"] == 7281234
 
 
 WINDOW = {WINDOW_START: "2025-01-01T00:00:00.000Z", WINDOW_END: "2025-02-01T00:00:00.000Z"}
@@ -154,7 +158,7 @@ def test_asset_query_asks_for_every_field_the_schema_declares(requests_mock, con
     route = requests_mock.post(f"{REST}asset/v1/content/assets/query", json=an_asset_page([1], 1))
     stream = Assets(context)
     read(stream)
-    declared = set(stream.get_json_schema()["properties"]) - {"entity_id"}
+    declared = set(stream.get_json_schema()["properties"]) - {"entity_id", "mid"}
     assert set(route.last_request.json()["fields"]) == declared
     assert {"content", "views", "data", "objectID"} <= declared
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from source_sfmc.auth import SfmcAuthenticator
+from source_sfmc.business_units import UnitTokens
 from source_sfmc.config import parse_config
 from source_sfmc.soap.parse import RetrievePage
 from source_sfmc.soap.streams import SOAP_OBJECTS, digest, soap_properties, soap_streams
@@ -20,7 +20,7 @@ def a_context(*, describe=False, **overrides):
     config = parse_config(
         {"client_id": "id", "client_secret": "secret", "subdomain": SUBDOMAIN, "start_date": "2025-01-01", **overrides}
     )
-    context = SyncContext(config=config, authenticator=SfmcAuthenticator(config))
+    context = SyncContext(config=config, authenticator=UnitTokens(config))
     if not describe:
         for spec in SOAP_OBJECTS:
             context.memo(f"describe:{spec.object_type}", lambda: None)
@@ -93,12 +93,18 @@ def test_event_window_is_half_open_on_event_date():
     assert "<SimpleOperator>lessThan</SimpleOperator><DateValue>2025-01-31T00:00:00.000Z</DateValue>" in body
 
 
-@pytest.mark.parametrize("name", STREAM_NAMES)
+@pytest.mark.parametrize("name", [name for name in STREAM_NAMES if name != "business_units"])
 def test_synced_objects_never_cross_business_units_in_one_retrieve(name):
     # Every business unit is read with its own token: a retrieve asking for other units too would read their
     # records twice.
     body = streams(all_business_units=True)[name].envelope({})
     assert b"QueryAllAccounts" not in body and b"ClientIDs" not in body
+
+
+def test_business_units_are_listed_once_across_units_from_the_home_unit():
+    stream = streams(all_business_units=True)["business_units"]
+    assert b"<QueryAllAccounts>true</QueryAllAccounts>" in stream.envelope({})
+    assert stream.units() == (None,)
 
 
 def test_map_fields_are_requested_by_their_name():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import ipaddress
+import json
 import re
 import socket
 import struct
@@ -22,6 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 from . import faults, rest
 from .faults import Channel, Fault, FaultInjector
 from .rest_data import FIXED_EPOCH, RestData, build_rest_data
+from .soap_accounts import CHILD_MIDS, MAIN_MID
 from .tokens import ALL_SCOPES, DEFAULT_ACCOUNT_IDS, TokenEndpoint, TokenStore
 
 Response = tuple[int, dict[str, str], bytes]
@@ -46,6 +48,10 @@ def server_today() -> date:
 
 
 _TOKEN_PATH = re.compile(r"^/v2/token/?$", re.IGNORECASE)
+_USERINFO_PATH = re.compile(r"^/v2/userinfo/?$", re.IGNORECASE)
+# Child business units' REST data: a smaller account of its own (another seed), so the same ids occur in several
+# units with different content, as they do in SFMC, where ids are unique within a unit only.
+CHILD_REST_SCALE = 0.2
 _SOAP_PATH = re.compile(r"^/service\.asmx/?$", re.IGNORECASE)
 _OBJECT_TYPE = re.compile(rb"<(?:\w+:)?ObjectType\b[^>]*>\s*([^<\s]+)\s*</", re.IGNORECASE)
 _REQUEST_ID = re.compile(rb"<(?:\w+:)?RequestID\b[^>]*>\s*([^<\s]+)\s*</", re.IGNORECASE)
@@ -100,6 +106,7 @@ class HeaderMap(Mapping[str, str]):
 class Stats:
     token: int = 0
     tokens_issued: int = 0
+    tokens_by_mid: Counter[int] = field(default_factory=Counter)
     rest: Counter[str] = field(default_factory=Counter)
     soap: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -118,12 +125,14 @@ class Stats:
             return {
                 "requests": {"token": self.token, "rest": dict(self.rest), "soap": dict(self.soap)},
                 "tokens_issued": self.tokens_issued,
+                "tokens_by_mid": {str(mid): n for mid, n in self.tokens_by_mid.items()},
                 "faults_injected": faults_injected,
             }
 
     def reset(self) -> None:
         with self.lock:
             self.token = self.tokens_issued = 0
+            self.tokens_by_mid.clear()
             self.rest.clear()
             self.soap.clear()
 
@@ -135,6 +144,12 @@ class Sandbox:
         _require_loopback(options.host)
         self.options = options
         self.rest_data: RestData = _rest_data(options.seed, options.scale, options.epoch)
+        # REST answers with the data of the token's business unit (PROTOCOL.md section 7).
+        self.rest_data_by_mid: dict[int, RestData] = {MAIN_MID: self.rest_data}
+        for n, mid in enumerate(CHILD_MIDS, start=1):
+            self.rest_data_by_mid[mid] = _rest_data(
+                options.seed + 1000 * n, options.scale * CHILD_REST_SCALE, options.epoch
+            )
         self.tokens = TokenStore(options.token_ttl)
         self.token_endpoint = TokenEndpoint(
             self.tokens, options.client_id, options.client_secret, tuple(options.scopes), options.account_ids
@@ -289,7 +304,7 @@ def start_sandbox(
     return Sandbox(options).start()
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=12)
 def _rest_data(seed: int, scale: float, epoch: date = FIXED_EPOCH) -> RestData:
     """Sandboxes started with one seed and scale share their (read-only) data."""
     return build_rest_data(seed, scale, epoch)
@@ -398,6 +413,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if self.command == "POST" and _TOKEN_PATH.match(path):
                 self._serve_token(body)
+            elif self.command == "GET" and _USERINFO_PATH.match(path):
+                self._serve_userinfo()
             elif self.command == "POST" and _SOAP_PATH.match(path):
                 self._serve_soap(body)
             else:
@@ -448,7 +465,28 @@ class _Handler(BaseHTTPRequestHandler):
         response = sandbox.token_endpoint.handle(body, self.headers.get("Content-Type", ""), sandbox.base_url)
         if response[0] == 200:
             sandbox.counters.count("issued")
+            issued = json.loads(response[2]).get("access_token")
+            with sandbox.counters.lock:
+                sandbox.counters.tokens_by_mid[sandbox.tokens.account_of(issued) or 0] += 1
         self._send(response)
+
+    def _serve_userinfo(self) -> None:
+        """GET /v2/userinfo: who the token acts for; `organization.member_id` is its business unit's MID."""
+        sandbox = self.sandbox
+        sandbox.counters.count("rest", "/v2/userinfo")
+        token = _bearer(self.headers.get("Authorization"))
+        if not token or sandbox.tokens.state(token) != "ok":
+            self._send(rest.not_authorized())
+            return
+        mid = sandbox.tokens.account_of(token)
+        organization = {
+            "member_id": mid,
+            "enterprise_id": MAIN_MID,
+            "enterprise_name": "Sandbox Enterprise",
+            "account_type": "enterprise_2" if mid == MAIN_MID else "business_unit",
+            "stack_key": "S7",
+        }
+        self._send(rest.json_response(200, {"organization": organization, "user": {"sub": "sandbox-user"}}))
 
     def _serve_rest(self, path: str, raw_query: str, body: bytes) -> None:
         sandbox = self.sandbox
@@ -496,7 +534,8 @@ class _Handler(BaseHTTPRequestHandler):
                 has_scope=sandbox.tokens.has_scope,
             )
         request = rest.RestRequest(self.command, path, {name.lower(): value for name, value in pairs}, body)
-        return rest.handle(sandbox.rest_data, route, request, params)
+        data = sandbox.rest_data_by_mid.get(sandbox.tokens.account_of(token) or MAIN_MID, sandbox.rest_data)
+        return rest.handle(data, route, request, params)
 
     def _serve_soap(self, body: bytes) -> None:
         sandbox = self.sandbox
@@ -531,6 +570,7 @@ class _Handler(BaseHTTPRequestHandler):
             token_state=sandbox.tokens.state,
             has_scope=sandbox.tokens.has_scope,
             expire_request_ids=expire_request_ids,
+            token_mid=sandbox.tokens.account_of,
         )
         sandbox.remember_continuation(response_body, object_type, identity)
         return status, dict(headers), response_body

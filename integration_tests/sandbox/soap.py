@@ -19,6 +19,7 @@ What this module decides:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import threading
@@ -219,6 +220,7 @@ class SoapService:
         token_state: TokenState,
         has_scope: HasScope,
         expire_request_ids: bool = False,
+        token_mid: Callable[[str], int | None] = lambda token: MAIN_MID,
     ) -> Response:
         h = {k.lower(): v for k, v in headers.items()}
         try:
@@ -242,6 +244,7 @@ class SoapService:
             text = f"Server did not recognize the value of HTTP Header SOAPAction: {action}."
             return self._fault(soap_xml.client_fault(text, relates_to=relates, soap_ns=ns), ns)
         has = lambda scope: has_scope(env.token or "", scope)  # noqa: E731
+        req = dataclasses.replace(req, token_mid=token_mid(env.token or ""))
         if req.continue_request:
             status, request_id, results = self._continue(req.continue_request, has, expire_request_ids)
         elif self._times_out(req, has):
@@ -447,11 +450,17 @@ def _schema_resolver(schema: ObjectSchema) -> Callable[[str], FieldRef | None]:
 
 
 def _visible_units(req: soap_xml.RetrieveRequest) -> frozenset[int]:
-    if req.client_ids:
-        return frozenset(req.client_ids) & frozenset(ALL_MIDS)
+    """The units a retrieve reads: the token's own; from the parent's token, every unit with QueryAllAccounts
+    (which overrides ClientIDs) or the named ones with ClientIDs (PROTOCOL.md section 7). A child's token reaches
+    its own unit only."""
+    own = req.token_mid if req.token_mid is not None else MAIN_MID
+    if own != MAIN_MID:
+        return frozenset((own,))
     if req.query_all_accounts:
         return frozenset(ALL_MIDS)
-    return frozenset((MAIN_MID,))
+    if req.client_ids:
+        return frozenset(req.client_ids) & frozenset(ALL_MIDS)
+    return frozenset((own,))
 
 
 def _page_size(batch_size: int | None) -> int:

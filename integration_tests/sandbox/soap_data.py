@@ -146,6 +146,34 @@ class SoapData:
         return n
 
 
+def build_business_units(shift: int) -> list[dict]:
+    """The enterprise: the parent (ParentID 0, ENTERPRISE_2) and its child units; each row is its own unit's."""
+    names = {MAIN_MID: "Sandbox Enterprise", CHILD_MIDS[0]: "Sandbox Retail", CHILD_MIDS[1]: "Sandbox Travel"}
+    created = 1_600_000_000_000 + shift
+    return [
+        {
+            "Client.ID": mid,
+            "ID": mid,
+            "CustomerKey": f"BU-{mid}",
+            "CreatedDate": created + n * 86_400_000,
+            "ModifiedDate": created + n * 86_400_000,
+            "AccountType": "ENTERPRISE_2" if mid == MAIN_MID else "BUSINESS_UNIT",
+            "ParentID": 0 if mid == MAIN_MID else MAIN_MID,
+            "ParentName": None if mid == MAIN_MID else names[MAIN_MID],
+            "Name": names[mid],
+            "Email": f"bu{mid}@example.com",
+            "FromName": names[mid],
+            "BusinessName": names[mid],
+            "Country": "us",
+            "IsActive": 1,
+            "IsTestAccount": False,
+            "EditionID": 3,
+            "Description": f"{names[mid]} business unit",
+        }
+        for n, mid in enumerate(ALL_MIDS)
+    ]
+
+
 def build_soap_data(seed: int = 42, scale: float = 1.0, epoch_ms: int = FIXED_EPOCH_MS) -> SoapData:
     """The sandbox's data set: same (seed, scale, epoch), same data. Builds in milliseconds at any scale.
 
@@ -184,6 +212,7 @@ def build_soap_data(seed: int = 42, scale: float = 1.0, epoch_ms: int = FIXED_EP
         "TriggeredSendSummary": RowList(summaries),
         "DataExtension": RowList(de_rows),
         "DataExtensionField": RowList(field_rows),
+        "BusinessUnit": RowList(build_business_units(shift)),
         **streams,
     }
     return SoapData(seed, scale, subscribers, collections, data_extensions)

@@ -377,6 +377,29 @@ def _build_schemas() -> dict[str, ObjectSchema]:
         ],
         skip=("ID",),
     )
+    # Account's members (the WSDL's BusinessUnit extends Account): IsActive is an xsd:int there.
+    s["BusinessUnit"] = _schema(
+        "BusinessUnit",
+        (("accounts_read",),),
+        [  # the WSDL's Account members in its order (IsActive is an xsd:int there), then BusinessUnit's own
+            Prop("AccountType", STR),
+            *(Prop(name, INT) for name in ("ParentID", "BrandID", "PrivateLabelID", "ReportingParentID")),
+            *(Prop(name, STR) for name in ("Name", "Email", "FromName", "BusinessName", "Phone", "Address", "Fax")),
+            *(Prop(name, STR) for name in ("City", "State", "Zip", "Country")),
+            Prop("IsActive", INT),
+            Prop("IsTestAccount", BOOL),
+            Prop("OrgID", INT),
+            Prop("DBID", INT),
+            Prop("ParentName", STR),
+            Prop("CustomerID", INT),
+            Prop("DeletedDate", DATE),
+            Prop("EditionID", INT),
+            Prop("InheritAddress", BOOL),
+            Prop("IsTrialAccount", BOOL),
+            Prop("Description", STR),
+        ],
+        skip=("ObjectID",),
+    )
     return s
 
 

@@ -119,6 +119,7 @@ class RetrieveRequest:
     client_ids: tuple[int, ...]
     batch_size: int | None
     filter_error: str | None = None  # a filter that could not be read; reported like SFMC, as a status
+    token_mid: int | None = None  # the business unit the request's token acts in (set by the service, not parsed)
 
 
 @dataclass(frozen=True)

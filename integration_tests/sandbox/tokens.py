@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .soap_accounts import ALL_MIDS
+
 TokenState = Literal["ok", "expired", "invalid"]
 Response = tuple[int, dict[str, str], bytes]
 
@@ -33,7 +35,7 @@ ALL_SCOPES: tuple[str, ...] = (
 
 # MIDs of the business units the sandbox knows: the parent (owner of the installed package) and two
 # children. A token request naming any other MID is refused like a client the server does not know.
-DEFAULT_ACCOUNT_IDS: tuple[int, ...] = (7281234, 7281235, 7281236)
+DEFAULT_ACCOUNT_IDS: tuple[int, ...] = ALL_MIDS
 
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 ERROR_URI = "https://developer.salesforce.com/docs"
@@ -97,6 +99,12 @@ class TokenStore:
                 return False
             record.revoked = True
             return True
+
+    def account_of(self, token: str | None) -> int | None:
+        """The business unit (MID) a token acts in, live or not; None for a token never issued."""
+        with self._lock:
+            record = self._tokens.get(token or "")
+            return None if record is None else record.account_id
 
     def has_scope(self, token: str | None, scope: str) -> bool:
         with self._lock:

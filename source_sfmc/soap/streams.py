@@ -122,6 +122,7 @@ EVENTS_SCOPE = ("tracking_events_read",)
 SENDS_SCOPE = ("tracking_events_read", "email_read")
 EMAIL_SCOPE = ("email_read",)
 DATA_EXTENSIONS_SCOPE = ("data_extensions_read",)
+ACCOUNTS_SCOPE = ("accounts_read",)
 
 
 def _event(stream_name: str, object_type: str, *identity: str) -> SoapObject:
@@ -165,6 +166,8 @@ SOAP_OBJECTS: tuple[SoapObject, ...] = (
     _event("forwarded_email_opt_in_events", "ForwardedEmailOptInEvent", "OptInSubscriberKey"),
     # One survey answer per question: a subscriber answering two questions at once is two events.
     _event("survey_events", "SurveyEvent", "Question"),
+    # The enterprise's business units, listed once from the home unit (BusinessUnitsStream).
+    SoapObject("business_units", "BusinessUnit", key_of("ID"), ACCOUNTS_SCOPE),
 )
 
 
@@ -607,7 +610,36 @@ class LinkSendsStream(SoapStream):
         )
 
 
-STREAM_CLASSES: dict[str, type[SoapStream]] = {"data_extensions": DataExtensionsStream, "link_sends": LinkSendsStream}
+class BusinessUnitsStream(SoapStream):
+    """One record per business unit the package can see, `mid` being the unit's own MID (its ID).
+
+    SFMC's "Retrieve Business Units" asks for BusinessUnit with QueryAllAccounts=true from the parent's token: the
+    parent (ParentID 0) and every child, each once (PROTOCOL.md section 7). So this stream reads once, from the home
+    unit, whatever units the sync reads; from a child's token SFMC lists what that unit can see."""
+
+    def __init__(self, context: SyncContext, spec: SoapObject) -> None:
+        super().__init__(context, spec)
+        self.options = RetrieveOptions(query_all_accounts=True)
+
+    def units(self) -> tuple[int, ...]:
+        return (None,)  # type: ignore[return-value]  # the home unit, whose MID may not be known yet
+
+    def marked(self, record: Mapping[str, Any], mid: int | None) -> Mapping[str, Any]:
+        return super().marked(record, record.get("ID"))
+
+
+def list_business_units(context: SyncContext) -> list[dict]:
+    """Every business unit the home unit's token lists (raw results: ID, Name, ParentID, IsActive)."""
+    stream = BusinessUnitsStream(context, next(spec for spec in SOAP_OBJECTS if spec.object_type == "BusinessUnit"))
+    properties = [name for name in ("ID", "Name", "ParentID", "IsActive") if name in stream.retrievable_properties()]
+    return list(stream.retrieve("BusinessUnit", properties or ["ID"]))
+
+
+STREAM_CLASSES: dict[str, type[SoapStream]] = {
+    "data_extensions": DataExtensionsStream,
+    "link_sends": LinkSendsStream,
+    "business_units": BusinessUnitsStream,
+}
 
 
 def soap_streams(context: SyncContext, objects: Sequence[SoapObject] = SOAP_OBJECTS) -> list[SoapStream]:
