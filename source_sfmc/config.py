@@ -202,7 +202,7 @@ def _optional_mid(value: Any) -> int | None:
         raise ConfigError("account_id", "must be the numeric MID of a business unit, e.g. 7281234")
     if isinstance(value, int):
         mid = value
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
         mid = int(value.strip())
     else:
         raise ConfigError("account_id", "must be the numeric MID of a business unit, e.g. 7281234")
@@ -232,12 +232,17 @@ def _optional_start_date(value: Any, now: datetime) -> datetime | None:
     return parsed
 
 
+# ASCII digits only: `str.isdigit()` also accepts superscripts ('²'), which `int()` refuses, and other scripts'
+# digits ('١٢'), which a user did not mean as a number of days.
+_WHOLE_NUMBER = re.compile(r"[0-9]+")
+
+
 def _int_in_range(raw: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
     value = raw.get(name)
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
             value = int(value.strip())
         else:
             raise ConfigError(name, f"must be a whole number from {low} to {high}")

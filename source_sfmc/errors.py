@@ -163,7 +163,8 @@ class RetryAfterBackoff(BackoffStrategy):
         if not isinstance(response_or_exception, requests.Response):
             return None
         header = response_or_exception.headers.get("Retry-After")
-        if header and header.strip().isdigit():
+        # ASCII digits only: str.isdigit() also takes '²', which float() refuses.
+        if header and header.strip().isascii() and header.strip().isdigit():
             return float(header.strip())
         body = _json_or_empty(response_or_exception)
         retry_after = body.get("retryAfter")

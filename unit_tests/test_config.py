@@ -161,6 +161,22 @@ def test_link_sends_recent_period_is_read_in_days():
 
 @given(st.one_of(st.integers(max_value=0), st.integers(min_value=366), st.text(), st.floats(), st.booleans()))
 def test_a_bad_link_sends_recent_period_is_a_config_error_naming_the_field(value):
-    if isinstance(value, str) and value.strip().isdigit() and 1 <= int(value.strip()) <= 365:
+    text = value.strip() if isinstance(value, str) else ""
+    if text.isascii() and text.isdigit() and 1 <= int(text) <= 365:
         return  # a number in range, written as text, is accepted like the other day counts
     assert_config_error("link_sends_recent_days", link_sends_recent_days=value)
+
+
+@pytest.mark.parametrize("field", ["link_sends_recent_days", "window_days", "num_workers", "account_id"])
+@pytest.mark.parametrize("text", ["²", "³0", "١٢", "\U0001d7d1"])
+def test_digits_other_than_ascii_are_a_config_error_naming_the_field(field, text):
+    # str.isdigit() accepts superscripts and other scripts' digits that int() refuses or reads differently.
+    assert_config_error(field, **{field: text})
+
+
+@given(st.text())
+def test_any_text_for_a_day_count_is_a_number_or_a_config_error(text):
+    try:
+        parse(link_sends_recent_days=text)
+    except ConfigError as error:
+        assert "'link_sends_recent_days'" in error.message

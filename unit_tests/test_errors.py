@@ -144,3 +144,8 @@ def test_backoff_honours_retry_after_in_the_body():
 
 def test_backoff_without_a_hint_defers_to_the_exponential_default():
     assert RetryAfterBackoff().backoff_time(a_response(503, b""), 1) is None
+
+
+@pytest.mark.parametrize("header", ["²", "١٢", " 7x"])
+def test_a_retry_after_header_that_is_not_ascii_seconds_defers_to_the_default(header):
+    assert RetryAfterBackoff().backoff_time(a_response(429, {}, {"Retry-After": header}), 1) is None
