@@ -7,6 +7,7 @@ per-parent calls are slices, which the concurrent reader spreads over its worker
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.errors import parsed_body
+from source_sfmc.soap.streams import digest
 from source_sfmc.stream_base import (
     WINDOW_END,
     WINDOW_START,
@@ -30,6 +32,13 @@ from source_sfmc.stream_base import (
 # The REST API caps these list pages at 50 items (larger requests are clamped or refused).
 LIST_PAGE_SIZE = 50
 ASSET_PAGE_SIZE = 50
+
+
+def count_of(body: Any) -> int | None:
+    """A page's `count` (how many items the whole listing holds), or None when SFMC left it out or sent
+    something that is not a whole number: the reader then pages until a short page instead."""
+    count = body.get("count") if isinstance(body, Mapping) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None
 
 
 class RestStream(SfmcStream):
@@ -82,7 +91,11 @@ class RestStream(SfmcStream):
         return self.context.memo(key, lambda: self.list_all(path, params))
 
     def with_entity_id(self, item: Mapping[str, Any], entity_id: Any) -> dict[str, Any]:
+        """The typed item with its entity_id; an item without an id is keyed by the digest of its whole content,
+        so two such items never share the key "None" and the same item keeps its key from sync to sync."""
         record = self.typed(item)
+        if entity_id is None or entity_id == "":
+            entity_id = digest(json.dumps(item, sort_keys=True, default=str))
         record["entity_id"] = str(entity_id)
         return record
 
@@ -252,10 +265,12 @@ class Assets(RestStream):
 
     def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
         body = parsed_body(response) or {}
-        page, size, count = body.get("page", 1), body.get("pageSize", ASSET_PAGE_SIZE), body.get("count", 0)
-        if body.get("items") and page * size < count:
-            return {"page": page + 1}
-        return None
+        items, count = body.get("items") or [], count_of(body)
+        page = body.get("page") if isinstance(body.get("page"), int) else 1
+        size = body.get("pageSize") if isinstance(body.get("pageSize"), int) else ASSET_PAGE_SIZE
+        # Without a count, a page shorter than the page size SFMC says it served is the last.
+        more = page * size < count if count is not None else len(items) >= size
+        return {"page": page + 1} if items and more else None
 
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
         for item in (parsed_body(response) or {}).get("items") or []:
@@ -326,28 +341,39 @@ class JourneyHistory(RestStream):
 
     def _entries_between(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
         first = self._search(start, end, page=1)
-        count = first.get("count") if isinstance(first.get("count"), int) else 0
-        if count >= JOURNEY_HISTORY_CAP:
-            if end - start <= JOURNEY_HISTORY_SHORTEST_RANGE:
-                raise AirbyteTracedException(
-                    message=f"Journey history holds {JOURNEY_HISTORY_CAP:,} or more entries between "
-                    f"{format_window_bound(start)} and {format_window_bound(end)}, more than one search can "
-                    "return; the connector cannot read them all.",
-                    failure_type=FailureType.system_error,
-                )
-            middle = start + (end - start) / 2
-            middle = middle.replace(microsecond=middle.microsecond // 1000 * 1000)
-            yield from self._entries_between(start, middle)
-            yield from self._entries_between(middle, end)
+        count = count_of(first)
+        if count is not None and count >= JOURNEY_HISTORY_CAP:
+            yield from self._split(start, end)
             return
+        # Without a count, a page shorter than the page size SFMC says it served is the last.
+        served_size = first.get("pageSize") if isinstance(first.get("pageSize"), int) else JOURNEY_HISTORY_PAGE_SIZE
         page, seen, items = 1, 0, first.get("items") or []
         while items:
             yield from items
             seen += len(items)
-            if seen >= count:
+            if seen >= count if count is not None else len(items) < served_size:
+                return
+            if count is None and seen >= JOURNEY_HISTORY_CAP:
+                # No count to warn of the cap, and no page is served past it: the range is read again in halves
+                # (entries already emitted come again under the same id).
+                yield from self._split(start, end)
                 return
             page += 1
             items = self._search(start, end, page=page).get("items") or []
+
+    def _split(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+        """The entries of a range at the search's cap, read as two halves (each split again while at the cap)."""
+        if end - start <= JOURNEY_HISTORY_SHORTEST_RANGE:
+            raise AirbyteTracedException(
+                message=f"Journey history holds {JOURNEY_HISTORY_CAP:,} or more entries between "
+                f"{format_window_bound(start)} and {format_window_bound(end)}, more than one search can "
+                "return; the connector cannot read them all.",
+                failure_type=FailureType.system_error,
+            )
+        middle = start + (end - start) / 2
+        middle = middle.replace(microsecond=middle.microsecond // 1000 * 1000)
+        yield from self._entries_between(start, middle)
+        yield from self._entries_between(middle, end)
 
     def _search(self, start: datetime, end: datetime, *, page: int, page_size: int = JOURNEY_HISTORY_PAGE_SIZE) -> dict:
         body = self.get_json(
