@@ -1,5 +1,7 @@
 """The SOAP stream table: every stream's envelopes validate against the WSDL, and its records are keyed and typed."""
 
+import re
+
 import pytest
 
 from source_sfmc.auth import SfmcAuthenticator
@@ -239,3 +241,51 @@ def test_a_token_expired_fault_gets_a_new_token_into_the_retried_envelope(reques
     assert len(read_window()) == 1
     assert ">tok-1<" in sent_bodies[0]
     assert ">tok-2<" in sent_bodies[1] and "tok-1" not in sent_bodies[1]
+
+
+def soap_answer(status, request_id, results):
+    return (
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soap:Body>'
+        '<RetrieveResponseMsg xmlns="http://exacttarget.com/wsdl/partnerAPI">'
+        f"<OverallStatus>{status}</OverallStatus><RequestID>{request_id}</RequestID>{results}"
+        "</RetrieveResponseMsg></soap:Body></soap:Envelope>"
+    )
+
+
+def a_send(send_id):
+    return f'<Results xsi:type="Send"><ID>{send_id}</ID><SendDate>2025-01-03T08:15:27.123</SendDate></Results>'
+
+
+def a_link_send(send_id, link_id):
+    return (
+        f'<Results xsi:type="LinkSend"><ID>{link_id}</ID><SendID>{send_id}</SendID>'
+        f"<Link><ID>{link_id}</ID><TotalClicks>3</TotalClicks><URL>https://example.com/{link_id}</URL></Link></Results>"
+    )
+
+
+def test_link_sends_batches_send_ids_continues_pages_and_tolerates_an_odd_send_id(requests_mock):
+    # 51 numeric sends and one whose id is not a number: batches of 50 and 2; the first batch's answer needs a
+    # ContinueRequest; even-numbered sends have no links at all.
+    send_ids = [*map(str, range(1, 52)), "S-52"]
+    batches = []
+
+    def answer(request, _):
+        body = request.text
+        if "<ObjectType>Send</ObjectType>" in body:
+            return soap_answer("OK", "r-s", "".join(map(a_send, send_ids)))
+        if "<ContinueRequest>r-1</ContinueRequest>" in body:
+            return soap_answer("OK", "r-2", a_link_send("3", 300))
+        asked = re.findall(r"<Value>([^<]*)</Value>", body)
+        batches.append(asked)
+        links = "".join(a_link_send(send_id, int(send_id) * 100) for send_id in asked[:2] if send_id.isdigit())
+        return soap_answer("MoreDataAvailable" if len(batches) == 1 else "OK", "r-1", links)
+
+    requests_mock.post(SOAP_URL, text=answer)
+
+    records = read_window("link_sends")
+
+    assert [len(batch) for batch in batches] == [50, 2]
+    assert batches[1] == ["51", "S-52"]
+    assert [record["entity_id"] for record in records] == ["1:100", "2:200", "3:300", "51:5100"]
+    assert {record["SendDate"] for record in records} == {"2025-01-03T14:15:27.123000+00:00"}

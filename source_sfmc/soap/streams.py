@@ -362,6 +362,8 @@ class DataExtensionsStream(SoapStream):
 # SFMC caps neither the values of an IN filter nor documents a limit; public clients send a few dozen send ids at
 # once, and a batch this size keeps each LinkSend retrieve to about one page.
 LINK_SENDS_PER_RETRIEVE = 50
+# What the send listing of link_sends asks for: the id to filter LinkSend on, the date that is the cursor.
+LINK_SENDS_SEND_PROPERTIES = ("ID", "SendDate")
 
 
 class LinkSendsStream(SoapStream):
@@ -383,10 +385,10 @@ class LinkSendsStream(SoapStream):
     def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         send_dates = {
             str(send.get("ID")): send.get("SendDate")
-            for send in self.retrieve("Send", ("ID", "SendDate"), self.slice_filter(stream_slice))
+            for send in self.retrieve("Send", LINK_SENDS_SEND_PROPERTIES, self.slice_filter(stream_slice))
             if send.get("ID") is not None
         }
-        send_ids = sorted(send_dates, key=int)
+        send_ids = sorted(send_dates, key=_numeric_first)
         for start in range(0, len(send_ids), LINK_SENDS_PER_RETRIEVE):
             batch = tuple(send_ids[start : start + LINK_SENDS_PER_RETRIEVE])
             for raw in self._links_of(batch):
@@ -416,6 +418,13 @@ class LinkSendsStream(SoapStream):
         next(
             iter(self.retrieve(self.spec.object_type, self.properties, SimpleFilter("SendID", "equals", ("0",)))), None
         )
+
+
+def _numeric_first(send_id: str) -> tuple[int, int, str]:
+    """Send ids in numeric order; one that is not a whole number (Send.ID is xsd:int, but nothing is assumed
+    of what a server sends) sorts after them instead of failing the sync."""
+    text = send_id.strip()
+    return (0, int(text), "") if text.isascii() and text.isdigit() else (1, 0, send_id)
 
 
 STREAM_CLASSES: dict[str, type[SoapStream]] = {"data_extensions": DataExtensionsStream, "link_sends": LinkSendsStream}
