@@ -16,6 +16,7 @@ from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor, Curs
 from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import (
     IsoMillisConcurrentStreamStateConverter,
 )
+from airbyte_cdk.sources.types import Record
 from airbyte_cdk.utils.datetime_helpers import AirbyteDateTime
 
 from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SfmcStream, utc_now
@@ -39,15 +40,40 @@ class IsoStateConverter(IsoMillisConcurrentStreamStateConverter):
         return super().parse_timestamp(timestamp)
 
 
+class WindowCursor(ConcurrentCursor):
+    """The CDK's cursor, with a record's cursor value counted no later than the end of the window it was read in.
+
+    A window [start, end) ends at or before now, and once all its records are emitted the state may claim all
+    of it, never more: an entry SFMC dates after the window that asked for it (a server clock ahead of ours, an
+    end bound it treats as inclusive, a time zone read wrong) would otherwise move the state past the window,
+    even past now, and the next sync would skip whatever arrives in between.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._window_ends: dict[str, Any] = {}  # each window's end, parsed once rather than once per record
+
+    def _extract_cursor_value(self, record: Record) -> Any:
+        value = super()._extract_cursor_value(record)
+        window = record.associated_slice
+        end = window.get(WINDOW_END) if window else None
+        if end is None:
+            return value
+        bound = self._window_ends.get(end)
+        if bound is None:
+            bound = self._window_ends[end] = self._connector_state_converter.parse_value(end)
+        return bound if value > bound else value
+
+
 def window_cursor(
     stream: SfmcStream, state_manager: ConnectorStateManager, message_repository: MessageRepository
-) -> ConcurrentCursor:
+) -> WindowCursor:
     config = stream.config
     start = stream.cursor_start
     # Without a start date, a stream that allows it reads everything in one window rather than walking window by
     # window from year 1.
     slice_range: timedelta | None = config.window if start else None
-    return ConcurrentCursor(
+    return WindowCursor(
         stream_name=stream.name,
         stream_namespace=stream.namespace,
         stream_state=state_manager.get_stream_state(stream.name, stream.namespace),

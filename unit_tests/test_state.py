@@ -1,13 +1,19 @@
 import copy
+from datetime import UTC, datetime
 
 import pytest
+from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
+from airbyte_cdk.sources.message import InMemoryMessageRepository
 from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import (
     IsoMillisConcurrentStreamStateConverter,
 )
-from airbyte_cdk.sources.types import StreamSlice
+from airbyte_cdk.sources.types import Record, StreamSlice
 
-from source_sfmc.state import IsoStateConverter
-from source_sfmc.stream_base import WINDOW_END, WINDOW_START, as_window
+from source_sfmc.auth import SfmcAuthenticator
+from source_sfmc.config import parse_config
+from source_sfmc.rest import JourneyHistory
+from source_sfmc.state import IsoStateConverter, window_cursor
+from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SyncContext, as_window
 
 CDK = IsoMillisConcurrentStreamStateConverter()
 OURS = IsoStateConverter()
@@ -51,3 +57,30 @@ def test_window_survives_the_deep_copy_the_cdk_makes_of_each_partition():
     copied = copy.deepcopy(window)
     assert hash(copied) == hash(window)
     assert {window: 1}[copied] == 1
+
+
+class _Partition:
+    def __init__(self, window):
+        self.window = window
+
+    def to_slice(self):
+        return self.window
+
+
+def a_cursor():
+    config = parse_config({"client_id": "i", "client_secret": "s", "subdomain": "mc563885gzs27c5t9-63k636ttgm"})
+    stream = JourneyHistory(SyncContext(config=config, authenticator=SfmcAuthenticator(config)))
+    return window_cursor(stream, ConnectorStateManager([]), InMemoryMessageRepository())
+
+
+def test_a_record_dated_after_its_window_moves_the_state_no_further_than_the_window_end():
+    # A server clock ahead of ours, or an end bound it treats as inclusive, can date an entry after the window
+    # that asked for it, even after now; the state then claims the window, not the entry's future date.
+    cursor = a_cursor()
+    window = as_window(next(iter(cursor.stream_slices())))
+    end = window[WINDOW_END]
+    cursor.observe(Record({"transactionTime": "2099-01-01T00:00:00.000000+00:00"}, "journey_history", window))
+    cursor.close_partition(_Partition(window))
+
+    assert OURS.parse_timestamp(cursor.state["transactionTime"]) <= OURS.parse_timestamp(end)
+    assert OURS.parse_timestamp(cursor.state["transactionTime"]) <= datetime.now(UTC)
