@@ -136,6 +136,13 @@ def test_clicks_on_different_urls_are_different_events():
     assert first["entity_id"] != second["entity_id"]
 
 
+def test_answers_to_one_survey_question_at_once_are_different_events():
+    # SFMC's SurveyEvent page: one event per question and answer pair (a question taking several answers).
+    question = {"EventType": "Survey", "Question": "Which topics interest you?"}
+    first, second = parse("survey_events", an_event(**question, Answer="Sales"), an_event(**question, Answer="Tips"))
+    assert first["entity_id"] != second["entity_id"]
+
+
 def test_entity_id_is_a_digest_of_the_identifying_fields():
     (record,) = parse("sent_events", an_event(EventType="Sent"))
     assert record["entity_id"] == digest("364147", "a@example.com", "Sent", "2025-01-03T08:15:27.123", None)

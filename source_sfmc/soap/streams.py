@@ -149,8 +149,9 @@ SOAP_OBJECTS: tuple[SoapObject, ...] = (
     _event("not_sent_events", "NotSentEvent"),
     _event("forwarded_email_events", "ForwardedEmailEvent"),
     _event("forwarded_email_opt_in_events", "ForwardedEmailOptInEvent", "OptInSubscriberKey"),
-    # One survey answer per question: a subscriber answering two questions at once is two events.
-    _event("survey_events", "SurveyEvent", "Question"),
+    # SFMC's SurveyEvent page: "one survey [event] for each question and answer pair", so a question answered
+    # with several choices at once is several events, told apart by their Answer.
+    _event("survey_events", "SurveyEvent", "Question", "Answer"),
 )
 
 
