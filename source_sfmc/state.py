@@ -53,6 +53,14 @@ class WindowCursor(ConcurrentCursor):
         super().__init__(*args, **kwargs)
         self._window_ends: dict[str, Any] = {}  # each window's end, parsed once rather than once per record
 
+    def _calculate_lower_boundary_of_last_slice(self, lower_boundary: Any) -> Any:
+        # A first sync without a start date starts at year 1, where the lookback cannot go back further (the
+        # CDK's subtraction overflows): it then starts at year 1 itself.
+        try:
+            return super()._calculate_lower_boundary_of_last_slice(lower_boundary)
+        except OverflowError:
+            return lower_boundary
+
     def _extract_cursor_value(self, record: Record) -> Any:
         value = super()._extract_cursor_value(record)
         window = record.associated_slice

@@ -11,7 +11,7 @@ from airbyte_cdk.sources.types import Record, StreamSlice
 
 from source_sfmc.auth import SfmcAuthenticator
 from source_sfmc.config import parse_config
-from source_sfmc.rest import JourneyHistory
+from source_sfmc.rest import Assets, JourneyHistory
 from source_sfmc.state import IsoStateConverter, window_cursor
 from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SyncContext, as_window
 
@@ -67,10 +67,21 @@ class _Partition:
         return self.window
 
 
-def a_cursor():
-    config = parse_config({"client_id": "i", "client_secret": "s", "subdomain": "mc563885gzs27c5t9-63k636ttgm"})
-    stream = JourneyHistory(SyncContext(config=config, authenticator=SfmcAuthenticator(config)))
+def a_cursor(stream_class=JourneyHistory, **settings):
+    config = parse_config(
+        {"client_id": "i", "client_secret": "s", "subdomain": "mc563885gzs27c5t9-63k636ttgm", **settings}
+    )
+    stream = stream_class(SyncContext(config=config, authenticator=SfmcAuthenticator(config)))
     return window_cursor(stream, ConnectorStateManager([]), InMemoryMessageRepository())
+
+
+@pytest.mark.parametrize("lookback_hours", [1, 24, 720])
+def test_a_first_sync_without_a_start_date_reads_everything_in_one_window_despite_the_lookback(lookback_hours):
+    # With no start date and no state the cursor starts at year 1; the lookback must not take it before that.
+    (window,) = a_cursor(Assets, lookback_hours=lookback_hours).stream_slices()
+
+    assert OURS.parse_timestamp(window[WINDOW_START]).year == 1
+    assert OURS.parse_timestamp(window[WINDOW_END]) <= datetime.now(UTC)
 
 
 def test_a_record_dated_after_its_window_moves_the_state_no_further_than_the_window_end():
