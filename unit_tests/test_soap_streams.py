@@ -279,6 +279,7 @@ def test_link_sends_batches_send_ids_continues_pages_and_tolerates_an_odd_send_i
 
     def answer(request, _):
         body = request.text
+        assert_valid_retrieve(request.body)
         if "<ObjectType>Send</ObjectType>" in body:
             return soap_answer("OK", "r-s", "".join(map(a_send, send_ids)))
         if "<ContinueRequest>r-1</ContinueRequest>" in body:
