@@ -271,10 +271,18 @@ def a_link_send(send_id, link_id):
     )
 
 
-def test_link_sends_batches_send_ids_continues_pages_and_tolerates_an_odd_send_id(requests_mock):
-    # 51 numeric sends and one whose id is not a number: batches of 50 and 2; the first batch's answer needs a
-    # ContinueRequest; even-numbered sends have no links at all.
-    send_ids = [*map(str, range(1, 52)), "S-52"]
+@pytest.mark.parametrize(
+    ("send_ids", "batches_asked", "more_links"),
+    [
+        (list(map(str, range(1, 51))), [(50, "IN")], []),
+        ([*map(str, range(1, 51)), "S-51"], [(50, "IN"), (1, "equals")], []),
+        ([*map(str, range(1, 52)), "S-52"], [(50, "IN"), (2, "IN")], ["51:5100"]),
+    ],
+    ids=["50 sends", "51 sends, the last id not a number", "52 sends"],
+)
+def test_link_sends_asks_for_the_links_of_50_sends_at_a_time(requests_mock, send_ids, batches_asked, more_links):
+    # Only the first two sends of a batch have links (the others none); the first batch's answer needs a
+    # ContinueRequest, which brings send 3's link.
     batches = []
 
     def answer(request, _):
@@ -285,7 +293,7 @@ def test_link_sends_batches_send_ids_continues_pages_and_tolerates_an_odd_send_i
         if "<ContinueRequest>r-1</ContinueRequest>" in body:
             return soap_answer("OK", "r-2", a_link_send("3", 300))
         asked = re.findall(r"<Value>([^<]*)</Value>", body)
-        batches.append(asked)
+        batches.append((len(asked), re.search(r"<SimpleOperator>(\w+)</SimpleOperator>", body).group(1)))
         links = "".join(a_link_send(send_id, int(send_id) * 100) for send_id in asked[:2] if send_id.isdigit())
         return soap_answer("MoreDataAvailable" if len(batches) == 1 else "OK", "r-1", links)
 
@@ -293,7 +301,6 @@ def test_link_sends_batches_send_ids_continues_pages_and_tolerates_an_odd_send_i
 
     records = read_window("link_sends")
 
-    assert [len(batch) for batch in batches] == [50, 2]
-    assert batches[1] == ["51", "S-52"]
-    assert [record["entity_id"] for record in records] == ["1:100", "2:200", "3:300", "51:5100"]
+    assert batches == batches_asked
+    assert [record["entity_id"] for record in records] == ["1:100", "2:200", "3:300", *more_links]
     assert {record["SendDate"] for record in records} == {"2025-01-03T14:15:27.123000+00:00"}
