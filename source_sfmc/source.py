@@ -7,8 +7,15 @@ from collections.abc import Iterator, Mapping
 from queue import Queue
 from typing import Any
 
-import requests
-from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, SyncMode
+from airbyte_cdk.models import (
+    AirbyteConnectionStatus,
+    AirbyteMessage,
+    AirbyteStateMessage,
+    ConfiguredAirbyteCatalog,
+    FailureType,
+    Status,
+    SyncMode,
+)
 from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource, QueueItem
 from airbyte_cdk.sources.concurrent_source.concurrent_source_adapter import ConcurrentSourceAdapter
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
@@ -18,11 +25,14 @@ from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.streams.concurrent.adapters import StreamFacade
 from airbyte_cdk.sources.streams.concurrent.cursor import FinalStateCursor
 from airbyte_cdk.sources.utils.slice_logger import DebugSliceLogger
+from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.auth import SfmcAuthenticator
 from source_sfmc.config import ConfigError, SfmcConfig, parse_config
 from source_sfmc.connection_check import check_connection
 from source_sfmc.data_extensions import DataExtensionRowsStream, catalog_facade, data_extension_streams
+from source_sfmc.http_policy import policy_session
 from source_sfmc.rest import REST_STREAMS
 from source_sfmc.soap.streams import SOAP_OBJECTS, soap_streams
 from source_sfmc.state import window_cursor
@@ -58,9 +68,26 @@ class SourceSfmc(ConcurrentSourceAdapter):
         return ConcurrentSource.create(pool, 1, logger, DebugSliceLogger(), self._message_repository, queue=queue)
 
     # -- Airbyte verbs --------------------------------------------------------------------------------------
+    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        """Always a CONNECTION_STATUS: the CDK's entry point prints one for config errors only and re-raises every
+        other failure, so a server fault or an unexpected error would end `check` with a trace and no status."""
+        try:
+            return super().check(logger, config)
+        except AirbyteTracedException as error:
+            if error.failure_type == FailureType.config_error:
+                raise  # the entry point turns it into a failed CONNECTION_STATUS with its message
+            logger.error(f"Check failed: {filter_secrets(error.message or '')}")
+            return AirbyteConnectionStatus(status=Status.FAILED, message=filter_secrets(error.message or ""))
+        except Exception as error:  # a fault of ours: still answer, without quoting anything that may hold a secret
+            logger.error("Check failed with an unexpected error", exc_info=True)
+            return AirbyteConnectionStatus(
+                status=Status.FAILED,
+                message=f"The connection check failed with an unexpected error ({type(error).__name__}).",
+            )
+
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> tuple[bool, Any]:
         sfmc_config = parse_config(config)
-        return check_connection(self._context(sfmc_config))
+        return check_connection(self._context(sfmc_config, for_check=True))
 
     def read(
         self,
@@ -85,8 +112,9 @@ class SourceSfmc(ConcurrentSourceAdapter):
 
     # -- assembly -------------------------------------------------------------------------------------------
     @staticmethod
-    def _context(config: SfmcConfig) -> SyncContext:
-        return SyncContext(config=config, authenticator=SfmcAuthenticator(config, session=requests.Session()))
+    def _context(config: SfmcConfig, *, for_check: bool = False) -> SyncContext:
+        authenticator = SfmcAuthenticator(config, session=policy_session(config), for_check=for_check)
+        return SyncContext(config=config, authenticator=authenticator)
 
     def _sync_mode(self, stream_name: str) -> SyncMode:
         for configured in self._catalog.streams if self._catalog else []:
