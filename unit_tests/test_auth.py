@@ -15,7 +15,7 @@ SOAP = f"https://{SUBDOMAIN}.soap.marketingcloudapis.com/"
 
 
 def a_config(**overrides):
-    raw = {"client_id": "the-id", "client_secret": "the-secret", "subdomain": SUBDOMAIN, **overrides}
+    raw = {"client_id": "the-client-id", "client_secret": "the-secret", "subdomain": SUBDOMAIN, **overrides}
     return parse_config(raw)
 
 
@@ -40,7 +40,7 @@ def test_token_request_is_a_json_client_credentials_body(requests_mock, authenti
     authenticator.get_access_token()
     assert requests_mock.last_request.json() == {
         "grant_type": "client_credentials",
-        "client_id": "the-id",
+        "client_id": "the-client-id",
         "client_secret": "the-secret",
     }
 

@@ -140,7 +140,9 @@ def test_tables_are_built_from_listing_and_fields_with_primary_keys() -> None:
 
 
 def orders_stream() -> DataExtensionRowsStream:
-    config = parse_config({"client_id": "id", "client_secret": "secret", "subdomain": "http://127.0.0.1:9"})
+    config = parse_config(
+        {"client_id": "a-client-id-01", "client_secret": "a-secret-45", "subdomain": "http://127.0.0.1:9"}
+    )
     context = SyncContext(config=config, authenticator=SfmcAuthenticator(config))  # never asked for a token here
     orders = table(field("OrderId", "Number", is_primary_key=True), field("Amount", "Decimal"), name="Orders")
     return DataExtensionRowsStream(context, orders)
@@ -221,7 +223,7 @@ def test_discovering_hundreds_of_data_extensions_takes_two_paged_retrieves(reque
         return soap_page(listing[page * 250 : (page + 1) * 250], more=page == 0, request_id="d1")
 
     route = requests_mock.post(SOAP_ENDPOINT, text=answer)
-    config = parse_config({"client_id": "i", "client_secret": "s", "subdomain": SUBDOMAIN})
+    config = parse_config({"client_id": "a-client-id-01", "client_secret": "a-secret-45", "subdomain": SUBDOMAIN})
     streams = data_extension_streams(SyncContext(config=config, authenticator=SfmcAuthenticator(config)))
 
     assert len(streams) == 300

@@ -16,7 +16,13 @@ A_WINDOW = {WINDOW_START: "2025-01-01T00:00:00.000Z", WINDOW_END: "2025-01-31T00
 
 def a_context(**overrides):
     config = parse_config(
-        {"client_id": "id", "client_secret": "secret", "subdomain": SUBDOMAIN, "start_date": "2025-01-01", **overrides}
+        {
+            "client_id": "a-client-id-0123",
+            "client_secret": "a-client-secret-4567",
+            "subdomain": SUBDOMAIN,
+            "start_date": "2025-01-01",
+            **overrides,
+        }
     )
     return SyncContext(config=config, authenticator=SfmcAuthenticator(config))
 
