@@ -7,14 +7,23 @@ per-parent calls are slices, which the concurrent reader spreads over its worker
 
 from __future__ import annotations
 
+import json
+import logging
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
 import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.errors import parsed_body
+from source_sfmc.keys import entity_id
+from source_sfmc.paging import MAX_PAGES, PageGuard, whole_number
 from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SfmcStream
+
+logger = logging.getLogger("airbyte")
 
 # The REST API caps these list pages at 50 items (larger requests are clamped or refused).
 LIST_PAGE_SIZE = 50
@@ -49,15 +58,20 @@ class RestStream(SfmcStream):
         return parsed_body(response)
 
     def list_all(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Every item of a `$page`/`$pageSize` listing, in order, until SFMC's `count` is reached."""
+        """Every item of a `$page`/`$pageSize` listing, in order, until it ends by the rule of `paging`."""
         items: list[dict[str, Any]] = []
+        guard = PageGuard(self.stream_name, path)
         page = 1
         while True:
             body = self.get_json(path, {**(params or {}), "$page": page, "$pageSize": LIST_PAGE_SIZE})
-            page_items = (body or {}).get("items") or []
+            body = body if isinstance(body, dict) else {}
+            page_items = body.get("items")
+            page_items = [item for item in page_items if isinstance(item, dict)] if isinstance(page_items, list) else []
+            if not page_items or guard.repeats(page_items):
+                return items
             items.extend(page_items)
-            total = (body or {}).get("count")
-            if not page_items or (isinstance(total, int) and len(items) >= total) or len(page_items) < LIST_PAGE_SIZE:
+            total = whole_number(body.get("count"))
+            if (total is not None and len(items) >= total) or len(page_items) < LIST_PAGE_SIZE:
                 return items
             page += 1
 
@@ -70,9 +84,10 @@ class RestStream(SfmcStream):
     def shared_listing(self, key: str, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         return self.context.memo(key, lambda: self.list_all(path, params))
 
-    def with_entity_id(self, item: Mapping[str, Any], entity_id: Any) -> dict[str, Any]:
+    def with_entity_id(self, item: Mapping[str, Any], *identity: Any) -> dict[str, Any]:
+        """The typed record with its entity_id from `identity` (the rule of `keys.entity_id`)."""
         record = self.typed(item)
-        record["entity_id"] = str(entity_id)
+        record["entity_id"] = entity_id(item, *identity)
         return record
 
 
@@ -188,7 +203,7 @@ class JourneyActivities(RestStream):
                     "journeyStatus": journey.get("status"),
                     **activity,
                 }
-                yield self.with_entity_id(record, f"{journey.get('id')}:{activity.get('id') or activity.get('key')}")
+                yield self.with_entity_id(record, journey.get("id"), activity.get("id") or activity.get("key"))
 
 
 class Automations(RestStream):
@@ -218,6 +233,12 @@ class Assets(RestStream):
     cursor_field_name = "modifiedDate"
     http_method = "POST"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # One page guard per window being read (windows are read concurrently by this one stream object).
+        self._guards: dict[tuple[Any, Any], PageGuard] = {}
+        self._guards_lock = threading.Lock()
+
     def path(self, **kwargs: Any) -> str:
         return "asset/v1/content/assets/query"
 
@@ -240,15 +261,65 @@ class Assets(RestStream):
         return body
 
     def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
-        body = parsed_body(response) or {}
-        page, size, count = body.get("page", 1), body.get("pageSize", ASSET_PAGE_SIZE), body.get("count", 0)
-        if body.get("items") and page * size < count:
-            return {"page": page + 1}
-        return None
+        if getattr(response, _REPEATED_PAGE, False):
+            return None
+        body = parsed_body(response)
+        body = body if isinstance(body, dict) else {}
+        requested = _requested_page(response)
+        answered = whole_number(body.get("page"))
+        if answered is not None and answered != requested:
+            # The server answered another page than the one asked for: it ignores the page parameter, and asking
+            # for the next would bring the same items again.
+            logger.warning(
+                f"Stream '{self.stream_name}': asked for page {requested} of {self.path()}, got page {answered}; "
+                "the listing ends here."
+            )
+            return None
+        size = whole_number(body.get("pageSize")) or ASSET_PAGE_SIZE
+        count = whole_number(body.get("count"))
+        items = body.get("items")
+        if not isinstance(items, list) or not items:
+            return None
+        if (count is not None and requested * size >= count) or (count is None and len(items) < size):
+            return None
+        if requested >= MAX_PAGES:
+            raise AirbyteTracedException(
+                message=f"Stream '{self.stream_name}': {self.path()} still had more pages after {MAX_PAGES} pages; "
+                "stopping rather than paging forever.",
+                failure_type=FailureType.system_error,
+            )
+        return {"page": requested + 1}
 
-    def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
-        for item in (parsed_body(response) or {}).get("items") or []:
-            yield self.with_entity_id(item, item.get("id"))
+    def parse_response(
+        self, response: requests.Response, stream_slice: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> Iterable[Mapping[str, Any]]:
+        body = parsed_body(response)
+        items = body.get("items") if isinstance(body, dict) else None
+        items = items if isinstance(items, list) else []
+        window = ((stream_slice or {}).get(WINDOW_START), (stream_slice or {}).get(WINDOW_END))
+        with self._guards_lock:
+            guard = self._guards.get(window) if _requested_page(response) > 1 else None
+            guard = self._guards[window] = guard or PageGuard(self.stream_name, self.path())
+        if guard.repeats(items):
+            # Checked before any record of the page is emitted: a repeated page is dropped, and ends the listing.
+            setattr(response, _REPEATED_PAGE, True)
+            return
+        for item in items:
+            if isinstance(item, dict):
+                yield self.with_entity_id(item, item.get("id"))
+
+
+_REPEATED_PAGE = "_sfmc_repeated_page"
+
+
+def _requested_page(response: requests.Response) -> int:
+    """The page number this request asked for (from the JSON body we sent)."""
+    try:
+        sent = json.loads(response.request.body or b"{}")
+    except ValueError:
+        return 1
+    page = sent.get("page") if isinstance(sent, dict) else None
+    return whole_number(page.get("page") if isinstance(page, dict) else None) or 1
 
 
 def _modified_between(stream_slice: Mapping[str, Any]) -> Mapping[str, Any] | None:

@@ -4,8 +4,9 @@ import pytest
 
 from source_sfmc.auth import SfmcAuthenticator
 from source_sfmc.config import parse_config
+from source_sfmc.keys import digest
 from source_sfmc.soap.parse import RetrievePage
-from source_sfmc.soap.streams import SOAP_OBJECTS, digest, soap_properties, soap_streams
+from source_sfmc.soap.streams import SOAP_OBJECTS, soap_properties, soap_streams
 from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SyncContext, load_schema
 from unit_tests.wsdl import assert_valid_retrieve
 
