@@ -35,7 +35,7 @@ from source_sfmc.data_extensions import DataExtensionRowsStream, catalog_facade,
 from source_sfmc.http_policy import policy_session
 from source_sfmc.rest import REST_STREAMS
 from source_sfmc.soap.streams import SOAP_OBJECTS, soap_streams
-from source_sfmc.state import window_cursor
+from source_sfmc.state import read_input_state, window_cursor
 from source_sfmc.stream_base import SfmcStream, SyncContext
 
 logger = logging.getLogger("airbyte")
@@ -68,6 +68,10 @@ class SourceSfmc(ConcurrentSourceAdapter):
         return ConcurrentSource.create(pool, 1, logger, DebugSliceLogger(), self._message_repository, queue=queue)
 
     # -- Airbyte verbs --------------------------------------------------------------------------------------
+    @classmethod
+    def read_state(cls, state_path: str) -> list[AirbyteStateMessage]:
+        return read_input_state(state_path)
+
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         """Always a CONNECTION_STATUS: the CDK's entry point prints one for config errors only and re-raises every
         other failure, so a server fault or an unexpected error would end `check` with a trace and no status."""
@@ -126,7 +130,7 @@ class SourceSfmc(ConcurrentSourceAdapter):
         if stream.cursor_field_name and self._sync_mode(stream.name) == SyncMode.incremental:
             cursor = window_cursor(stream, state_manager, self._message_repository)
             stream.window_cursor = cursor
-            state = state_manager.get_stream_state(stream.name, stream.namespace)
+            state = cursor.input_state
         else:
             cursor = FinalStateCursor(stream.name, stream.namespace, self._message_repository)
             state = None
