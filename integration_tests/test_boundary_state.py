@@ -7,13 +7,14 @@ the other streams resume from theirs. A record dated in the future is emitted bu
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from airbyte_cdk.models import ConfiguredAirbyteCatalog, ConfiguredAirbyteCatalogSerializer, Level
+from airbyte_cdk.models import AirbyteStateMessage, ConfiguredAirbyteCatalog, ConfiguredAirbyteCatalogSerializer, Level
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, _run_command, make_file, read
 from airbyte_cdk.test.models.outcome import ExpectedOutcome
 
@@ -25,6 +26,7 @@ from integration_tests.harness import (
     final_states,
     once,
     records_by_stream,
+    run_discover,
     stream_state,
 )
 from integration_tests.sandbox import Sandbox
@@ -180,5 +182,70 @@ def test_a_record_dated_in_the_future_is_emitted_but_the_state_stays_at_or_befor
     assert len(future_warnings) == 1
 
 
-def _run_read(config: dict[str, Any], catalog: ConfiguredAirbyteCatalog) -> EntrypointOutput:
-    return read(SourceSfmc(), config, catalog, None, expected_outcome=ExpectedOutcome.EXPECT_EXCEPTION)
+def _run_read(
+    config: dict[str, Any], catalog: ConfiguredAirbyteCatalog, state: list[AirbyteStateMessage] | None = None
+) -> EntrypointOutput:
+    return read(SourceSfmc(), config, catalog, state, expected_outcome=ExpectedOutcome.EXPECT_EXCEPTION)
+
+
+def _data_extension_script(server_url: str, rows: list[tuple[str, str]]):  # type: ignore[no-untyped-def]
+    """A stand-in with one data extension, 'orders' (OrderID primary key, ModifiedDate), holding `rows`."""
+    de = (
+        '<Results xsi:type="DataExtension" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        "<ObjectID>de-1</ObjectID><CustomerKey>orders</CustomerKey><Name>Orders</Name></Results>"
+    )
+    field = (
+        '<Results xsi:type="DataExtensionField" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        "<ObjectID>f-{n}</ObjectID><Name>{name}</Name><FieldType>{type}</FieldType><IsPrimaryKey>{pk}</IsPrimaryKey>"
+        "<Ordinal>{n}</Ordinal><DataExtension><CustomerKey>orders</CustomerKey></DataExtension></Results>"
+    )
+    fields = field.format(n=0, name="OrderID", type="Text", pk="true") + field.format(
+        n=1, name="ModifiedDate", type="Date", pk="false"
+    )
+    row = (
+        '<Results xsi:type="DataExtensionObject" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><Properties>'
+        "<Property><Name>OrderID</Name><Value>{id}</Value></Property>"
+        "<Property><Name>ModifiedDate</Name><Value>{modified}</Value></Property></Properties></Results>"
+    )
+    row_results = "".join(row.format(id=order_id, modified=modified) for order_id, modified in rows)
+
+    def script(request: Received) -> Answer:
+        if is_token_request(request):
+            return token_answer(server_url)
+        object_type = re.search(rb"<ObjectType>([^<]+)</ObjectType>", request.body)
+        kind = object_type.group(1).decode() if object_type else ""
+        if kind == "DataExtension":
+            return soap_answer(de)
+        if kind == "DataExtensionField":
+            return soap_answer(fields)
+        if kind.startswith("DataExtensionObject"):
+            return soap_answer(row_results)
+        return soap_answer("")
+
+    return script
+
+
+def test_a_data_extension_row_dated_2099_does_not_move_the_state_past_now(sandbox: Sandbox) -> None:
+    rows = [("A-1", "1/1/2099 12:00:00 AM"), ("A-2", "3/1/2025 12:00:00 AM")]
+    holder: dict[str, Any] = {}
+    with stand_in(lambda request: holder["script"](request)) as server:
+        holder["script"] = _data_extension_script(server.url, rows)
+        config = server.config(start_date="2025-01-01T00:00:00Z")
+        catalog = run_discover(config)
+        (name,) = [stream.name for stream in catalog.streams if stream.name.startswith("data_extension__")]
+        configured = configured_catalog(catalog, [name])
+        configured.streams[0].cursor_field = ["ModifiedDate"]
+        output = _run_read(config, configured)
+        finished = datetime.now(UTC)
+        assert error_messages(output) == []
+        assert len(records_by_stream(output.records)[name]) == 2
+        (state,) = final_states(output.state_messages)
+        written = datetime.fromisoformat(stream_state(state)["ModifiedDate"].replace("Z", "+00:00"))
+        assert written <= finished
+        assert sum("2099" in warning for warning in _warnings(output)) == 1
+
+        # The next sync still retrieves rows: the state did not jump to 2099.
+        before = len(server.received)
+        second = _run_read(config, configured, [state])
+        assert error_messages(second) == []
+        assert any(b"DataExtensionObject" in request.body for request in server.received[before:])
