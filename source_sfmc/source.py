@@ -15,6 +15,7 @@ from airbyte_cdk.models import (
     FailureType,
     Status,
     SyncMode,
+    Type,
 )
 from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource, QueueItem
 from airbyte_cdk.sources.concurrent_source.concurrent_source_adapter import ConcurrentSourceAdapter
@@ -39,6 +40,27 @@ from source_sfmc.state import read_input_state, window_cursor
 from source_sfmc.stream_base import SfmcStream, SyncContext
 
 logger = logging.getLogger("airbyte")
+
+
+# The CDK ends a sync in which streams failed with one more trace, "During the sync, the following streams did not
+# sync successfully: ...", always labelled config_error (concurrent_read_processor.py: "this combined error isn't
+# actionable, but rather the previously emitted individual errors"). Airbyte's platform decides whether to retry an
+# attempt from its earliest failure (ConnectionManagerWorkflowImpl: `failures.first().failureType != CONFIG_ERROR`),
+# which is a per-stream trace, but it marks a connection FAILED, the user's to fix, when *any* failure of the last
+# attempt is a config_error (ConnectionsHandler: `anyMatch { it.failureType == CONFIG_ERROR }`), so that summary
+# made every server fault look like the user's mistake. It is given the type its causes have instead.
+_CDK_SYNC_SUMMARY = "Concurrent read failure"
+
+
+def sync_failure_type(stream_failures: list[FailureType]) -> FailureType:
+    """The type of the sync's closing summary from its per-stream failures: config_error only when every one is
+    the user's to fix; system_error when any is a fault of the connector's; else transient_error (server faults
+    that outlasted the retries)."""
+    if stream_failures and all(failure == FailureType.config_error for failure in stream_failures):
+        return FailureType.config_error
+    if FailureType.system_error in stream_failures or not stream_failures:
+        return FailureType.system_error
+    return FailureType.transient_error
 
 
 class SourceSfmc(ConcurrentSourceAdapter):
@@ -104,7 +126,16 @@ class SourceSfmc(ConcurrentSourceAdapter):
         self._catalog, self._state = catalog, state
         self._concurrent_source = self._concurrent_source_for(sfmc_config.num_workers)
         self._refuse_streams_without_start(sfmc_config, catalog)
-        yield from super().read(logger, config, catalog, state)
+        stream_failures: list[FailureType] = []
+        try:
+            for message in super().read(logger, config, catalog, state):
+                if message.type == Type.TRACE and message.trace and message.trace.error:
+                    stream_failures.append(message.trace.error.failure_type or FailureType.system_error)
+                yield message
+        except AirbyteTracedException as error:
+            if error.internal_message == _CDK_SYNC_SUMMARY:
+                error.failure_type = sync_failure_type(stream_failures)
+            raise
 
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
         context = self._context(parse_config(config))
