@@ -151,8 +151,31 @@ def test_loopback_is_trusted_only_for_a_sandbox_config():
     assert is_trusted_url("http://127.0.0.1:8765/", allow_loopback=True)
 
 
+def test_link_sends_recent_period_defaults_to_thirty_days():
+    assert parse().link_sends_recent == timedelta(days=30)
+
+
+def test_link_sends_recent_period_is_read_in_days():
+    assert parse(link_sends_recent_days=7).link_sends_recent == timedelta(days=7)
+
+
+@given(st.one_of(st.integers(max_value=0), st.integers(min_value=366), st.text(), st.floats(), st.booleans()))
+def test_a_bad_link_sends_recent_period_is_a_config_error_naming_the_field(value):
+    text = value.strip() if isinstance(value, str) else ""
+    if text.isascii() and text.isdigit() and 1 <= int(text) <= 365:
+        return  # a number in range, written as text, is accepted like the other day counts
+    assert_config_error("link_sends_recent_days", link_sends_recent_days=value)
+
+
 # -- any JSON value for any field: a valid config or a config_error naming the field -----------------------------
-NUMBER_FIELDS = ("account_id", "window_days", "request_timeout_seconds", "lookback_hours", "num_workers")
+NUMBER_FIELDS = (
+    "account_id",
+    "window_days",
+    "request_timeout_seconds",
+    "lookback_hours",
+    "num_workers",
+    "link_sends_recent_days",
+)
 
 
 @pytest.mark.parametrize("field", NUMBER_FIELDS)
