@@ -11,19 +11,23 @@ connector uses (the token client's, and each stream's HTTP client's). At that le
   in `Session.send`, after the transport returns, so raising here is what stops it.
 - A deadline for the whole request: `request_timeout_seconds` bounds connect, send, the wait for the answer and
   the complete body. A server that trickles a byte at a time cannot keep a request open past it: the body is read
-  one receive at a time, each allowed only the time left. An overrun is a `requests` Timeout, which the error
-  policy retries like any other timeout, within the retry budget.
+  one receive at a time, each allowed only the time left, and a watchdog shuts the connection's socket down at
+  the deadline whatever phase the request is in (a trickled status line or headers included). An overrun is a
+  `requests` Timeout, which the error policy retries like any other timeout, within the retry budget.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 from urllib3.exceptions import SSLError as Urllib3SSLError
 
@@ -45,6 +49,43 @@ class RequestDeadlineExceeded(requests.exceptions.ReadTimeout):
     """The whole request (connect to last byte of the body) took longer than `request_timeout_seconds`."""
 
 
+class _Watch:
+    """The connection one request uses, so that its watchdog can cut it at the deadline."""
+
+    def __init__(self) -> None:
+        self.connection: Any = None
+        self.fired = False
+
+    def cut(self) -> None:
+        self.fired = True
+        sock = getattr(self.connection, "sock", None)
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+_current = threading.local()
+
+
+class _WatchedPoolMixin:
+    """A urllib3 pool that tells the request in flight on this thread which connection it got."""
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        connection = super()._get_conn(timeout)  # type: ignore[misc]
+        watch = getattr(_current, "watch", None)
+        if watch is not None:
+            watch.connection = connection
+        return connection
+
+
+class _WatchedHTTPPool(_WatchedPoolMixin, HTTPConnectionPool):
+    pass
+
+
+class _WatchedHTTPSPool(_WatchedPoolMixin, HTTPSConnectionPool):
+    pass
+
+
 class SfmcTransport(HTTPAdapter):
     """The transport every connector request goes through; see the module docstring for what it enforces."""
 
@@ -52,6 +93,10 @@ class SfmcTransport(HTTPAdapter):
         super().__init__(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE)
         self.timeout_seconds = float(timeout_seconds)
         self.allow_loopback = allow_loopback
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
     def send(  # type: ignore[override]
         self,
@@ -70,6 +115,29 @@ class SfmcTransport(HTTPAdapter):
                 request=request,
             )
         deadline = time.monotonic() + self.timeout_seconds
+        watch = _Watch()
+        watchdog = threading.Timer(self.timeout_seconds, watch.cut)
+        watchdog.daemon = True
+        _current.watch = watch
+        watchdog.start()
+        try:
+            response = self._send_by(request, deadline, stream, verify, cert, proxies)
+        except requests.exceptions.RequestException as error:
+            if watch.fired and not isinstance(error, RequestDeadlineExceeded):
+                raise self._overrun(request) from error
+            raise
+        finally:
+            watchdog.cancel()
+            _current.watch = None
+        if watch.fired:  # cut at the deadline just as the answer ended: what arrived may be a truncated body
+            response.close()
+            raise self._overrun(request)
+        return response
+
+    def _send_by(
+        self, request: requests.PreparedRequest, deadline: float, stream: bool, verify: Any, cert: Any, proxies: Any
+    ) -> requests.Response:
+        url = request.url or ""
         # Whatever a caller asked for, no phase may wait longer than the whole request is allowed.
         response = super().send(
             request,
@@ -92,6 +160,13 @@ class SfmcTransport(HTTPAdapter):
         if not stream:
             _read_body_by(response, deadline, self.timeout_seconds)
         return response
+
+    def _overrun(self, request: requests.PreparedRequest) -> RequestDeadlineExceeded:
+        return RequestDeadlineExceeded(
+            f"the answer from {_host(request.url or '')} was not complete within {self.timeout_seconds:g} s "
+            "(request_timeout_seconds)",
+            request=request,
+        )
 
 
 def policy_session(config: SfmcConfig) -> requests.Session:

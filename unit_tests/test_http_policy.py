@@ -3,6 +3,9 @@ for the whole request, body included."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
 
 import pytest
@@ -95,3 +98,29 @@ def test_check_does_not_retry_a_token_request_that_cannot_connect(monkeypatch: p
         authenticator.get_access_token()
     assert slept == []
     assert "connection refused" in failed.value.message and "'subdomain'" in failed.value.message
+
+
+def test_a_status_line_and_headers_trickled_past_the_timeout_are_cut_at_the_timeout() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        stop = threading.Event()
+
+        def trickle_headers() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(65536)
+                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
+                    if stop.wait(0.1):
+                        return
+                    with contextlib.suppress(OSError):
+                        connection.sendall(bytes([byte]))
+
+        server = threading.Thread(target=trickle_headers, daemon=True)
+        server.start()
+        session = policy_session(a_config(f"http://127.0.0.1:{port}", request_timeout_seconds=1))
+        started = time.monotonic()
+        with pytest.raises(RequestDeadlineExceeded):
+            session.get(f"http://127.0.0.1:{port}/hub/v1/campaigns")
+        took = time.monotonic() - started
+        stop.set()
+    assert took < 1.5
