@@ -9,6 +9,7 @@ problem, not a "refresh token" one).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
+from xml.sax.saxutils import escape as xml_escape
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -56,6 +58,7 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
         super().__init__()
         self._config = config
         self._session = session or policy_session(config)
+        mask_every_rendering(config.client_secret)
         # `read` rides out a host that is briefly unreachable; `check` answers within seconds: it says at once that
         # nothing answers there, and tries a failing server only twice.
         self._retry_connection_errors = not for_check
@@ -125,7 +128,7 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                 "text (it is not shown here).",
                 failure_type=FailureType.system_error,
             )
-        add_to_secrets(token)
+        mask_every_rendering(token)
         self._rest_base_url = self._instance_url(answer, "rest_instance_url")
         self._soap_base_url = self._instance_url(answer, "soap_instance_url")
         self._scopes = frozenset(str(answer.get("scope") or "").split())
@@ -292,6 +295,14 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                 failure_type=FailureType.system_error,
             )
         return url
+
+
+def mask_every_rendering(secret: str) -> None:
+    """Mask a secret in every form a message could show it in: the CDK masks only the literal text, and a secret
+    can also appear JSON-escaped (a request body), XML-escaped (a SOAP envelope in a debug log) or as a repr()."""
+    forms = {secret, json.dumps(secret)[1:-1], xml_escape(secret), repr(secret)[1:-1], ascii(secret)[1:-1]}
+    for form in forms:
+        add_to_secrets(form)
 
 
 def _json_or_none(response: requests.Response) -> Any:
