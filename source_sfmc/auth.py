@@ -297,12 +297,18 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
         return url
 
 
+_MASKED: set[str] = set()  # every form already handed to the CDK's filter (it keeps a list, not a set)
+_MASKED_LOCK = threading.Lock()
+
+
 def mask_every_rendering(secret: str) -> None:
     """Mask a secret in every form a message could show it in: the CDK masks only the literal text, and a secret
     can also appear JSON-escaped (a request body), XML-escaped (a SOAP envelope in a debug log) or as a repr()."""
     forms = {secret, json.dumps(secret)[1:-1], xml_escape(secret), repr(secret)[1:-1], ascii(secret)[1:-1]}
-    for form in forms:
-        add_to_secrets(form)
+    with _MASKED_LOCK:
+        for form in forms - _MASKED:
+            _MASKED.add(form)
+            add_to_secrets(form)
 
 
 def _json_or_none(response: requests.Response) -> Any:
