@@ -340,10 +340,19 @@ def data_extension_fields(stream: SoapStream) -> dict[str, list[dict]]:
             key = field_value(field, "DataExtension.CustomerKey")
             by_key.setdefault(str(key), []).append(field)
         for fields in by_key.values():
-            fields.sort(key=lambda field: int(field.get("Ordinal") or 0))
+            fields.sort(key=_ordinal)
         return by_key
 
     return stream.context.memo("data_extension_fields", fetch)
+
+
+def _ordinal(field: Mapping[str, Any]) -> float:
+    """A field's position (`Ordinal`, an int as text); a field without a readable one sorts after the others
+    rather than failing the listing of every data extension."""
+    try:
+        return int(str(field.get("Ordinal")).strip())
+    except ValueError:
+        return float("inf")
 
 
 class DataExtensionsStream(SoapStream):
