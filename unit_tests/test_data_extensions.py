@@ -528,7 +528,9 @@ def serve_listing(requests_mock: Any, listing: list[str], fields: list[str]) -> 
 
 
 def context_for(**settings: Any) -> SyncContext:
-    config = parse_config({"client_id": "i", "client_secret": "s", "subdomain": SUBDOMAIN, **settings})
+    config = parse_config(
+        {"client_id": "a-client-id-01", "client_secret": "a-secret-45", "subdomain": SUBDOMAIN, **settings}
+    )
     return SyncContext(config=config, authenticator=SfmcAuthenticator(config))
 
 
