@@ -55,7 +55,7 @@ _SUBDOMAIN = re.compile(r"^mc[a-z0-9](?:[a-z0-9-]{0,60}[a-z0-9])?$")
 # Whole numbers in config text: ASCII digits only (str.isdigit() also accepts '²' and '①', which int() refuses) and
 # few enough of them that no conversion limit or range check ever sees a huge value.
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,12}")
-# SFMC issues client ids and secrets as long random strings (24 characters today). A shorter value is a typing
+# SFMC issues client ids and secrets as long random strings (those seen are 24 characters). A shorter value is a typing
 # mistake, and would be worse than useless: the CDK stars out every occurrence of a secret's text in every log line,
 # so a one-letter secret would blank that letter everywhere.
 MIN_CREDENTIAL_LENGTH = 10

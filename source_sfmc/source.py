@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterator, Mapping
+import math
+from collections.abc import Iterator, Mapping, MutableMapping
 from queue import Queue
 from typing import Any
 
@@ -58,6 +60,10 @@ logger = logging.getLogger("airbyte")
 _CDK_SYNC_SUMMARY = "Concurrent read failure"
 
 
+def _bounded_int(digits: str) -> int | float:
+    return int(digits) if len(digits) <= 100 else math.inf
+
+
 def sync_failure_type(stream_failures: list[FailureType]) -> FailureType:
     """The type of the sync's closing summary from its per-stream failures: config_error only when every one is
     the user's to fix; system_error when any is a fault of the connector's; else transient_error (server faults
@@ -96,6 +102,25 @@ class SourceSfmc(ConcurrentSourceAdapter):
         return ConcurrentSource.create(pool, 1, logger, DebugSliceLogger(), self._message_repository, queue=queue)
 
     # -- Airbyte verbs --------------------------------------------------------------------------------------
+    @staticmethod
+    def read_config(config_path: str) -> MutableMapping[str, Any]:
+        """The CDK's reader, except that every file gives a config or a config_error.
+
+        A JSON number too long for Python's int conversion (over 4,300 digits) would stop the CDK's reader with a
+        traceback; it is read as infinity instead, which `parse_config` refuses naming its field."""
+        with open(config_path, encoding="utf-8") as file:
+            contents = file.read()
+        try:
+            config = json.loads(contents, parse_int=_bounded_int)
+        except ValueError as error:
+            where = f" (line {error.lineno}, column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
+            raise AirbyteTracedException(
+                message=f"The config file is not valid JSON{where}.", failure_type=FailureType.config_error
+            ) from None
+        if not isinstance(config, MutableMapping):
+            raise ConfigError("config", "must be a JSON object")
+        return config
+
     @classmethod
     def read_state(cls, state_path: str) -> list[AirbyteStateMessage]:
         return read_input_state(state_path)

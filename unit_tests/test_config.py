@@ -276,3 +276,26 @@ def test_any_subdomain_text_gives_a_trusted_base_url_or_a_config_error(text):
     if config is not None:
         assert is_trusted_url(config.auth_base_url, allow_loopback=config.is_loopback)
         assert config.auth_base_url.endswith("/")
+
+
+# -- the config file itself ------------------------------------------------------------------------------------
+def test_a_json_number_too_long_for_python_is_read_and_refused_naming_its_field(tmp_path):
+    from source_sfmc.source import SourceSfmc
+
+    path = tmp_path / "config.json"
+    path.write_text('{"window_days": ' + "1" * 5000 + "}")
+    config = SourceSfmc.read_config(str(path))
+    assert_config_error("window_days", window_days=config["window_days"])
+
+
+@pytest.mark.parametrize("contents", ["{not json", "[1, 2]", '"text"', ""])
+def test_a_config_file_that_is_not_a_json_object_is_a_config_error(tmp_path, contents):
+    from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+    from source_sfmc.source import SourceSfmc
+
+    path = tmp_path / "config.json"
+    path.write_text(contents)
+    with pytest.raises(AirbyteTracedException) as raised:
+        SourceSfmc.read_config(str(path))
+    assert raised.value.failure_type == FailureType.config_error
