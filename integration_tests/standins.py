@@ -63,7 +63,9 @@ class StandIn:
                 request = Received(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 with stand_in._lock:
                     stand_in.received.append(request)
-                answer = stand_in.script(request)
+                # SOAP Describe gets an answer that describes nothing (every property is then requested), so that
+                # scripts deal with the token, REST and Retrieve requests only.
+                answer = describe_answer() if is_describe(request) else stand_in.script(request)
                 try:
                     self._send(answer)
                 except OSError:
@@ -109,6 +111,10 @@ class StandIn:
     def paths(self) -> list[str]:
         return [request.path for request in self.received]
 
+    def retrieves_and_rest(self) -> list[Received]:
+        """Every request but the token and Describe requests."""
+        return [request for request in self.received if not is_token_request(request) and not is_describe(request)]
+
     def stop(self) -> None:
         self._stopping.set()
         self._server.shutdown()
@@ -147,6 +153,19 @@ def redirect_to(location: str, status: int = 307) -> Answer:
 
 def is_token_request(request: Received) -> bool:
     return request.method == "POST" and request.path.rstrip("/").lower() == "/v2/token"
+
+
+def is_describe(request: Received) -> bool:
+    return request.headers.get("soapaction", "").strip('"') == "Describe"
+
+
+def describe_answer() -> Answer:
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
+        '<soap:Body><DefinitionResponseMsg xmlns="http://exacttarget.com/wsdl/partnerAPI"><RequestID>d-1</RequestID>'
+        "</DefinitionResponseMsg></soap:Body></soap:Envelope>"
+    )
+    return Answer(200, {"Content-Type": "text/xml; charset=utf-8"}, body.encode())
 
 
 def closed_port() -> int:

@@ -38,7 +38,7 @@ def _read_stream(sandbox: Sandbox, stream: str, answer: Callable[[Received], Ans
         output: EntrypointOutput = read(
             SourceSfmc(), server.config(**config), catalog, None, expected_outcome=ExpectedOutcome.EXPECT_EXCEPTION
         )
-        requests = [request for request in server.received if not is_token_request(request)]
+        requests = server.retrieves_and_rest()
     return output, records_by_stream(output.records).get(stream, []), requests
 
 
@@ -92,33 +92,41 @@ def _assets(first: int, count: int) -> list[dict[str, Any]]:
     ]
 
 
-def _asset_page_requested(request: Received) -> int:
-    return json.loads(request.body)["page"]["page"]
+def _after_id(request: Received) -> int:
+    """The id the asset query asks for items after (its keyset condition)."""
+    query = json.loads(request.body)["query"]
+    condition = query.get("leftOperand", query)
+    return int(condition["value"])
 
 
-def test_an_asset_page_number_given_as_text_is_read_as_the_number(sandbox: Sandbox) -> None:
+def test_asset_paging_fields_given_as_text_are_read_as_numbers(sandbox: Sandbox) -> None:
     def answer(request: Received) -> Answer:
-        page = _asset_page_requested(request)
-        return _asset_answer(str(page), _assets((page - 1) * 50, min(50, 120 - (page - 1) * 50)), count="120")
+        after = _after_id(request)
+        remaining = max(0, 120 - after)
+        return _asset_answer("1", _assets(after + 1, min(50, remaining)), count=str(remaining))
 
     output, records, requests = _read_stream(sandbox, "assets", answer)
     assert error_messages(output) == []
     assert len(records) == 120 and len(requests) == 3
 
 
-def test_an_asset_query_that_ignores_the_page_parameter_emits_each_asset_once(sandbox: Sandbox) -> None:
-    output, records, requests = _read_stream(sandbox, "assets", lambda request: _asset_answer("1", _assets(0, 50)))
+def test_an_asset_query_that_ignores_its_id_condition_emits_each_asset_once(sandbox: Sandbox) -> None:
+    output, records, requests = _read_stream(
+        sandbox, "assets", lambda request: _asset_answer("1", _assets(1, 50), count=1000)
+    )
     assert error_messages(output) == []
     assert len(records) == 50 and len({record["entity_id"] for record in records}) == 50
     assert len(requests) == 2
 
 
-def test_an_asset_query_that_repeats_its_page_without_numbering_it_emits_each_asset_once(sandbox: Sandbox) -> None:
-    output, records, requests = _read_stream(
-        sandbox, "assets", lambda request: json_answer({"items": _assets(0, 50), "count": 1000})
-    )
+def test_an_asset_query_answering_lower_ids_than_asked_ends(sandbox: Sandbox) -> None:
+    def answer(request: Received) -> Answer:
+        after = _after_id(request)
+        return _asset_answer(1, _assets(1 if after else 100, 50), count=1000)  # then ids below those asked for
+
+    output, records, requests = _read_stream(sandbox, "assets", answer)
     assert error_messages(output) == []
-    assert len(records) == 50 and len(requests) == 2
+    assert len(requests) == 2 and len(records) == 100
 
 
 _ROW = '<Results xsi:type="List" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><ID>{id}</ID><ListName>l{id}</ListName></Results>'

@@ -65,7 +65,7 @@ def test_a_soap_redirect_is_not_followed_and_the_envelope_with_its_token_is_sent
             catalog = configured_catalog(discovered(sandbox), ["subscriber_lists"], incremental=False)
             output = _read(sfmc.config(), catalog)
     assert foreign.received == []
-    soap_requests = [request for request in sfmc.received if not is_token_request(request)]
+    soap_requests = sfmc.retrieves_and_rest()
     assert len(soap_requests) == 1
     assert any("308" in message and foreign.url in message for message in error_messages(output))
 
@@ -134,7 +134,7 @@ def test_a_trickling_rest_answer_is_cut_at_the_request_timeout_and_retried(sandb
         started = time.monotonic()
         output = _read(sfmc.config(request_timeout_seconds=1), catalog)
         took = time.monotonic() - started
-    listings = [request for request in sfmc.received if not is_token_request(request)]
+    listings = sfmc.retrieves_and_rest()
     assert len(listings) == 6  # the first attempt and its five retries, each cut after 1 s
     assert took < 6 * 1.5 + 60  # the attempts plus the CDK's exponential back-off between them
     assert any("within 1 s" in message for message in error_messages(output))
