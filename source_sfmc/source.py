@@ -8,7 +8,14 @@ from queue import Queue
 from typing import Any
 
 import requests
-from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, SyncMode
+from airbyte_cdk.models import (
+    AirbyteConnectionStatus,
+    AirbyteMessage,
+    AirbyteStateMessage,
+    ConfiguredAirbyteCatalog,
+    Status,
+    SyncMode,
+)
 from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource, QueueItem
 from airbyte_cdk.sources.concurrent_source.concurrent_source_adapter import ConcurrentSourceAdapter
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
@@ -61,6 +68,13 @@ class SourceSfmc(ConcurrentSourceAdapter):
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> tuple[bool, Any]:
         sfmc_config = parse_config(config)
         return check_connection(self._context(sfmc_config))
+
+    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        # The CDK's check drops check_connection's message on success; ours says what each API family found.
+        succeeded, outcome = self.check_connection(logger, config)
+        if not succeeded:
+            return AirbyteConnectionStatus(status=Status.FAILED, message=repr(outcome))  # as the CDK reports it
+        return AirbyteConnectionStatus(status=Status.SUCCEEDED, message=outcome)
 
     def read(
         self,
