@@ -29,6 +29,9 @@ def main() -> int:
     parser.add_argument("--config", type=Path, help="a connector config for a real account (default: sandbox)")
     parser.add_argument("--streams", help="comma-separated stream names to read (default: all)")
     parser.add_argument("--pyairbyte", type=Path, help="python of a venv with PyAirbyte: land in DuckDB")
+    parser.add_argument(
+        "--json-lines-dir", type=Path, default=JSON_LINES_DIR, help="where JSON lines land without PyAirbyte"
+    )
     args = parser.parse_args()
 
     sandbox = None
@@ -43,7 +46,7 @@ def main() -> int:
             config_path = work / "config.json"
             config_path.write_text(json.dumps(config))
         try:
-            return run_connector(config_path, work, args.streams, args.pyairbyte)
+            return run_connector(config_path, work, args.streams, args.pyairbyte, args.json_lines_dir)
         finally:
             if sandbox is not None:
                 sandbox.terminate()
@@ -78,7 +81,9 @@ def connector(*args: str) -> list[dict]:
     return messages
 
 
-def run_connector(config_path: Path, work: Path, stream_filter: str | None, pyairbyte: Path | None) -> int:
+def run_connector(
+    config_path: Path, work: Path, stream_filter: str | None, pyairbyte: Path | None, json_lines_dir: Path
+) -> int:
     started = time.monotonic()
     spec = [m for m in connector("spec") if m["type"] == "SPEC"]
     print(f"spec: {'ok' if spec else 'FAILED'}")
@@ -108,7 +113,7 @@ def run_connector(config_path: Path, work: Path, stream_filter: str | None, pyai
         print("\nPyAirbyte did not finish (see above): landing JSON lines instead")
     else:
         print("\nPyAirbyte is not installed here: landing JSON lines instead of DuckDB")
-    return land_json_lines(config_path, work, streams, started)
+    return land_json_lines(config_path, work, streams, started, json_lines_dir)
 
 
 def land_in_duckdb(pyairbyte: Path, config_path: Path, stream_filter: str | None) -> int:
@@ -121,8 +126,8 @@ def land_in_duckdb(pyairbyte: Path, config_path: Path, stream_filter: str | None
     return subprocess.run(command, cwd=ROOT).returncode
 
 
-def land_json_lines(config_path: Path, work: Path, streams: list[dict], started: float) -> int:
-    """`source-sfmc read` of every stream; each stream's records in demo-output/<stream>.jsonl."""
+def land_json_lines(config_path: Path, work: Path, streams: list[dict], started: float, json_lines_dir: Path) -> int:
+    """`source-sfmc read` of every stream; each stream's records in <json_lines_dir>/<stream>.jsonl."""
     configured = {
         "streams": [
             {
@@ -143,14 +148,14 @@ def land_json_lines(config_path: Path, work: Path, streams: list[dict], started:
     records = Counter(m["record"]["stream"] for m in messages if m["type"] == "RECORD")
     states = Counter(m["state"]["stream"]["stream_descriptor"]["name"] for m in messages if m["type"] == "STATE")
     errors = [m for m in messages if m["type"] == "TRACE" and m["trace"].get("type") == "ERROR"]
-    JSON_LINES_DIR.mkdir(exist_ok=True)
+    json_lines_dir.mkdir(parents=True, exist_ok=True)
     for stream in streams:
         lines = [
             json.dumps(m["record"]["data"]) + "\n"
             for m in messages
             if m["type"] == "RECORD" and m["record"]["stream"] == stream["name"]
         ]
-        (JSON_LINES_DIR / f"{stream['name']}.jsonl").write_text("".join(lines))
+        (json_lines_dir / f"{stream['name']}.jsonl").write_text("".join(lines))
 
     print(f"\n{'stream':<32}{'records':>10}{'states':>8}")
     for stream in streams:
@@ -164,7 +169,7 @@ def land_json_lines(config_path: Path, work: Path, streams: list[dict], started:
     if unchanged:
         print(f"(read incrementally from start_date: nothing in {', '.join(unchanged)} changed since then)")
     print(f"\nread: {'FAILED' if errors else 'ok'} in {time.monotonic() - started:.1f} s")
-    print(f"records: one JSON-lines file per stream in {JSON_LINES_DIR}")
+    print(f"records: one JSON-lines file per stream in {json_lines_dir}")
     return 1 if errors else 0
 
 
