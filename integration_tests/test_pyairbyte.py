@@ -33,9 +33,8 @@ def _pyairbyte_problem() -> str | None:
     return None
 
 
-pytestmark = pytest.mark.skipif(
-    _pyairbyte_problem() is not None, reason=f"the demo's PyAirbyte path: {_pyairbyte_problem()}"
-)
+PYAIRBYTE_PROBLEM = _pyairbyte_problem()
+pytestmark = pytest.mark.skipif(PYAIRBYTE_PROBLEM is not None, reason=f"the demo's PyAirbyte path: {PYAIRBYTE_PROBLEM}")
 
 
 def land(config: dict[str, Any], streams: list[str], workdir: Path) -> dict[str, Any]:
