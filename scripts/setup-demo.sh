@@ -11,12 +11,11 @@ if ! "$python" -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] < (3
 fi
 if [ ! -x .venv-demo/bin/python ] || [ requirements-demo.txt -nt .venv-demo/.installed ] \
     || ! .venv-demo/bin/python -c 'import airbyte' >/dev/null 2>&1; then
-  total=$(grep -c '^[a-z0-9]' requirements-demo.txt)
-  echo "installing PyAirbyte and $total locked packages into .venv-demo (a few minutes, once; log: .venv-demo/install.log)"
+  echo "installing PyAirbyte and its ~180 locked dependencies into .venv-demo (a few minutes, once; log: .venv-demo/install.log)"
   "$python" -m venv .venv-demo
   if ! { .venv-demo/bin/python -m pip install pip==26.3 \
       && .venv-demo/bin/python -m pip install --require-hashes -r requirements-demo.txt; } 2>&1 \
-      | tee .venv-demo/install.log | scripts/pip-progress.sh "$total"; then
+      | tee .venv-demo/install.log | scripts/pip-progress.sh; then
     tail -n 20 .venv-demo/install.log
     echo "PyAirbyte could not be installed (log: .venv-demo/install.log)"
     exit 1
