@@ -528,7 +528,7 @@ def test_client_ids_select_units(service):
 
 def test_data_extensions_have_varied_shapes(data):
     specs = [de.spec for de in data.data_extensions]
-    assert 8 <= len(specs) <= 12
+    assert 8 <= len(specs) <= 16
     assert any(s.sendable for s in specs) and any(not s.sendable for s in specs)
     assert any(not any(f.primary_key for f in s.fields) for s in specs)
     assert any(not any(f.field_type == "Date" for f in s.fields) for s in specs)
@@ -580,6 +580,36 @@ def test_like_is_refused_on_data_extension_rows(service):
 def test_unknown_data_extension_field_is_refused(service):
     answer = call(service, envelope(retrieve("DataExtensionObject[orders-2024-eu]", ["OrderId", "Nope"])))
     assert answer.status.startswith("Error: The Request Property(s) Nope")
+
+
+def test_data_extension_keys_collide_under_naive_normalisation_and_include_non_ascii(data):
+    keys = {de.key for de in data.data_extensions}
+    assert {"Newsletter_DE", "Newsletter.DE", "顧客マスタ"} <= keys
+
+
+def test_a_data_extension_can_have_no_listed_fields(service, data):
+    listed = call(service, envelope(retrieve("DataExtension", ["CustomerKey"])))
+    assert "hidden_fields_de" in listed.values("CustomerKey")
+    flt = simple("DataExtension.CustomerKey", "equals", "hidden_fields_de")
+    assert not call(service, envelope(retrieve("DataExtensionField", ["Name"], filter_xml=flt))).results
+
+
+def test_rows_serve_the_hidden_custom_object_key_which_no_field_listing_shows(service):
+    answer = call(service, envelope(retrieve("DataExtensionObject[event_log]", ["_CustomObjectKey"], extra=_batch(3))))
+    assert [value.text for value in answer.root.iter(f"{PARTNER_NS}Value")] == ["1", "2", "3"]
+    flt = simple("DataExtension.CustomerKey", "equals", "event_log")
+    fields = call(service, envelope(retrieve("DataExtensionField", ["Name"], filter_xml=flt)))
+    assert "_CustomObjectKey" not in fields.values("Name")
+
+
+def test_decimal_18_8_values_reach_the_edges_and_booleans_use_y_n_and_yes_no(service):
+    answer = call(
+        service,
+        envelope(retrieve("DataExtensionObject[ledger_balances]", ["Balance", "Settled", "Audited"], extra=_batch(8))),
+    )
+    values = [value.text for value in answer.root.iter(f"{PARTNER_NS}Value")]
+    assert {"9999999999.99999999", "-9999999999.99999999", "0", "-0.00000001"} <= set(values)
+    assert {v.lower() for v in values if v and v.isalpha()} <= {"y", "n", "yes", "no"}
 
 
 def test_data_extension_rows_render_dates_like_sfmc(service):

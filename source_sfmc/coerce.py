@@ -6,9 +6,13 @@ JSON types; both come out in the schema's types. What the rules are:
 
 - Only the schema's properties are kept, recursively. An object schema without `properties` (a free-form map,
   such as a flattened Attributes object) passes its value through unchanged.
-- `integer` -> int, `number` -> float (finite), `boolean` -> bool from true/false (any case) or 1/0,
+- `integer` -> int, `number` -> float (finite), `boolean` -> bool from every spelling SFMC documents for its
+  Boolean data extension fields (true/false, y/n, yes/no, 1/0; any case),
   `string` -> str, `string` with `format: date-time` -> normalised by `datetimes` according to the custom
   keyword `x-sfmc-date`: `soap` (default), `rest` or `data_extension`.
+- `number` with the custom keyword `x-sfmc-scale` (a data extension Decimal field) -> the decimal text exactly as
+  SFMC sent it, wrapped in an `orjson.Fragment`: the CDK serialises records with orjson, which writes a
+  fragment's bytes verbatim, so the JSON number on stdout carries every digit (a float would keep about 16).
 - `array` applies its `items` schema to each element; a lone value (one repeated XML element) becomes a
   one-element list.
 - Type unions work: `["null", "integer"]` is an integer that may be null; with several non-null types the
@@ -21,8 +25,11 @@ JSON types; both come out in the schema's types. What the rules are:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
+
+import orjson
 
 from source_sfmc.datetimes import data_extension_datetime, rest_datetime, soap_datetime
 
@@ -35,8 +42,13 @@ _DATE_PARSERS: dict[str, Callable[[str], str | None]] = {
     "rest": rest_datetime,
     "data_extension": data_extension_datetime,
 }
-_TRUE = frozenset({"true", "1"})
-_FALSE = frozenset({"false", "0"})
+# The spellings SFMC accepts for Boolean data extension values ("Data Extension Data Types", Salesforce Help:
+# True/False, Y/N, Yes/No, 1/0), compared case-insensitively.
+_TRUE = frozenset({"true", "1", "y", "yes"})
+_FALSE = frozenset({"false", "0", "n", "no"})
+SCALE_KEYWORD = "x-sfmc-scale"
+# A decimal as SFMC renders it: optional sign, digits, optional fraction (".5" and "5." included).
+_DECIMAL_TEXT = re.compile(r"\s*([+-]?)(?:([0-9]+)(?:\.([0-9]*))?|\.([0-9]+))\s*")
 _CONVERSION_ERRORS = (ValueError, TypeError, ArithmeticError)
 
 
@@ -85,6 +97,8 @@ def _compile_type(type_name: str, schema: Mapping[str, Any], path: str, report: 
         if kind not in _DATE_PARSERS:
             raise ValueError(f"{path}: {DATE_KEYWORD} must be one of {sorted(_DATE_PARSERS)}, got {kind!r}")
         return _date_time(_DATE_PARSERS[kind])
+    if type_name == "number" and SCALE_KEYWORD in schema:
+        return _exact_decimal
     scalar = _SCALARS.get(type_name)
     if scalar is None:
         raise ValueError(f"{path}: unsupported JSON schema type {type_name!r}")
@@ -182,6 +196,22 @@ def _number(value: Any) -> float:
     if not math.isfinite(number):
         raise ValueError(f"{value!r} is not a finite number")
     return number
+
+
+def _exact_decimal(value: Any) -> orjson.Fragment | float:
+    """A decimal's text as a JSON number with the same digits: `007.50` -> `7.50`, `-.5` -> `-0.5`, `+1` -> `1`.
+
+    Only the spelling is made valid JSON (sign, leading zeros, a bare point); no digit is added or dropped."""
+    if type(value) is not str:
+        return _number(value)
+    match = _DECIMAL_TEXT.fullmatch(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not a decimal number")
+    sign, whole, fraction, bare_fraction = match.groups()
+    whole = (whole or "0").lstrip("0") or "0"
+    fraction = bare_fraction if bare_fraction is not None else fraction
+    text = ("-" if sign == "-" else "") + whole + (f".{fraction}" if fraction else "")
+    return orjson.Fragment(text.encode("ascii"))
 
 
 def _boolean(value: Any) -> bool:

@@ -33,6 +33,10 @@ KNOWN_FIELDS = frozenset(
         "num_workers",
         "request_timeout_seconds",
         "data_extensions",
+        "data_extensions_include",
+        "data_extensions_exclude",
+        "data_extension_folders_include",
+        "data_extension_folders_exclude",
     }
 )
 DEFAULT_WINDOW_DAYS = 30
@@ -73,6 +77,11 @@ class SfmcConfig:
     num_workers: int = DEFAULT_NUM_WORKERS
     request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
     data_extensions: tuple[str, ...] = ()
+    # Glob patterns (see data_extension_selection) on data extension names or keys, and on folder paths.
+    data_extensions_include: tuple[str, ...] = ()
+    data_extensions_exclude: tuple[str, ...] = ()
+    data_extension_folders_include: tuple[str, ...] = ()
+    data_extension_folders_exclude: tuple[str, ...] = ()
 
     @property
     def token_url(self) -> str:
@@ -101,6 +110,10 @@ def parse_config(raw: Mapping[str, Any], *, now: datetime | None = None) -> Sfmc
         num_workers=_int_in_range(raw, "num_workers", DEFAULT_NUM_WORKERS, 1, MAX_NUM_WORKERS),
         request_timeout_seconds=_int_in_range(raw, "request_timeout_seconds", DEFAULT_REQUEST_TIMEOUT_SECONDS, 1, 900),
         data_extensions=_key_list(raw.get("data_extensions")),
+        data_extensions_include=_pattern_list(raw, "data_extensions_include", "names or external keys"),
+        data_extensions_exclude=_pattern_list(raw, "data_extensions_exclude", "names or external keys"),
+        data_extension_folders_include=_pattern_list(raw, "data_extension_folders_include", "folder paths"),
+        data_extension_folders_exclude=_pattern_list(raw, "data_extension_folders_exclude", "folder paths"),
     )
 
 
@@ -237,6 +250,16 @@ def _key_list(value: Any) -> tuple[str, ...]:
         raise ConfigError("data_extensions", "must be a list of data extension external keys")
     keys = tuple(dict.fromkeys(item.strip() for item in value if item.strip()))
     return keys
+
+
+def _pattern_list(raw: Mapping[str, Any], name: str, what: str) -> tuple[str, ...]:
+    value = raw.get(name)
+    if value is None:
+        return ()
+    example = "'Data Extensions/Sales*'" if "folder" in what else "'Sales_*' or '*_tmp'"
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(name, f"must be a list of patterns of data extension {what}, such as {example}")
+    return tuple(dict.fromkeys(item.strip() for item in value if item.strip()))
 
 
 def _shorten(text: str, limit: int = 80) -> str:

@@ -58,11 +58,16 @@ def _family_outcome(family: str, streams: list[SfmcStream], probed: list[SfmcStr
 
 
 def _data_extensions_found(context: SyncContext, soap: list[SfmcStream], granted: frozenset[str]) -> str:
-    """How many data extensions discover will list: the same two paged calls, memoized for the sync."""
+    """How many data extensions discover will offer a stream for: the same paged calls, memoized for the sync."""
     lister = next(stream for stream in soap if stream.stream_name == "data_extensions")
     if granted and not set(lister.scopes) <= granted:
         return "data extensions: no scope granted"
-    return f"data extensions: {len(data_extension_tables(context))} found"
+    tables = data_extension_tables(context)
+    offered = [table for table in tables if table.fields]  # discover offers no stream for a field-less one
+    unreadable = (
+        f" ({len(tables) - len(offered)} more without fields, not offered)" if len(offered) < len(tables) else ""
+    )
+    return f"data extensions: {len(offered)} found{unreadable}"
 
 
 def _first_granted(streams: list[SfmcStream], granted: frozenset[str]) -> SfmcStream | None:

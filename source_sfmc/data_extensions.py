@@ -4,22 +4,34 @@ Discovery costs two paged retrieves whatever the number of data extensions: Data
 DataExtensionField (every field of every data extension, shared with the `data_extensions` stream). Rows are read
 with SOAP `DataExtensionObject[<key>]` (2,500 per page); incremental reads filter the user-chosen Date field with
 `greaterThanOrEqual` the cursor's lower bound.
+
+What a row's values become (SOAP sends every value as text):
+- Text, EmailAddress, Phone, Locale: the text exactly as sent. An empty value is null: SFMC's retrieve answer
+  renders a NULL and an empty string alike (an empty `<Value />`), so the two cannot be told apart, and a
+  NULL emitted as "" would be wrong more often (imports store missing values as NULL).
+- Number: integer. Decimal: a JSON number with every digit SFMC sent (see coerce), its precision and scale in
+  the schema. Boolean: true/false from every spelling SFMC documents. Date: UTC date-time.
+- `_CustomObjectKey`, SFMC's hidden row identity, is requested and emitted for every row; it is the stream's
+  primary key when the data extension has no primary-key fields.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airbyte_cdk.models import ConfiguredAirbyteCatalog, FailureType, SyncMode
+from airbyte_cdk.models import ConfiguredAirbyteCatalog, ConfiguredAirbyteStream, FailureType, SyncMode
 from airbyte_cdk.sources.streams.concurrent.adapters import StreamFacade
 from airbyte_cdk.sources.streams.concurrent.cursor import CursorField
 from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_sfmc.coerce import SCALE_KEYWORD
+from source_sfmc.data_extension_selection import DataExtensionSelection, folder_paths, is_selected
 from source_sfmc.soap.envelope import Filter, SimpleFilter
 from source_sfmc.soap.parse import RetrievePage
 from source_sfmc.soap.streams import (
@@ -35,11 +47,21 @@ from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SyncContext, parse
 logger = logging.getLogger("airbyte")
 
 STREAM_PREFIX = "data_extension__"
-DATA_EXTENSION_PROPERTIES = ("ObjectID", "CustomerKey", "Name")
+DATA_EXTENSION_PROPERTIES = ("ObjectID", "CustomerKey", "Name", "CategoryID")
+DATA_FOLDER_PROPERTIES = ("ID", "Name", "ParentFolder.ID", "ContentType")
 # A window starting at or before this is the cursor's "beginning of time": no lower bound is sent, so a first
 # incremental sync without a start date also reads rows dated before 1970 (birth dates...).
 _BEGINNING = parse_window_bound("1970-01-01T00:00:00Z")
 _NON_ALPHANUMERIC_RUN = re.compile(r"[^a-z0-9]+")
+_PLAIN_KEY = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
+_LETTERS_AND_DIGITS = re.compile(r"[^\W_]+")
+_DIGEST_HEX_DIGITS = 8
+# The hidden identity of every data extension row (an auto-incrementing number per row; PROTOCOL.md,
+# DataExtensionObject): requested in every row retrieve, and the key of data extensions without primary key.
+ROW_KEY = "_CustomObjectKey"
+# Top-level schema keyword naming the data extension a stream was discovered for, so that a read can tell a
+# catalog's stream from another data extension's.
+KEY_KEYWORD = "x-sfmc-data-extension-key"
 # Names a user would recognise as "when this row last changed": ModifiedDate, LastModified, UpdatedAt... matched
 # word by word (camelCase or separated), so that "Signup Date" is not taken for "up-date".
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
@@ -60,6 +82,11 @@ FIELD_TYPE_SCHEMAS: dict[str, dict[str, Any]] = {
     "Date": {"type": ["null", "string"], "format": "date-time", "x-sfmc-date": "data_extension"},
 }
 _HAS_MAX_LENGTH = frozenset({"Text", "EmailAddress", "Phone", "Locale"})
+_ROW_KEY_SCHEMA = {
+    "type": ["null", "integer"],
+    "description": "SFMC's hidden row identity (_CustomObjectKey); the key of data extensions without primary key.",
+}
+_DESCRIBED_KEY = re.compile(r"\(external key '(.*)'\)\.?$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -68,6 +95,7 @@ class DataExtensionField:
     field_type: str
     max_length: int | None = None
     is_primary_key: bool = False
+    scale: int | None = None
 
 
 @dataclass(frozen=True)
@@ -80,8 +108,14 @@ class DataExtensionTable:
     fields: tuple[DataExtensionField, ...]
 
     @property
-    def primary_key(self) -> list[str]:
+    def key_fields(self) -> list[str]:
+        """The data extension's own primary-key fields (none for many: their rows can repeat)."""
         return [field.name for field in self.fields if field.is_primary_key]
+
+    @property
+    def primary_key(self) -> list[str]:
+        """The stream's primary key: the primary-key fields, or the hidden row identity when there are none."""
+        return self.key_fields or [ROW_KEY]
 
     @property
     def date_fields(self) -> list[str]:
@@ -104,68 +138,110 @@ def is_modification_name(name: str) -> bool:
 
 # -- naming and typing ------------------------------------------------------------------------------------------
 def stream_name_for(key: str) -> str:
-    """`data_extension__` + the key lower-cased, every run of characters other than a-z and 0-9 made one `_`."""
-    return STREAM_PREFIX + _NON_ALPHANUMERIC_RUN.sub("_", key.lower())
+    """The stream name of the data extension with external key `key`: a function of that key alone.
 
-
-def unique_stream_names(keys: Sequence[str]) -> dict[str, str]:
-    """Stream name of each key; keys whose names collide get `_2`, `_3`... in key order, so names are stable."""
-    names: dict[str, str] = {}
-    taken: set[str] = set()
-    for key in sorted(keys):
-        base = name = stream_name_for(key)
-        suffix = 2
-        while name in taken:
-            name, suffix = f"{base}_{suffix}", suffix + 1
-        taken.add(name)
-        names[key] = name
-    return names
+    `data_extension__` + the key lower-cased when it is made only of a-z, 0-9 and single inner `_` (nothing is
+    lost: `CUSTOMERS_MASTER` -> `data_extension__customers_master`). Any other key keeps its letters and digits
+    (any script, lower-cased), runs of anything else made one `_`, and ends with `_` + the first 8 hex digits of
+    the SHA-256 of the exact key, so that keys the normalisation would merge stay apart whichever of them exist:
+    `Newsletter.DE` -> `data_extension__newsletter_de_<8 hex>`, `顧客マスタ` -> `data_extension__顧客マスタ_<8 hex>`.
+    External keys are unique regardless of case in SFMC (a retrieve names a data extension by key
+    case-insensitively), so lower-casing alone loses nothing."""
+    lowered = key.lower()
+    if _PLAIN_KEY.fullmatch(lowered):
+        return STREAM_PREFIX + lowered
+    readable = "_".join(_LETTERS_AND_DIGITS.findall(lowered))
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:_DIGEST_HEX_DIGITS]
+    return f"{STREAM_PREFIX}{readable}_{digest}" if readable else f"{STREAM_PREFIX}{digest}"
 
 
 def field_schema(field: DataExtensionField) -> dict[str, Any]:
     schema = dict(FIELD_TYPE_SCHEMAS.get(field.field_type, _STRING))
     if field.field_type in _HAS_MAX_LENGTH and field.max_length:
         schema["maxLength"] = field.max_length
+    if field.field_type == "Decimal":
+        # A JSON number (destinations make it their decimal/numeric type) whose digits are emitted exactly
+        # (coerce.SCALE_KEYWORD); the declared size is said both in words and as keywords.
+        precision, scale = field.max_length, field.scale
+        schema[SCALE_KEYWORD] = scale
+        if precision is not None:
+            schema["x-sfmc-precision"] = precision
+        size = ",".join("?" if number is None else str(number) for number in (precision, scale))
+        schema["description"] = f"Decimal({size})"
     return schema
 
 
 def json_schema(table: DataExtensionTable) -> dict[str, Any]:
+    properties = {field.name: field_schema(field) for field in table.fields}
+    properties.setdefault(ROW_KEY, _ROW_KEY_SCHEMA)
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "type": "object",
         "description": f"Rows of data extension '{table.name}' (external key '{table.key}').",
+        KEY_KEYWORD: table.key,
         "additionalProperties": True,
-        "properties": {field.name: field_schema(field) for field in table.fields},
+        "properties": properties,
     }
 
 
+def discovered_key(stream_schema: Mapping[str, Any] | None) -> str | None:
+    """The external key a catalog's stream was discovered for: the schema keyword, or for catalogs discovered
+    before it existed, the key quoted in the schema's description; None when neither says."""
+    if not stream_schema:
+        return None
+    key = stream_schema.get(KEY_KEYWORD)
+    if isinstance(key, str):
+        return key
+    match = _DESCRIBED_KEY.search(str(stream_schema.get("description") or ""))
+    return match.group(1) if match else None
+
+
 def table_field(raw: Mapping[str, Any]) -> DataExtensionField:
-    """A DataExtensionField result (all strings) as a field description."""
-    max_length = raw.get("MaxLength")
+    """A DataExtensionField result (all strings) as a field description. For Decimal fields SFMC's `MaxLength`
+    is the precision and `Scale` the digits after the point (DataExtensionField, SOAP API reference)."""
     return DataExtensionField(
         name=str(raw.get("Name")),
         field_type=str(raw.get("FieldType") or "Text"),
-        max_length=int(max_length) if max_length and str(max_length).isdigit() and int(max_length) > 0 else None,
+        max_length=_positive_int(raw.get("MaxLength")),
         is_primary_key=str(raw.get("IsPrimaryKey") or "").lower() == "true",
+        scale=_positive_int(raw.get("Scale"), allow_zero=True),
     )
+
+
+def _positive_int(value: Any, *, allow_zero: bool = False) -> int | None:
+    text = str(value).strip() if value is not None else ""
+    if not text.isdigit() or not text.isascii():
+        return None
+    number = int(text)
+    return number if number > 0 or (allow_zero and number == 0) else None
 
 
 def build_tables(
     data_extensions: Iterable[Mapping[str, Any]], fields: Mapping[str, list[dict]]
 ) -> list[DataExtensionTable]:
-    """Tables from DataExtension results and fields by data extension key (ordinal order), sorted by stream name."""
+    """Tables from DataExtension results and fields by data extension key (ordinal order), sorted by stream name.
+
+    Tables without fields are kept (their streams are not offered, see `data_extension_streams`). Two keys that
+    would share a stream name (keys differing only in case, which SFMC does not allow, or a digest collision)
+    get no table at all, with a warning: a name must never stand for two data extensions."""
     by_key = {str(raw["CustomerKey"]): raw for raw in data_extensions if raw.get("CustomerKey")}
-    names = unique_stream_names(list(by_key))
-    tables = [
-        DataExtensionTable(
+    tables: dict[str, DataExtensionTable] = {}
+    clashing: set[str] = set()
+    for key, raw in by_key.items():
+        table = DataExtensionTable(
             key=key,
             name=str(raw.get("Name") or key),
-            stream_name=names[key],
+            stream_name=stream_name_for(key),
             fields=tuple(table_field(field) for field in fields.get(key, []) if field.get("Name")),
         )
-        for key, raw in by_key.items()
-    ]
-    return sorted(tables, key=lambda table: table.stream_name)
+        other = tables.setdefault(table.stream_name, table)
+        if other is not table:
+            clashing.add(table.stream_name)
+            logger.warning(
+                f"Data extensions with external keys '{other.key}' and '{key}' would both be stream "
+                f"'{table.stream_name}'; neither is offered."
+            )
+    return sorted((t for name, t in tables.items() if name not in clashing), key=lambda t: t.stream_name)
 
 
 # -- the stream ---------------------------------------------------------------------------------------------------
@@ -178,7 +254,7 @@ class DataExtensionRowsStream(SoapStream):
         spec = SoapObject(
             table.stream_name,
             f"DataExtensionObject[{table.key}]",
-            key_of(*table.primary_key) if table.primary_key else (lambda raw: ""),
+            key_of(*table.primary_key),
             DATA_EXTENSIONS_SCOPE,
             # Without a chosen cursor, any Date field makes the stream offer incremental; the catalog picks one.
             cursor=cursor or table.default_cursor or next(iter(table.date_fields), None),
@@ -188,7 +264,7 @@ class DataExtensionRowsStream(SoapStream):
 
     @property
     def primary_key(self) -> list[str] | None:  # type: ignore[override]
-        return self.table.primary_key or None
+        return self.table.primary_key
 
     @property
     def source_defined_cursor(self) -> bool:  # type: ignore[override]
@@ -250,7 +326,7 @@ class DataExtensionRowsStream(SoapStream):
         self._pending_bad_values.append((field_path, raw_value))
 
     def _log_bad_values(self, values: Mapping[str, Any]) -> None:
-        row_key = {name: values.get(name) for name in self.table.primary_key} or "(no primary key)"
+        row_key = {name: values.get(name) for name in self.table.primary_key}
         for field_path, raw_value in self._pending_bad_values:
             if field_path in self._warned_fields:
                 continue
@@ -266,20 +342,18 @@ class DataExtensionRowsStream(SoapStream):
         return next((field.field_type for field in self.table.fields if field.name == name), "value")
 
 
-class MissingDataExtensionStream(DataExtensionRowsStream):
-    """A stream of the configured catalog whose data extension discovery no longer finds: it fails clearly."""
+class UnreadableDataExtensionStream(DataExtensionRowsStream):
+    """A stream of the configured catalog that cannot be read as it was discovered (its data extension is gone,
+    its name now belongs to another data extension, or it has no fields): reading it fails with `reason`, a
+    config error, and reads nothing; the other streams of the sync are not affected."""
 
-    def __init__(self, context: SyncContext, stream_name: str) -> None:
+    def __init__(self, context: SyncContext, stream_name: str, reason: str) -> None:
         super().__init__(context, DataExtensionTable(key="", name="", stream_name=stream_name, fields=()))
+        self.reason = reason
 
     def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         raise AirbyteTracedException(
-            message=(
-                f"Stream '{self.stream_name}': its data extension no longer exists in Marketing Cloud (deleted, "
-                "its external key changed, or it was removed from the data_extensions setting). Refresh the "
-                "source schema and deselect the stream."
-            ),
-            failure_type=FailureType.config_error,
+            message=f"Stream '{self.stream_name}': {self.reason}", failure_type=FailureType.config_error
         )
 
 
@@ -308,18 +382,38 @@ def catalog_facade(stream: DataExtensionRowsStream, facade: StreamFacade) -> Str
 
 # -- assembly -----------------------------------------------------------------------------------------------------
 def data_extension_tables(context: SyncContext) -> list[DataExtensionTable]:
-    """Every data extension the account can see (or those configured), memoized per sync."""
+    """The data extensions the account can see that the config selects (data_extension_selection), memoized
+    per sync. Folder paths are listed (one more paged retrieve, of DataFolder) only when a folder pattern is set."""
 
     def fetch() -> list[DataExtensionTable]:
-        lister = SoapStream(context, _data_extensions_object())
+        config = context.config
+        lister = SoapStream(context, _soap_object("DataExtension"))
         listed = list(lister.retrieve("DataExtension", DATA_EXTENSION_PROPERTIES))
-        wanted = {key.casefold() for key in context.config.data_extensions}
-        if wanted:
-            listed = [raw for raw in listed if str(raw.get("CustomerKey") or "").casefold() in wanted]
-            found = {str(raw.get("CustomerKey")).casefold() for raw in listed}
-            for key in context.config.data_extensions:
-                if key.casefold() not in found:
-                    logger.warning(f"Data extension with external key '{key}' was not found; it has no stream.")
+        found = {str(raw.get("CustomerKey") or "").casefold() for raw in listed}
+        for key in config.data_extensions:
+            if key.casefold() not in found:
+                logger.warning(f"Data extension with external key '{key}' was not found; it has no stream.")
+        selection = DataExtensionSelection(
+            keys=config.data_extensions,
+            include=config.data_extensions_include,
+            exclude=config.data_extensions_exclude,
+            folders_include=config.data_extension_folders_include,
+            folders_exclude=config.data_extension_folders_exclude,
+        )
+        paths: dict[int, list[str]] = {}
+        if selection.needs_folders:
+            folder_lister = SoapStream(context, _soap_object("DataFolder"))
+            paths = folder_paths(folder_lister.retrieve("DataFolder", DATA_FOLDER_PROPERTIES))
+        listed = [
+            raw
+            for raw in listed
+            if is_selected(
+                selection,
+                str(raw.get("CustomerKey") or ""),
+                str(raw.get("Name") or ""),
+                paths.get(_positive_int(raw.get("CategoryID")) or 0, ()),
+            )
+        ]
         return build_tables(listed, data_extension_fields(lister))
 
     return context.memo("data_extension_tables", fetch)
@@ -328,8 +422,8 @@ def data_extension_tables(context: SyncContext) -> list[DataExtensionTable]:
 def data_extension_streams(
     context: SyncContext, catalog: ConfiguredAirbyteCatalog | None = None
 ) -> list[DataExtensionRowsStream]:
-    """A stream per data extension; with a configured catalog, its chosen cursors, and a failing stream for each
-    selected data extension stream that no longer exists."""
+    """A stream per selected data extension that has fields; with a configured catalog, its chosen cursors, and
+    a failing stream for each chosen data extension stream that cannot be read as it was discovered."""
     chosen = {
         configured.stream.name: configured
         for configured in (catalog.streams if catalog else [])
@@ -349,12 +443,48 @@ def data_extension_streams(
     streams: list[DataExtensionRowsStream] = []
     for table in tables:
         configured = chosen.pop(table.stream_name, None)
+        problem = _unreadable(table, configured)
+        if problem is not None:
+            if configured is not None:
+                streams.append(UnreadableDataExtensionStream(context, table.stream_name, problem))
+            elif catalog is None and not table.fields:
+                logger.warning(f"Stream '{table.stream_name}' is not offered: {problem}")
+            continue
         cursor = None
         if configured is not None and configured.sync_mode == SyncMode.incremental:
             cursor = _chosen_cursor(table, configured.cursor_field)
         streams.append(DataExtensionRowsStream(context, table, cursor))
-    streams += [MissingDataExtensionStream(context, name) for name in sorted(chosen)]
+    streams += [
+        UnreadableDataExtensionStream(
+            context,
+            name,
+            "its data extension no longer exists in Marketing Cloud (deleted, its external key changed, or the "
+            "data extension settings of this source no longer select it). Refresh the source schema and deselect "
+            "the stream.",
+        )
+        for name in sorted(chosen)
+    ]
     return streams
+
+
+def _unreadable(table: DataExtensionTable, configured: ConfiguredAirbyteStream | None) -> str | None:
+    """Why the table's stream cannot be offered or read as the catalog knows it; None when it can."""
+    if configured is not None:
+        was = discovered_key(configured.stream.json_schema)
+        # Keys are unique regardless of case in SFMC: a key whose case changed still names the same table.
+        if was is not None and was.casefold() != table.key.casefold():
+            return (
+                f"it was discovered for the data extension with external key '{was}', but that name now belongs "
+                f"to the data extension with external key '{table.key}'. Refresh the source schema and select the "
+                "streams again; nothing was read."
+            )
+    if not table.fields:
+        return (
+            f"Marketing Cloud lists no fields for data extension '{table.name}' (external key '{table.key}'), "
+            "so its rows cannot be retrieved; check that the installed package can read its fields (shared data "
+            "extensions are read from the business unit that owns them)."
+        )
+    return None
 
 
 def _chosen_cursor(table: DataExtensionTable, cursor_field: list[str] | None) -> str | None:
@@ -376,5 +506,5 @@ def _chosen_cursor(table: DataExtensionTable, cursor_field: list[str] | None) ->
     return name
 
 
-def _data_extensions_object() -> SoapObject:
-    return next(spec for spec in SOAP_OBJECTS if spec.object_type == "DataExtension")
+def _soap_object(object_type: str) -> SoapObject:
+    return next(spec for spec in SOAP_OBJECTS if spec.object_type == object_type)

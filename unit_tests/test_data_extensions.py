@@ -6,8 +6,11 @@ import logging
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
 import pytest
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from hypothesis import given
+from hypothesis import strategies as st
 
 from source_sfmc.auth import SfmcAuthenticator
 from source_sfmc.coerce import build_coercer
@@ -22,10 +25,9 @@ from source_sfmc.data_extensions import (
     field_schema,
     json_schema,
     stream_name_for,
-    unique_stream_names,
 )
 from source_sfmc.errors import PARSED_ATTRIBUTE
-from source_sfmc.soap.parse import RetrievePage
+from source_sfmc.soap.parse import RetrievePage, parse_retrieve
 from source_sfmc.stream_base import SyncContext
 
 
@@ -37,26 +39,89 @@ def field(name: str, field_type: str = "Text", **kw: Any) -> DataExtensionField:
     return DataExtensionField(name, field_type, **kw)
 
 
+def digest8(key: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
+
+
 @pytest.mark.parametrize(
     ("key", "stream_name"),
     [
         ("CUSTOMERS_MASTER", "data_extension__customers_master"),
-        ("orders-2024-eu", "data_extension__orders_2024_eu"),
-        ("web signups 2025", "data_extension__web_signups_2025"),
-        ("a -- b", "data_extension__a_b"),
-        ("Préférences", "data_extension__pr_f_rences"),
-        ("[x]", "data_extension___x_"),
+        ("Newsletter_DE", "data_extension__newsletter_de"),
+        ("orders2024", "data_extension__orders2024"),
     ],
 )
-def test_stream_name_is_the_key_lower_cased_with_runs_of_other_characters_as_one_underscore(
+def test_a_key_of_letters_digits_and_single_underscores_is_its_stream_name_lower_cased(
     key: str, stream_name: str
 ) -> None:
     assert stream_name_for(key) == stream_name
 
 
-def test_colliding_stream_names_get_numeric_suffixes_in_key_order() -> None:
-    names = unique_stream_names(["a.b", "A-B", "a b"])
-    assert names == {"A-B": "data_extension__a_b", "a b": "data_extension__a_b_2", "a.b": "data_extension__a_b_3"}
+@pytest.mark.parametrize(
+    ("key", "readable"),
+    [
+        ("Newsletter.DE", "newsletter_de"),
+        ("orders-2024-eu", "orders_2024_eu"),
+        ("web signups 2025", "web_signups_2025"),
+        ("a -- b", "a_b"),
+        ("a__b", "a_b"),
+        ("_x", "x"),
+        ("Préférences", "préférences"),
+        ("顧客マスタ", "顧客マスタ"),
+    ],
+)
+def test_any_other_key_keeps_its_letters_and_digits_and_ends_with_a_digest_of_the_exact_key(
+    key: str, readable: str
+) -> None:
+    assert stream_name_for(key) == f"data_extension__{readable}_{digest8(key)}"
+
+
+def test_names_are_stable_across_versions() -> None:
+    # Pinned: a change here renames streams in every existing catalog.
+    assert stream_name_for("Newsletter.DE") == "data_extension__newsletter_de_7f89a323"
+    assert stream_name_for("顧客マスタ") == "data_extension__顧客マスタ_db0e2e70"
+
+
+def test_a_key_of_symbols_only_is_named_by_its_digest() -> None:
+    assert stream_name_for("[..]") == f"data_extension__{digest8('[..]')}"
+
+
+def test_a_new_data_extension_whose_key_sorts_first_does_not_take_an_existing_stream_name() -> None:
+    fields = {"Newsletter_DE": [{"Name": "Email"}], "Newsletter.DE": [{"Name": "Email"}]}
+    day_1 = build_tables([{"CustomerKey": "Newsletter_DE"}], fields)
+    day_2 = build_tables([{"CustomerKey": "Newsletter.DE"}, {"CustomerKey": "Newsletter_DE"}], fields)
+    assert {t.stream_name: t.key for t in day_1} == {"data_extension__newsletter_de": "Newsletter_DE"}
+    assert {t.stream_name: t.key for t in day_2} == {
+        "data_extension__newsletter_de": "Newsletter_DE",
+        f"data_extension__newsletter_de_{digest8('Newsletter.DE')}": "Newsletter.DE",
+    }
+
+
+def test_japanese_keys_give_distinct_readable_names() -> None:
+    names = {stream_name_for(key) for key in ("顧客マスタ", "顧客マスタ_2", "注文", "注文!")}
+    assert len(names) == 4
+    assert all("顧客" in name or "注文" in name for name in names)
+
+
+_KEYS = st.text(min_size=1, max_size=30)
+
+
+@given(st.lists(_KEYS, min_size=1, max_size=8, unique_by=str.lower), st.data())
+def test_a_stream_name_depends_on_its_own_key_alone(keys: list[str], data: st.DataObject) -> None:
+    fields = {key: [{"Name": "F"}] for key in keys}
+    others = data.draw(st.lists(st.sampled_from(keys), unique=True))
+    alone = {t.key: t.stream_name for t in build_tables([{"CustomerKey": k} for k in keys], fields)}
+    fewer = {t.key: t.stream_name for t in build_tables([{"CustomerKey": k} for k in others], fields)}
+    assert all(alone[key] == name == stream_name_for(key) for key, name in fewer.items())
+    assert len(set(alone.values())) == len(alone)
+
+
+@given(_KEYS, _KEYS)
+def test_keys_that_differ_other_than_by_case_have_different_stream_names(first: str, second: str) -> None:
+    if first.lower() != second.lower():
+        assert stream_name_for(first) != stream_name_for(second)
 
 
 @pytest.mark.parametrize(
@@ -67,7 +132,10 @@ def test_colliding_stream_names_get_numeric_suffixes_in_key_order() -> None:
         ("Phone", {"type": ["null", "string"], "maxLength": 50}),
         ("Locale", {"type": ["null", "string"], "maxLength": 50}),
         ("Number", {"type": ["null", "integer"]}),
-        ("Decimal", {"type": ["null", "number"]}),
+        (
+            "Decimal",
+            {"type": ["null", "number"], "x-sfmc-scale": None, "x-sfmc-precision": 50, "description": "Decimal(50,?)"},
+        ),
         ("Boolean", {"type": ["null", "boolean"]}),
         ("Date", {"type": ["null", "string"], "format": "date-time", "x-sfmc-date": "data_extension"}),
     ],
@@ -107,7 +175,86 @@ def test_values_are_converted_to_their_field_types() -> None:
     coerce = build_coercer(
         json_schema(table(field("N", "Number"), field("D", "Decimal"), field("B", "Boolean"), field("T")))
     )
-    assert coerce({"N": "42", "D": "12.50", "B": "False", "T": "x"}) == {"N": 42, "D": 12.5, "B": False, "T": "x"}
+    typed = coerce({"N": "42", "D": "12.50", "B": "False", "T": "x"})
+    assert orjson.dumps(typed) == b'{"N":42,"D":12.50,"B":false,"T":"x"}'
+
+
+def test_a_decimal_field_schema_says_precision_and_scale() -> None:
+    raw = {"Name": "Amount", "FieldType": "Decimal", "MaxLength": "18", "Scale": "8"}
+    (amounts,) = build_tables([{"CustomerKey": "k"}], {"k": [raw]})
+    schema = json_schema(amounts)["properties"]["Amount"]
+    assert schema["type"] == ["null", "number"]
+    assert (schema["x-sfmc-precision"], schema["x-sfmc-scale"], schema["description"]) == (18, 8, "Decimal(18,8)")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1234567890.12345678",
+        "9999999999.99999999",
+        "-9999999999.99999999",
+        "0.00000001",
+        "-0.00000001",
+        "0",
+        "0.00000000",
+        "-1234567890.12345678",
+    ],
+)
+def test_decimal_values_are_emitted_with_every_digit_sfmc_sent(text: str) -> None:
+    decimals = table(field("D", "Decimal", max_length=18, scale=8))
+    assert orjson.dumps(build_coercer(json_schema(decimals))({"D": text})) == b'{"D":' + text.encode() + b"}"
+
+
+@given(
+    st.integers(min_value=-(10**18) + 1, max_value=10**18 - 1),
+    st.integers(min_value=0, max_value=18),
+)
+def test_any_decimal_up_to_18_digits_keeps_its_digits_through_json(unscaled: int, scale: int) -> None:
+    digits = f"{abs(unscaled):0{scale + 1}d}"
+    text = ("-" if unscaled < 0 else "") + (f"{digits[:-scale]}.{digits[-scale:]}" if scale else digits)
+    decimals = table(field("D", "Decimal", max_length=18, scale=scale))
+    emitted = orjson.dumps(build_coercer(json_schema(decimals))({"D": text}))
+    from decimal import Decimal
+
+    assert emitted == b'{"D":' + text.encode() + b"}"
+    assert __import__("json").loads(emitted, parse_float=Decimal)["D"] == Decimal(text)
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [("Y", True), ("N", False), ("yes", True), ("no", False), ("YES", True), ("n", False), ("True", True)],
+)
+def test_every_boolean_spelling_sfmc_documents_is_read(raw: str, value: bool) -> None:
+    coerce = build_coercer(json_schema(table(field("B", "Boolean"))))
+    assert coerce({"B": raw}) == {"B": value}
+
+
+@pytest.mark.parametrize("value", ["<Value></Value>", "<Value />", '<Value xsi:nil="true" />'])
+def test_an_empty_or_nil_text_value_is_null(value: str) -> None:
+    body = (
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soap:Body>'
+        '<RetrieveResponseMsg xmlns="http://exacttarget.com/wsdl/partnerAPI"><OverallStatus>OK</OverallStatus>'
+        '<Results xsi:type="DataExtensionObject"><Properties>'
+        f"<Property><Name>OrderId</Name><Value>1</Value></Property><Property><Name>Note</Name>{value}</Property>"
+        "</Properties></Results></RetrieveResponseMsg></soap:Body></soap:Envelope>"
+    )
+    (row,) = parse_retrieve(body.encode()).results
+    assert orders_stream().typed(row["Properties"]) == {"OrderId": 1, "Note": None}
+
+
+def test_rows_carry_the_hidden_row_identity_which_keys_data_extensions_without_primary_key() -> None:
+    log = table(field("Event"), field("When", "Date"))
+    assert log.primary_key == ["_CustomObjectKey"]
+    assert json_schema(log)["properties"]["_CustomObjectKey"]["type"] == ["null", "integer"]
+    assert build_coercer(json_schema(log))({"Event": "x", "_CustomObjectKey": "17"}) == {
+        "Event": "x",
+        "_CustomObjectKey": 17,
+    }
+
+
+def test_a_data_extension_with_primary_key_fields_keeps_them_as_its_key() -> None:
+    assert table(field("Id", is_primary_key=True), field("Name")).primary_key == ["Id"]
 
 
 def test_default_cursor_is_a_date_field_named_like_a_modification_date() -> None:
@@ -139,10 +286,21 @@ def test_tables_are_built_from_listing_and_fields_with_primary_keys() -> None:
     assert orders.fields[1] == DataExtensionField("Note", "Text", 4000, False)
 
 
+def test_the_schema_names_the_external_key_it_was_discovered_for() -> None:
+    from source_sfmc.data_extensions import discovered_key
+
+    assert discovered_key(json_schema(table(key="Newsletter.DE"))) == "Newsletter.DE"
+    # Catalogs discovered before the keyword existed: the key quoted in the description.
+    assert discovered_key({"description": "Rows of data extension 'N' (external key 'a (b)')."}) == "a (b)"
+    assert discovered_key({"type": "object"}) is None
+
+
 def orders_stream() -> DataExtensionRowsStream:
     config = parse_config({"client_id": "id", "client_secret": "secret", "subdomain": "http://127.0.0.1:9"})
     context = SyncContext(config=config, authenticator=SfmcAuthenticator(config))  # never asked for a token here
-    orders = table(field("OrderId", "Number", is_primary_key=True), field("Amount", "Decimal"), name="Orders")
+    orders = table(
+        field("OrderId", "Number", is_primary_key=True), field("Amount", "Decimal"), field("Note"), name="Orders"
+    )
     return DataExtensionRowsStream(context, orders)
 
 
@@ -225,5 +383,69 @@ def test_discovering_hundreds_of_data_extensions_takes_two_paged_retrieves(reque
     streams = data_extension_streams(SyncContext(config=config, authenticator=SfmcAuthenticator(config)))
 
     assert len(streams) == 300
-    assert all(len(stream.get_json_schema()["properties"]) == 10 for stream in streams)
+    # ten fields and the hidden row identity
+    assert all(len(stream.get_json_schema()["properties"]) == 11 for stream in streams)
     assert route.call_count == 4  # two pages of data extensions, two pages of their 3,000 fields
+
+
+def context_listing(*tables: DataExtensionTable) -> SyncContext:
+    config = parse_config({"client_id": "id", "client_secret": "secret", "subdomain": "http://127.0.0.1:9"})
+    context = SyncContext(config=config, authenticator=SfmcAuthenticator(config))
+    context._memo["data_extension_tables"] = list(tables)  # what discovery listed
+    return context
+
+
+def catalog_of(*streams: tuple[str, dict[str, Any]]) -> Any:
+    from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer
+
+    return ConfiguredAirbyteCatalogSerializer.load(
+        {
+            "streams": [
+                {
+                    "stream": {"name": name, "json_schema": schema, "supported_sync_modes": ["full_refresh"]},
+                    "sync_mode": "full_refresh",
+                    "destination_sync_mode": "overwrite",
+                }
+                for name, schema in streams
+            ]
+        }
+    )
+
+
+def read_error(stream: DataExtensionRowsStream) -> AirbyteTracedException:
+    with pytest.raises(AirbyteTracedException) as raised:
+        list(stream.read_slice({}))
+    assert raised.value.failure_type.value == "config_error"
+    return raised.value
+
+
+def test_a_data_extension_without_fields_is_not_offered(caplog: pytest.LogCaptureFixture) -> None:
+    orders, fieldless = table(field("Id")), table(key="no_fields", name="No fields")
+    with caplog.at_level(logging.WARNING, logger="airbyte"):
+        streams = data_extension_streams(context_listing(orders, fieldless))
+    assert [stream.name for stream in streams] == ["data_extension__orders"]
+    assert any("data_extension__no_fields" in record.getMessage() for record in caplog.records)
+
+
+def test_a_selected_data_extension_without_fields_fails_alone_with_a_clear_message() -> None:
+    orders, fieldless = table(field("Id")), table(key="no_fields", name="No fields")
+    catalog = catalog_of(("data_extension__no_fields", {}), ("data_extension__orders", json_schema(orders)))
+    streams = {s.name: s for s in data_extension_streams(context_listing(orders, fieldless), catalog)}
+    assert "no fields" in (read_error(streams["data_extension__no_fields"]).message or "")
+    assert type(streams["data_extension__orders"]) is DataExtensionRowsStream
+
+
+def test_a_stream_whose_name_now_belongs_to_another_key_fails_and_names_both_keys() -> None:
+    # Discovered (before stable names) for 'Newsletter.DE'; the name now stands for 'Newsletter_DE'.
+    newsletter = table(field("Email"), key="Newsletter_DE", name="Newsletter")
+    old_schema = {"description": "Rows of data extension 'Newsletter' (external key 'Newsletter.DE')."}
+    catalog = catalog_of(("data_extension__newsletter_de", old_schema))
+    (stream,) = data_extension_streams(context_listing(newsletter), catalog)
+    message = read_error(stream).message or ""
+    assert "'Newsletter.DE'" in message and "'Newsletter_DE'" in message
+
+
+def test_a_stream_whose_data_extension_is_gone_fails_with_a_clear_message() -> None:
+    catalog = catalog_of(("data_extension__gone", {}))
+    streams = {s.name: s for s in data_extension_streams(context_listing(table(field("Id"))), catalog)}
+    assert "no longer exists" in (read_error(streams["data_extension__gone"]).message or "")

@@ -191,7 +191,69 @@ DATA_EXTENSIONS = (
         description="Reasons given on the unsubscribe page",
         order_field="UnsubscribedOn",
     ),
+    # Two keys that one naive normalisation (lower-case, non-alphanumerics as "_") merges; "." sorts before "_".
+    DataExtensionSpec(
+        "Newsletter_DE",
+        "Newsletter",
+        120,
+        (
+            _f("Email", "EmailAddress", "email", primary_key=True, required=True),
+            _f("Opted", "Boolean", "yes_no"),
+        ),
+        description="Newsletter audience",
+    ),
+    DataExtensionSpec(
+        "Newsletter.DE",
+        "Newsletter (copy)",
+        45,
+        (
+            _f("Email", "EmailAddress", "email", primary_key=True, required=True),
+            _f("Opted", "Boolean", "y_n"),
+        ),
+        description="A copy made later; its key differs from Newsletter_DE by one character",
+    ),
+    # A key made only of characters outside ASCII.
+    DataExtensionSpec(
+        "顧客マスタ",
+        "顧客マスタ",
+        60,
+        (
+            _f("顧客ID", "Number", "row_id", primary_key=True, required=True),
+            _f("氏名", "Text", "last_name", max_length=80),
+        ),
+        description="Customer master of the Japanese business",
+    ),
+    # Balances at the edges of Decimal(18,8), negative and zero; no primary key, so rows are keyed by
+    # _CustomObjectKey; Y/N/yes/no booleans as imports store them.
+    DataExtensionSpec(
+        "ledger_balances",
+        "Ledger Balances",
+        300,
+        (
+            _f("Account", "Text", "sku", max_length=32),
+            _f("Balance", "Decimal", "balance_18_8", precision=18, scale=8),
+            _f("Settled", "Boolean", "y_n"),
+            _f("Audited", "Boolean", "yes_no", blank_pct=10),
+        ),
+        description="Decimal(18,8) balances without a primary key",
+    ),
+    # Real accounts list data extensions whose field listing returns nothing (fields not visible to the package).
+    DataExtensionSpec("hidden_fields_de", "Hidden Fields", 0, (), description="Its fields are not listed"),
 )
+# Decimal(18,8) texts at the edges, negative and zero; other rows take generated values.
+EDGE_DECIMALS = (
+    "1234567890.12345678",
+    "9999999999.99999999",
+    "-9999999999.99999999",
+    "0.00000000",
+    "0",
+    "-0.00000001",
+    "0.00000001",
+    "-1234567890.12345678",
+)
+# The hidden row identity every data extension has; retrievable by name, never listed among the fields.
+ROW_KEY = "_CustomObjectKey"
+ROW_KEY_FIELD = FieldSpec(ROW_KEY, "Number", "row_key_number")
 DE_ROWS_FROM_MS = utc_ms(2024, 1, 1)
 
 
@@ -209,6 +271,13 @@ _DE_GENERATORS: dict[str, Callable[[Subscribers, int, int], str]] = {
     "birth_date": lambda subs, i, h: server_us(utc_ms(1950, 1, 1, 6) + (h % 20000) * DAY_MS),
     "any_date": lambda subs, i, h: server_us(DE_ROWS_FROM_MS + (h % (540 * 86400)) * SECOND_MS),
     "bool": lambda subs, i, h: "True" if h % 3 else "False",
+    "y_n": lambda subs, i, h: ("Y", "N", "y", "n")[h % 4],
+    "yes_no": lambda subs, i, h: ("Yes", "No", "yes", "NO")[h % 4],
+    "balance_18_8": lambda subs, i, h: (
+        EDGE_DECIMALS[i]
+        if i < len(EDGE_DECIMALS)
+        else f"{'-' if h & 1 else ''}{(h >> 1) % 10_000_000_000}.{(h >> 35) % 100_000_000:08d}"
+    ),
     "points": lambda subs, i, h: str(h % 25000),
     "row_id": lambda subs, i, h: str(100_000 + i),
     "row_key": lambda subs, i, h: guid(h),
@@ -263,7 +332,7 @@ class DataExtensionRows(Collection):
 
     def row(self, i: int) -> dict:
         h = hash_at(self._salt, i)
-        row: dict[str, str] = {}
+        row: dict[str, str] = {ROW_KEY: str(i + 1)}
         for name, gen, blank_pct, salt in self._fields:
             if gen is None:
                 row[name] = server_us(self.order_key(i))
@@ -292,6 +361,8 @@ class DataExtension:
 
     def field(self, name: str) -> FieldSpec | None:
         folded = name.casefold()
+        if folded == ROW_KEY.casefold():
+            return ROW_KEY_FIELD
         for f in self.spec.fields:
             if f.name.casefold() == folded:
                 return f
