@@ -8,6 +8,7 @@ there with the reason.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,19 @@ def test_pyairbyte_lands_as_many_rows_per_stream_as_the_connector_reads(
 def test_the_landed_rows_are_in_a_duckdb_file_a_person_can_open(landed: dict[str, Any]) -> None:
     assert Path(landed["duckdb"]).is_file()
     assert duckdb_row_count(landed["duckdb"], "campaigns") == landed["rows"]["campaigns"]
+
+
+def test_a_stream_pyairbyte_cannot_name_a_column_for_is_left_out_by_name_and_the_rest_lands(
+    sandbox: Sandbox, catalog: AirbyteCatalog, tmp_path: Path
+) -> None:
+    unnameable = [
+        stream.name
+        for stream in catalog.streams
+        if any(not re.sub(r"[^A-Za-z0-9]", "", name) for name in stream.json_schema.get("properties", {}))
+    ]
+    assert unnameable, "the sandbox has a data extension whose fields are named in another script"
+
+    summary = land(sandbox.config(), ["campaigns", unnameable[0]], tmp_path)
+
+    assert set(summary["left_out"]) == {unnameable[0]}
+    assert summary["rows"]["campaigns"] > 0

@@ -8,7 +8,9 @@ the connector from its own venv as a local executable (`get_source(..., local_ex
 
 The cache is PyAirbyte's default DuckDB cache, `.cache/default_cache/default_cache.duckdb` under the current
 directory. Every read is a full refresh, so a second run replaces the tables rather than adding to them.
-`--summary FILE` also writes what landed as JSON: {"duckdb": path, "rows": {table: count}}.
+`--summary FILE` also writes what landed as JSON: {"duckdb": path, "rows": {table: count}, "left_out": {stream:
+reason}}. A stream is left out when PyAirbyte cannot name its table or a column: its cache names keep ASCII
+letters and digits only, so a data extension field named wholly in another script (顧客ID) has no column name.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 # PyAirbyte looks connectors up in Airbyte's registry and reports usage unless told not to; the demo runs where
 # neither is reachable, and a local executable needs neither.
@@ -28,6 +31,12 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 warnings.filterwarnings("ignore", category=FutureWarning)
 
 import airbyte as ab  # noqa: E402  (after the environment and warning filter it reads at import)
+from airbyte.exceptions import PyAirbyteNameNormalizationError  # noqa: E402
+
+try:  # the rule PyAirbyte's caches name tables and columns by (not exported; without it, nothing is left out)
+    from airbyte._util.name_normalizers import LowerCaseNormalizer
+except ImportError:  # pragma: no cover
+    LowerCaseNormalizer = None
 
 # Two tables worth a look, and the columns that say what a row is.
 SHOWN_TABLES = {
@@ -49,10 +58,11 @@ def main() -> int:
         config=json.loads(args.config.read_text()),
         local_executable=args.executable,
     )
-    if args.streams:
-        source.select_streams([name.strip() for name in args.streams.split(",") if name.strip()])
-    else:
-        source.select_all_streams()
+    wanted = [
+        name.strip() for name in (args.streams or "").split(",") if name.strip()
+    ] or source.get_available_streams()
+    left_out = unnameable_in_cache(source.discovered_catalog, wanted)
+    source.select_streams([name for name in wanted if name not in left_out])
     cache = ab.get_default_cache()
     result = source.read(cache=cache, force_full_refresh=True)
 
@@ -61,6 +71,8 @@ def main() -> int:
     for name, count in rows.items():
         print(f"{name:<44}{count:>10}")
     print(f"{'total':<44}{sum(rows.values()):>10}")
+    for name, reason in left_out.items():
+        print(f"left out of DuckDB: {name}: {reason}")
 
     for table, columns in SHOWN_TABLES.items():
         if rows.get(table):
@@ -76,8 +88,25 @@ def main() -> int:
     print(f'open it:     {sys.executable} -c "{opener}"')
     print("             (or any DuckDB client; the tables are named after the streams)")
     if args.summary:
-        args.summary.write_text(json.dumps({"duckdb": str(path), "rows": rows}))
+        args.summary.write_text(json.dumps({"duckdb": str(path), "rows": rows, "left_out": left_out}))
     return 0
+
+
+def unnameable_in_cache(catalog: Any, streams: list[str]) -> dict[str, str]:
+    """{stream: why} for the streams whose table or column names PyAirbyte's cache cannot form."""
+    if LowerCaseNormalizer is None:
+        return {}
+    left_out: dict[str, str] = {}
+    for stream in catalog.streams:
+        if stream.name not in streams:
+            continue
+        for name in [stream.name, *stream.json_schema.get("properties", {})]:
+            try:
+                LowerCaseNormalizer.normalize(name)
+            except PyAirbyteNameNormalizationError:
+                left_out[stream.name] = f"PyAirbyte cannot form a table or column name from {name!r} (ASCII only)"
+                break
+    return left_out
 
 
 if __name__ == "__main__":
