@@ -42,6 +42,7 @@ REST_STREAM_NAMES = (
     "journeys",
     "journey_statistics",
     "journey_activities",
+    "journey_history",
     "automations",
 )
 # The SOAP object each SOAP stream retrieves (the sandbox counts requests by object type).
@@ -64,9 +65,13 @@ SOAP_OBJECT_TYPES = {
     "unsub_events": "UnsubEvent",
     "not_sent_events": "NotSentEvent",
     "forwarded_email_events": "ForwardedEmailEvent",
+    "forwarded_email_opt_in_events": "ForwardedEmailOptInEvent",
+    "survey_events": "SurveyEvent",
 }
 EVENT_STREAM_NAMES = tuple(name for name in SOAP_OBJECT_TYPES if name.endswith("_events"))
-ALL_STREAM_NAMES = REST_STREAM_NAMES + tuple(SOAP_OBJECT_TYPES)
+# Streams read per send: a Send retrieve per window, then their LinkSend rows in batches of send ids.
+PER_SEND_STREAM_NAMES = ("link_sends",)
+ALL_STREAM_NAMES = REST_STREAM_NAMES + tuple(SOAP_OBJECT_TYPES) + PER_SEND_STREAM_NAMES
 DEFAULT_WINDOW_DAYS = 30
 DEFAULT_LOOKBACK_HOURS = 24
 

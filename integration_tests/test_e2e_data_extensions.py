@@ -269,3 +269,60 @@ def test_a_stream_whose_name_now_belongs_to_another_key_or_without_fields_fails_
     assert "'Newsletter.DE'" in messages and "'Newsletter_DE'" in messages
     assert "lists no fields for data extension 'Hidden Fields'" in messages
     assert {error.trace.error.failure_type.value for error in output.errors} == {"config_error"}
+
+
+def test_a_stream_whose_cursor_field_is_gone_fails_alone_reading_nothing(
+    sandbox: Any, catalog: dict[str, AirbyteStream]
+) -> None:
+    # The catalog's cursor was a Date field deleted in Marketing Cloud after discovery.
+    signups = catalog["data_extension__web_signups_2025_526c50cd"]
+    output = read_streams(
+        config_of(sandbox),
+        [
+            configured(signups, SyncMode.incremental, cursor="Deleted Date"),
+            configured(catalog["data_extension__loyaltytiers"]),
+        ],
+    )
+    rows = rows_by_stream(output)
+    assert set(rows) == {"data_extension__loyaltytiers"} and len(rows["data_extension__loyaltytiers"]) == 4
+    messages = " ".join(error.trace.error.message for error in output.errors)
+    assert "'Deleted Date' is not a Date field" in messages
+    assert {error.trace.error.failure_type.value for error in output.errors} == {"config_error"}
+
+
+def test_a_stream_without_fields_fails_alone_and_leaves_its_state_as_it_was(
+    sandbox: Any, catalog: dict[str, AirbyteStream]
+) -> None:
+    # Fields hidden from the package (a permission): a sentinel "no cursor" state would replace the saved one, and
+    # the sync after the fix would read everything again.
+    fieldless = AirbyteStream(
+        name="data_extension__hidden_fields_de",
+        json_schema={"type": "object", "x-sfmc-data-extension-key": "hidden_fields_de"},
+        supported_sync_modes=[SyncMode.full_refresh, SyncMode.incremental],
+    )
+    saved = {
+        "state_type": "date-range",
+        "slices": [
+            {
+                "start": "2024-01-01T00:00:00.000Z",
+                "end": "2025-03-01T00:00:00.000Z",
+                "most_recent_cursor_value": "2025-03-01T00:00:00.000Z",
+            }
+        ],
+    }
+    state = StateBuilder().with_stream_state(fieldless.name, saved).build()
+    output = read_streams(config_of(sandbox), [configured(fieldless, SyncMode.incremental, cursor="Updated")], state)
+    assert output.errors
+    emitted = [m.state.stream.stream_state.__dict__ for m in output.state_messages]
+    assert emitted and all(stream_state == saved for stream_state in emitted)
+
+
+def test_a_stream_whose_cursor_field_is_gone_drops_the_progress_of_that_field(
+    sandbox: Any, catalog: dict[str, AirbyteStream]
+) -> None:
+    # The saved windows were measured on the deleted field; applied to another Date field they would skip rows.
+    signups = catalog["data_extension__web_signups_2025_526c50cd"]
+    state = StateBuilder().with_stream_state(signups.name, {"Deleted Date": "2025-03-01T00:00:00Z"}).build()
+    output = read_streams(config_of(sandbox), [configured(signups, SyncMode.incremental, cursor="Deleted Date")], state)
+    assert output.errors
+    assert all("Deleted Date" not in str(m.state.stream.stream_state.__dict__) for m in output.state_messages)

@@ -448,3 +448,46 @@ def test_checked_in_config_points_at_the_cli_default() -> None:
         "subdomain": "http://127.0.0.1:8765",
         "start_date": "2025-01-01T00:00:00Z",
     }
+
+
+# --- journey history ----------------------------------------------------------------------------
+
+HISTORY_SEARCH = "/interaction/v1/interactions/journeyhistory/search"
+
+
+def search_history(session: requests.Session, sandbox: Sandbox, body: Any, **params: Any) -> requests.Response:
+    return session.post(f"{sandbox.base_url}{HISTORY_SEARCH}", params=params, json=body, timeout=5)
+
+
+def test_journey_history_count_stops_at_ten_thousand_and_no_page_reaches_past(api, sandbox: Sandbox) -> None:
+    first = search_history(api, sandbox, {}, **{"$page": 1, "$pageSize": 50}).json()
+    past = search_history(api, sandbox, {}, **{"$page": 201, "$pageSize": 50}).json()
+
+    assert first["count"] == 10_000
+    assert len(first["items"]) == 50
+    assert past["items"] == []
+
+
+def test_journey_history_is_searched_between_inclusive_bounds_in_any_case(api, sandbox: Sandbox) -> None:
+    history = sandbox.rest_data.journey_history
+    i = history.size - 10
+    at = history.time(i).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+    exact = search_history(api, sandbox, {"Start": at, "End": at}).json()
+
+    assert exact["count"] == 1
+    assert exact["items"][0]["id"] == history.entry(i)["id"]
+
+
+def test_journey_history_older_than_thirty_days_is_gone(api, sandbox: Sandbox) -> None:
+    history = sandbox.rest_data.journey_history
+    old = history.time(0).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+    assert search_history(api, sandbox, {"start": old, "end": old}).json()["count"] == 0
+
+
+def test_journey_history_refuses_a_bound_that_is_not_a_date(api, sandbox: Sandbox) -> None:
+    response = search_history(api, sandbox, {"start": "yesterday"})
+
+    assert response.status_code == 400
+    assert "'start'" in response.json()["message"]

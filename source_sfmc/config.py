@@ -37,6 +37,7 @@ KNOWN_FIELDS = frozenset(
         "data_extensions_exclude",
         "data_extension_folders_include",
         "data_extension_folders_exclude",
+        "link_sends_recent_days",
     }
 )
 DEFAULT_WINDOW_DAYS = 30
@@ -44,6 +45,9 @@ DEFAULT_LOOKBACK_HOURS = 24
 DEFAULT_NUM_WORKERS = 4
 MAX_NUM_WORKERS = 10
 DEFAULT_REQUEST_TIMEOUT_SECONDS = 180
+# Link clicks keep accruing for weeks after a send: each sync re-reads the links of sends this recent.
+DEFAULT_LINK_SENDS_RECENT_DAYS = 30
+MAX_LINK_SENDS_RECENT_DAYS = 365
 
 # Tenant subdomains are 28 characters starting with "mc"; we accept any DNS label of that alphabet starting with
 # "mc" so that an unusual tenant is not refused by a guess about its length.
@@ -82,6 +86,7 @@ class SfmcConfig:
     data_extensions_exclude: tuple[str, ...] = ()
     data_extension_folders_include: tuple[str, ...] = ()
     data_extension_folders_exclude: tuple[str, ...] = ()
+    link_sends_recent: timedelta = timedelta(days=DEFAULT_LINK_SENDS_RECENT_DAYS)
 
     @property
     def token_url(self) -> str:
@@ -114,6 +119,11 @@ def parse_config(raw: Mapping[str, Any], *, now: datetime | None = None) -> Sfmc
         data_extensions_exclude=_pattern_list(raw, "data_extensions_exclude", "names or external keys"),
         data_extension_folders_include=_pattern_list(raw, "data_extension_folders_include", "folder paths"),
         data_extension_folders_exclude=_pattern_list(raw, "data_extension_folders_exclude", "folder paths"),
+        link_sends_recent=timedelta(
+            days=_int_in_range(
+                raw, "link_sends_recent_days", DEFAULT_LINK_SENDS_RECENT_DAYS, 1, MAX_LINK_SENDS_RECENT_DAYS
+            )
+        ),
     )
 
 

@@ -20,13 +20,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 from airbyte_cdk.models import ConfiguredAirbyteCatalog, ConfiguredAirbyteStream, FailureType, SyncMode
+from airbyte_cdk.sources.message import MessageRepository
 from airbyte_cdk.sources.streams.concurrent.adapters import StreamFacade
-from airbyte_cdk.sources.streams.concurrent.cursor import CursorField
+from airbyte_cdk.sources.streams.concurrent.cursor import CursorField, FinalStateCursor
 from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -54,7 +56,6 @@ DATA_FOLDER_PROPERTIES = ("ID", "Name", "ParentFolder.ID", "ContentType")
 _BEGINNING = parse_window_bound("1970-01-01T00:00:00Z")
 _NON_ALPHANUMERIC_RUN = re.compile(r"[^a-z0-9]+")
 _PLAIN_KEY = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
-_LETTERS_AND_DIGITS = re.compile(r"[^\W_]+")
 _DIGEST_HEX_DIGITS = 8
 # The hidden identity of every data extension row (an auto-incrementing number per row; PROTOCOL.md,
 # DataExtensionObject): requested in every row retrieve, and the key of data extensions without primary key.
@@ -142,17 +143,36 @@ def stream_name_for(key: str) -> str:
 
     `data_extension__` + the key lower-cased when it is made only of a-z, 0-9 and single inner `_` (nothing is
     lost: `CUSTOMERS_MASTER` -> `data_extension__customers_master`). Any other key keeps its letters and digits
-    (any script, lower-cased), runs of anything else made one `_`, and ends with `_` + the first 8 hex digits of
-    the SHA-256 of the exact key, so that keys the normalisation would merge stay apart whichever of them exist:
-    `Newsletter.DE` -> `data_extension__newsletter_de_<8 hex>`, `顧客マスタ` -> `data_extension__顧客マスタ_<8 hex>`.
-    External keys are unique regardless of case in SFMC (a retrieve names a data extension by key
-    case-insensitively), so lower-casing alone loses nothing."""
+    (any script, lower-cased, with their combining marks: see `_words`), runs of anything else made one `_`, and
+    ends with `_` + the first 8 hex digits of the SHA-256 of the exact key, so that keys the normalisation would
+    merge stay apart whichever of them exist: `Newsletter.DE` -> `data_extension__newsletter_de_<8 hex>`,
+    `顧客マスタ` -> `data_extension__顧客マスタ_<8 hex>`. External keys are unique regardless of case in SFMC (a
+    retrieve names a data extension by key case-insensitively), so lower-casing alone loses nothing."""
     lowered = key.lower()
-    if _PLAIN_KEY.fullmatch(lowered):
+    # The key itself must be ASCII: a few other letters lower-case to ASCII ones (KELVIN SIGN to `k`).
+    if key.isascii() and _PLAIN_KEY.fullmatch(lowered):
         return STREAM_PREFIX + lowered
-    readable = "_".join(_LETTERS_AND_DIGITS.findall(lowered))
+    readable = "_".join(_words(lowered))
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:_DIGEST_HEX_DIGITS]
     return f"{STREAM_PREFIX}{readable}_{digest}" if readable else f"{STREAM_PREFIX}{digest}"
+
+
+def _words(text: str) -> list[str]:
+    """The runs of letters and digits of `text` (any script), composed (NFC), each letter with the combining marks
+    that follow it: Devanagari vowel signs and viramas, decomposed accents and kana voicing marks are marks (Unicode
+    category M), not letters, and splitting at them would tear words apart (`हिन्दी` into `ह_न_द`)."""
+    words: list[str] = []
+    word: list[str] = []
+    for char in unicodedata.normalize("NFC", text):
+        kind = unicodedata.category(char)[0]
+        if kind in "LN" or (kind == "M" and word):
+            word.append(char)
+        elif word:
+            words.append("".join(word))
+            word = []
+    if word:
+        words.append("".join(word))
+    return words
 
 
 def field_schema(field: DataExtensionField) -> dict[str, Any]:
@@ -223,8 +243,25 @@ def build_tables(
 
     Tables without fields are kept (their streams are not offered, see `data_extension_streams`). Two keys that
     would share a stream name (keys differing only in case, which SFMC does not allow, or a digest collision)
-    get no table at all, with a warning: a name must never stand for two data extensions."""
-    by_key = {str(raw["CustomerKey"]): raw for raw in data_extensions if raw.get("CustomerKey")}
+    get no table at all, with a warning: a name must never stand for two data extensions. Nor does a key listed
+    for two data extensions (different ObjectIDs: business units of a query_all_accounts listing)."""
+    by_key: dict[str, Mapping[str, Any]] = {}
+    shared_keys: set[str] = set()
+    for raw in data_extensions:
+        if not raw.get("CustomerKey"):
+            continue
+        key = str(raw["CustomerKey"])
+        seen = by_key.setdefault(key, raw)
+        if seen.get("ObjectID") != raw.get("ObjectID"):
+            shared_keys.add(key)
+    for key in sorted(shared_keys):
+        # Keys are unique within a business unit only: a listing across units (query_all_accounts) can hold two
+        # data extensions with one key, whose fields are listed under that key together.
+        del by_key[key]
+        logger.warning(
+            f"Several data extensions have the external key '{key}' (in different business units); none of them "
+            "is offered. Read them with one business unit's account_id and query_all_accounts off."
+        )
     tables: dict[str, DataExtensionTable] = {}
     clashing: set[str] = set()
     for key, raw in by_key.items():
@@ -345,16 +382,42 @@ class DataExtensionRowsStream(SoapStream):
 class UnreadableDataExtensionStream(DataExtensionRowsStream):
     """A stream of the configured catalog that cannot be read as it was discovered (its data extension is gone,
     its name now belongs to another data extension, or it has no fields): reading it fails with `reason`, a
-    config error, and reads nothing; the other streams of the sync are not affected."""
+    config error, and reads nothing; the other streams of the sync are not affected.
 
-    def __init__(self, context: SyncContext, stream_name: str, reason: str) -> None:
+    `keeps_state`: whether the stream's saved state still describes its table (see KeptStateCursor): true when the
+    data extension is gone or lists no fields (a permission fixed later finds the state as it was); false when the
+    name now stands for another data extension or the cursor field is gone, whose saved progress would skip rows."""
+
+    def __init__(self, context: SyncContext, stream_name: str, reason: str, *, keeps_state: bool = False) -> None:
         super().__init__(context, DataExtensionTable(key="", name="", stream_name=stream_name, fields=()))
         self.reason = reason
+        self.keeps_state = keeps_state
 
     def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         raise AirbyteTracedException(
             message=f"Stream '{self.stream_name}': {self.reason}", failure_type=FailureType.config_error
         )
+
+
+class KeptStateCursor(FinalStateCursor):
+    """The cursor of an `UnreadableDataExtensionStream`: it reads nothing, so the state it ends with is the state it
+    was given (or none). The CDK emits a cursor's state when a stream stops, failed or not; FinalStateCursor's
+    "no cursor" sentinel would replace the saved state, and the sync after the user's fix would read everything
+    again."""
+
+    def __init__(
+        self, stream_name: str, namespace: str | None, repository: MessageRepository, state: Mapping[str, Any] | None
+    ) -> None:
+        super().__init__(stream_name, namespace, repository)
+        self._kept = dict(state or {})
+
+    @property
+    def state(self) -> MutableMapping[str, Any]:
+        return self._kept
+
+    def ensure_at_least_one_state_emitted(self) -> None:
+        if self._kept:
+            super().ensure_at_least_one_state_emitted()
 
 
 def catalog_facade(stream: DataExtensionRowsStream, facade: StreamFacade) -> StreamFacade:
@@ -404,7 +467,7 @@ def data_extension_tables(context: SyncContext) -> list[DataExtensionTable]:
         if selection.needs_folders:
             folder_lister = SoapStream(context, _soap_object("DataFolder"))
             paths = folder_paths(folder_lister.retrieve("DataFolder", DATA_FOLDER_PROPERTIES))
-        listed = [
+        selected = [
             raw
             for raw in listed
             if is_selected(
@@ -414,7 +477,14 @@ def data_extension_tables(context: SyncContext) -> list[DataExtensionTable]:
                 paths.get(_positive_int(raw.get("CategoryID")) or 0, ()),
             )
         ]
-        return build_tables(listed, data_extension_fields(lister))
+        if listed and not selected:
+            # Most likely a typo in a pattern: say so rather than offer no data extension stream in silence.
+            logger.warning(
+                f"The data extension settings select none of the {len(listed)} data extension(s) Marketing Cloud "
+                "lists: check data_extensions, data_extensions_include/exclude (names or external keys) and "
+                "data_extension_folders_include/exclude (folder paths such as 'Data Extensions/Sales')."
+            )
+        return build_tables(selected, data_extension_fields(lister))
 
     return context.memo("data_extension_tables", fetch)
 
@@ -446,44 +516,71 @@ def data_extension_streams(
         problem = _unreadable(table, configured)
         if problem is not None:
             if configured is not None:
-                streams.append(UnreadableDataExtensionStream(context, table.stream_name, problem))
+                streams.append(
+                    UnreadableDataExtensionStream(
+                        context, table.stream_name, problem.reason, keeps_state=problem.keeps_state
+                    )
+                )
             elif catalog is None and not table.fields:
-                logger.warning(f"Stream '{table.stream_name}' is not offered: {problem}")
+                logger.warning(f"Stream '{table.stream_name}' is not offered: {problem.reason}")
             continue
         cursor = None
         if configured is not None and configured.sync_mode == SyncMode.incremental:
             cursor = _chosen_cursor(table, configured.cursor_field)
         streams.append(DataExtensionRowsStream(context, table, cursor))
+    by_key = {table.key.casefold(): table for table in tables}
     streams += [
-        UnreadableDataExtensionStream(
-            context,
-            name,
-            "its data extension no longer exists in Marketing Cloud (deleted, its external key changed, or the "
-            "data extension settings of this source no longer select it). Refresh the source schema and deselect "
-            "the stream.",
-        )
+        UnreadableDataExtensionStream(context, name, _missing(chosen[name], by_key), keeps_state=True)
         for name in sorted(chosen)
     ]
     return streams
 
 
-def _unreadable(table: DataExtensionTable, configured: ConfiguredAirbyteStream | None) -> str | None:
+def _missing(configured: ConfiguredAirbyteStream, by_key: Mapping[str, DataExtensionTable]) -> str:
+    """Why a chosen stream has no table of its name: its data extension now has another stream name (catalogs
+    discovered by versions that named streams differently), or it is not listed at all."""
+    was = discovered_key(configured.stream.json_schema)
+    table = by_key.get(was.casefold()) if was is not None else None
+    if table is not None and table.fields:
+        return (
+            f"its data extension (external key '{table.key}') is now stream '{table.stream_name}'. Refresh the "
+            "source schema, deselect this stream and select that one; nothing was read."
+        )
+    return (
+        "its data extension no longer exists in Marketing Cloud (deleted, its external key changed, or the "
+        "data extension settings of this source no longer select it). Refresh the source schema and deselect "
+        "the stream."
+    )
+
+
+@dataclass(frozen=True)
+class _Problem:
+    reason: str
+    keeps_state: bool  # see UnreadableDataExtensionStream
+
+
+def _unreadable(table: DataExtensionTable, configured: ConfiguredAirbyteStream | None) -> _Problem | None:
     """Why the table's stream cannot be offered or read as the catalog knows it; None when it can."""
     if configured is not None:
         was = discovered_key(configured.stream.json_schema)
         # Keys are unique regardless of case in SFMC: a key whose case changed still names the same table.
         if was is not None and was.casefold() != table.key.casefold():
-            return (
+            return _Problem(
                 f"it was discovered for the data extension with external key '{was}', but that name now belongs "
                 f"to the data extension with external key '{table.key}'. Refresh the source schema and select the "
-                "streams again; nothing was read."
+                "streams again; nothing was read.",
+                keeps_state=False,
             )
     if not table.fields:
-        return (
+        return _Problem(
             f"Marketing Cloud lists no fields for data extension '{table.name}' (external key '{table.key}'), "
             "so its rows cannot be retrieved; check that the installed package can read its fields (shared data "
-            "extensions are read from the business unit that owns them)."
+            "extensions are read from the business unit that owns them).",
+            keeps_state=True,
         )
+    if configured is not None and configured.sync_mode == SyncMode.incremental:
+        reason = _cursor_problem(table, (configured.cursor_field or [None])[0])
+        return None if reason is None else _Problem(reason, keeps_state=False)
     return None
 
 
@@ -495,15 +592,23 @@ def _chosen_cursor(table: DataExtensionTable, cursor_field: list[str] | None) ->
         name = next(iter(table.date_fields), None)
         logger.warning(f"Stream '{table.stream_name}' is incremental without a cursor field; using '{name}'.")
         return name
-    if name not in table.date_fields:
+    problem = _cursor_problem(table, name)
+    if problem is not None:
         raise AirbyteTracedException(
-            message=(
-                f"Stream '{table.stream_name}': the cursor field '{name}' is not a Date field of data extension "
-                f"'{table.name}'; choose one of {', '.join(table.date_fields) or '(none: use full refresh)'}."
-            ),
-            failure_type=FailureType.config_error,
+            message=f"Stream '{table.stream_name}': {problem}", failure_type=FailureType.config_error
         )
     return name
+
+
+def _cursor_problem(table: DataExtensionTable, name: str | None) -> str | None:
+    """Why the catalog's cursor field `name` cannot be the stream's cursor (a field deleted or retyped in Marketing
+    Cloud since discovery); None when it can or when none was chosen."""
+    if name is None or name in table.date_fields:
+        return None
+    return (
+        f"the cursor field '{name}' is not a Date field of data extension '{table.name}'; refresh the source "
+        f"schema and choose one of {', '.join(table.date_fields) or '(none: use full refresh)'}."
+    )
 
 
 def _soap_object(object_type: str) -> SoapObject:

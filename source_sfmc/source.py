@@ -29,7 +29,13 @@ from airbyte_cdk.sources.utils.slice_logger import DebugSliceLogger
 from source_sfmc.auth import SfmcAuthenticator
 from source_sfmc.config import ConfigError, SfmcConfig, parse_config
 from source_sfmc.connection_check import check_connection
-from source_sfmc.data_extensions import DataExtensionRowsStream, catalog_facade, data_extension_streams
+from source_sfmc.data_extensions import (
+    DataExtensionRowsStream,
+    KeptStateCursor,
+    UnreadableDataExtensionStream,
+    catalog_facade,
+    data_extension_streams,
+)
 from source_sfmc.rest import REST_STREAMS
 from source_sfmc.soap.streams import SOAP_OBJECTS, soap_streams
 from source_sfmc.state import window_cursor
@@ -109,7 +115,11 @@ class SourceSfmc(ConcurrentSourceAdapter):
         return SyncMode.full_refresh
 
     def _concurrent(self, stream: SfmcStream, state_manager: ConnectorStateManager) -> Stream:
-        if stream.cursor_field_name and self._sync_mode(stream.name) == SyncMode.incremental:
+        if isinstance(stream, UnreadableDataExtensionStream) and stream.keeps_state:
+            saved = state_manager.get_stream_state(stream.name, stream.namespace)
+            cursor = KeptStateCursor(stream.name, stream.namespace, self._message_repository, saved)
+            state = None
+        elif stream.cursor_field_name and self._sync_mode(stream.name) == SyncMode.incremental:
             cursor = window_cursor(stream, state_manager, self._message_repository)
             stream.window_cursor = cursor
             state = state_manager.get_stream_state(stream.name, stream.namespace)

@@ -43,9 +43,10 @@ def window_cursor(
     stream: SfmcStream, state_manager: ConnectorStateManager, message_repository: MessageRepository
 ) -> ConcurrentCursor:
     config = stream.config
+    start = stream.cursor_start
     # Without a start date, a stream that allows it reads everything in one window rather than walking window by
     # window from year 1.
-    slice_range: timedelta | None = config.window if config.start_date else None
+    slice_range: timedelta | None = config.window if start else None
     return ConcurrentCursor(
         stream_name=stream.name,
         stream_namespace=stream.namespace,
@@ -57,8 +58,8 @@ def window_cursor(
             stream.cursor_field_name or "", supports_catalog_defined_cursor_field=not stream.source_defined_cursor
         ),
         slice_boundary_fields=(WINDOW_START, WINDOW_END),
-        start=config.start_date,
+        start=start,
         end_provider=utc_now,
-        lookback_window=config.lookback,
+        lookback_window=stream.lookback,
         slice_range=slice_range,
     )

@@ -132,6 +132,16 @@ class SfmcStream(HttpStream):
     def get_json_schema(self) -> Mapping[str, Any]:
         return load_schema(self.schema_name or self.stream_name)
 
+    @property
+    def lookback(self) -> timedelta:
+        """How far before its saved cursor an incremental sync starts reading again."""
+        return self.config.lookback
+
+    @property
+    def cursor_start(self) -> datetime | None:
+        """Where a first incremental sync starts (None: everything, in one window)."""
+        return self.config.start_date
+
     def get_error_handler(self) -> ErrorHandler | None:
         return SfmcErrorHandler(self.stream_name, self.api, self.scopes)
 

@@ -2,6 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from airbyte_cdk.models import FailureType
+from hypothesis import given
+from hypothesis import strategies as st
 
 from source_sfmc.config import ConfigError, is_trusted_url, parse_config
 
@@ -147,3 +149,18 @@ def test_only_marketing_cloud_https_urls_are_trusted(url, trusted):
 
 def test_loopback_is_trusted_only_for_a_sandbox_config():
     assert is_trusted_url("http://127.0.0.1:8765/", allow_loopback=True)
+
+
+def test_link_sends_recent_period_defaults_to_thirty_days():
+    assert parse().link_sends_recent == timedelta(days=30)
+
+
+def test_link_sends_recent_period_is_read_in_days():
+    assert parse(link_sends_recent_days=7).link_sends_recent == timedelta(days=7)
+
+
+@given(st.one_of(st.integers(max_value=0), st.integers(min_value=366), st.text(), st.floats(), st.booleans()))
+def test_a_bad_link_sends_recent_period_is_a_config_error_naming_the_field(value):
+    if isinstance(value, str) and value.strip().isdigit() and 1 <= int(value.strip()) <= 365:
+        return  # a number in range, written as text, is accepted like the other day counts
+    assert_config_error("link_sends_recent_days", link_sends_recent_days=value)

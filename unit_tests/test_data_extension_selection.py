@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -41,6 +44,29 @@ def test_a_pattern_without_wildcards_matches_exactly_its_own_text(text: str) -> 
     if "*" not in text and "?" not in text:
         assert matches_any([text], text)
         assert not matches_any([text], text + "x")
+
+
+def _reference_glob(pattern: str, value: str) -> bool:
+    """fnmatch with `[` taken literally, on lower-cased text: the rule the selection documents."""
+    return fnmatch.fnmatchcase(value.lower(), pattern.lower().replace("[", "[[]"))
+
+
+_GLOB_TEXT = st.text(alphabet="ab*?[", max_size=12)
+
+
+@given(_GLOB_TEXT, st.text(alphabet="abAB*?[", max_size=12))
+def test_a_glob_agrees_with_fnmatch_taking_brackets_literally(pattern: str, value: str) -> None:
+    assert matches_any([pattern], value) is _reference_glob(pattern, value)
+
+
+def test_a_pattern_of_many_stars_is_matched_in_time_linear_in_the_value() -> None:
+    # Stars compiled to `.*` each backtrack over the others: this pair took minutes (polynomial in the length,
+    # with the number of stars as exponent), during discovery, check and every read.
+    pattern, name = "*a" * 12 + "*b", "a" * 120
+    started = time.monotonic()
+    assert not matches_any([pattern], name)
+    assert matches_any([pattern], name + "b")
+    assert time.monotonic() - started < 0.5
 
 
 def test_folder_paths_run_from_the_top_folder_and_list_every_folder_above() -> None:

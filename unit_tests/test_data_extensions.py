@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
+from airbyte_cdk.models import SyncMode
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from hypothesis import given
 from hypothesis import strategies as st
@@ -76,6 +78,34 @@ def test_any_other_key_keeps_its_letters_and_digits_and_ends_with_a_digest_of_th
     key: str, readable: str
 ) -> None:
     assert stream_name_for(key) == f"data_extension__{readable}_{digest8(key)}"
+
+
+@pytest.mark.parametrize(
+    ("key", "readable"),
+    [
+        ("हिन्दी_ग्राहक", "हिन्दी_ग्राहक"),  # vowel signs and viramas are marks, not letters
+        (unicodedata.normalize("NFD", "データ"), "データ"),
+        (unicodedata.normalize("NFD", "Préférences"), "préférences"),
+    ],
+)
+def test_combining_marks_stay_with_their_letters(key: str, readable: str) -> None:
+    assert stream_name_for(key) == f"data_extension__{readable}_{digest8(key)}"
+
+
+@given(st.text(min_size=1, max_size=20))
+def test_a_key_and_its_decomposed_form_have_the_same_readable_part(key: str) -> None:
+    composed, decomposed = unicodedata.normalize("NFC", key), unicodedata.normalize("NFD", key)
+    if composed != decomposed:
+        assert stream_name_for(composed)[:-9] == stream_name_for(decomposed)[:-9]
+        assert stream_name_for(composed) != stream_name_for(decomposed)
+
+
+def test_a_key_whose_lower_case_only_looks_plain_is_not_plain() -> None:
+    # KELVIN SIGN lower-cases to an ASCII k: without the digest, 'Key' and this key would share a name, and a new
+    # data extension would take the stream of an existing one away (a clash offers neither).
+    kelvin_key = "\u212aey"
+    assert stream_name_for(kelvin_key) == f"data_extension__key_{digest8(kelvin_key)}"
+    assert stream_name_for(kelvin_key) != stream_name_for("Key")
 
 
 def test_names_are_stable_across_versions() -> None:
@@ -449,3 +479,104 @@ def test_a_stream_whose_data_extension_is_gone_fails_with_a_clear_message() -> N
     catalog = catalog_of(("data_extension__gone", {}))
     streams = {s.name: s for s in data_extension_streams(context_listing(table(field("Id"))), catalog)}
     assert "no longer exists" in (read_error(streams["data_extension__gone"]).message or "")
+
+
+def test_a_stream_named_before_stable_names_fails_and_names_the_stream_its_data_extension_now_has() -> None:
+    # Older versions named 'orders-2024-eu' `data_extension__orders_2024_eu`; the data extension still exists.
+    orders = table(field("OrderId"), key="orders-2024-eu", name="Orders 2024 EU")
+    old_schema = {"description": "Rows of data extension 'Orders 2024 EU' (external key 'orders-2024-eu')."}
+    catalog = catalog_of(("data_extension__orders_2024_eu", old_schema))
+    streams = {s.name: s for s in data_extension_streams(context_listing(orders), catalog)}
+    message = read_error(streams["data_extension__orders_2024_eu"]).message or ""
+    assert f"'{orders.stream_name}'" in message
+    assert "no longer exists" not in message
+
+
+def test_a_stream_whose_cursor_field_is_no_longer_a_date_field_fails_alone() -> None:
+    # The catalog chose 'Signup Date' as cursor; the field was since deleted (or made Text) in Marketing Cloud.
+    signups, orders = table(field("Email"), key="signups", name="Signups"), table(field("Id"))
+    catalog = catalog_of(("data_extension__signups", json_schema(signups)), ("data_extension__orders", {}))
+    catalog.streams[0].sync_mode = SyncMode.incremental
+    catalog.streams[0].cursor_field = ["Signup Date"]
+    streams = {s.name: s for s in data_extension_streams(context_listing(signups, orders), catalog)}
+    assert "'Signup Date' is not a Date field" in (read_error(streams["data_extension__signups"]).message or "")
+    assert type(streams["data_extension__orders"]) is DataExtensionRowsStream
+
+
+def serve_listing(requests_mock: Any, listing: list[str], fields: list[str]) -> None:
+    """A token endpoint and a SOAP endpoint answering DataExtensionField with `fields`, anything else with `listing`
+    (each one page of <Results> elements)."""
+    requests_mock.post(
+        f"https://{SUBDOMAIN}.auth.marketingcloudapis.com/v2/token",
+        json={
+            "access_token": "t",
+            "expires_in": 1079,
+            "soap_instance_url": SOAP_ENDPOINT[: -len("Service.asmx")],
+            "rest_instance_url": f"https://{SUBDOMAIN}.rest.marketingcloudapis.com/",
+        },
+    )
+
+    def answer(request: Any, context: Any) -> str:
+        results = fields if "DataExtensionField" in request.text else listing
+        return soap_page(results, more=False, request_id="r")
+
+    requests_mock.post(SOAP_ENDPOINT, text=answer)
+
+
+def context_for(**settings: Any) -> SyncContext:
+    config = parse_config({"client_id": "i", "client_secret": "s", "subdomain": SUBDOMAIN, **settings})
+    return SyncContext(config=config, authenticator=SfmcAuthenticator(config))
+
+
+def test_field_descriptions_with_odd_ordinal_max_length_and_scale_still_give_a_stream(requests_mock: Any) -> None:
+    odd = [  # (Ordinal, FieldType, MaxLength, Scale)
+        ("", "Text", "abc", ""),
+        ("x", "Decimal", "-5", "two"),
+        ("2.0", "Text", "99999999999999999999", ""),
+        ("1", "Geo", "", ""),
+    ]
+    fields = [
+        f"<Results><Name>F{n}</Name><FieldType>{kind}</FieldType><Ordinal>{ordinal}</Ordinal>"
+        f"<MaxLength>{max_length}</MaxLength><Scale>{scale}</Scale>"
+        "<DataExtension><CustomerKey>odd</CustomerKey></DataExtension></Results>"
+        for n, (ordinal, kind, max_length, scale) in enumerate(odd)
+    ]
+    serve_listing(requests_mock, ["<Results><CustomerKey>odd</CustomerKey><Name>Odd</Name></Results>"], fields)
+    (stream,) = data_extension_streams(context_for())
+    properties = stream.get_json_schema()["properties"]
+    assert set(properties) == {"F0", "F1", "F2", "F3", "_CustomObjectKey"}
+    assert properties["F1"]["type"] == ["null", "number"] and "x-sfmc-precision" not in properties["F1"]
+
+
+def test_two_data_extensions_sharing_a_key_in_different_business_units_get_no_stream(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # With query_all_accounts the listing spans business units, where keys are unique only within each one; their
+    # fields arrive under the same key, merged, so neither table can be described or read as itself.
+    fields = {"News": [{"Name": "Email"}], "Orders": [{"Name": "Id"}]}
+    listing = [
+        {"CustomerKey": "News", "ObjectID": "de-in-parent"},
+        {"CustomerKey": "News", "ObjectID": "de-in-child"},
+        {"CustomerKey": "Orders", "ObjectID": "orders"},
+        {"CustomerKey": "Orders", "ObjectID": "orders"},  # the same data extension listed twice
+    ]
+    with caplog.at_level(logging.WARNING, logger="airbyte"):
+        tables = build_tables(listing, fields)
+    assert [t.key for t in tables] == ["Orders"]
+    assert any("'News'" in record.getMessage() for record in caplog.records)
+
+
+def test_settings_that_select_none_of_the_listed_data_extensions_say_so(
+    requests_mock: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    field_of_orders = (
+        "<Results><Name>Id</Name><FieldType>Text</FieldType>"
+        "<DataExtension><CustomerKey>orders</CustomerKey></DataExtension></Results>"
+    )
+    serve_listing(
+        requests_mock, ["<Results><CustomerKey>orders</CustomerKey><Name>Orders</Name></Results>"], [field_of_orders]
+    )
+    with caplog.at_level(logging.WARNING, logger="airbyte"):
+        streams = data_extension_streams(context_for(data_extensions_include=["Oders*"]))
+    assert streams == []
+    assert any("select none of the 1 data extension" in record.getMessage() for record in caplog.records)

@@ -2,10 +2,11 @@
 
 import pytest
 from airbyte_cdk.models import SyncMode
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.auth import SfmcAuthenticator
 from source_sfmc.config import parse_config
-from source_sfmc.rest import Assets, Automations, Campaigns, JourneyActivities, Journeys
+from source_sfmc.rest import Assets, Automations, Campaigns, JourneyActivities, JourneyHistory, Journeys
 from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SyncContext
 
 SUBDOMAIN = "mc563885gzs27c5t9-63k636ttgm"
@@ -136,3 +137,37 @@ def test_a_missing_scope_fails_naming_it(requests_mock, context):
     )
     with pytest.raises(Exception, match="campaigns_read"):
         read(Campaigns(context))
+
+
+HISTORY_SEARCH = f"{REST}interaction/v1/interactions/journeyhistory/search"
+A_DAY = {WINDOW_START: "2026-11-01T00:00:00.000Z", WINDOW_END: "2026-11-02T00:00:00.000Z"}
+
+
+def test_a_journey_history_range_at_the_cap_is_split_until_each_half_is_under_it(requests_mock, context):
+    noon = "2026-11-01T12:00:00.000Z"
+
+    def answer(request, _):
+        body = request.json()
+        spans_noon = body["start"] < noon < body["end"]
+        return {"count": 10_000 if spans_noon else 3, "items": [{"id": f"{body['start']}#{n}"} for n in range(3)]}
+
+    route = requests_mock.post(HISTORY_SEARCH, json=answer)
+
+    records = read(JourneyHistory(context), A_DAY)
+
+    ranges = [(r.json()["start"], r.json()["end"]) for r in route.request_history]
+    assert ranges == [
+        ("2026-11-01T00:00:00.000Z", "2026-11-02T00:00:00.000Z"),
+        ("2026-11-01T00:00:00.000Z", "2026-11-01T12:00:00.000Z"),
+        ("2026-11-01T12:00:00.000Z", "2026-11-02T00:00:00.000Z"),
+    ]
+    assert len(records) == 6
+
+
+def test_a_second_that_holds_the_cap_fails_with_a_clear_error(requests_mock, context):
+    requests_mock.post(HISTORY_SEARCH, json={"count": 10_000, "page": 1, "pageSize": 50, "items": []})
+
+    with pytest.raises(AirbyteTracedException, match="10,000 or more entries"):
+        read(
+            JourneyHistory(context), {WINDOW_START: "2026-11-01T00:00:00.000Z", WINDOW_END: "2026-11-01T00:00:01.000Z"}
+        )

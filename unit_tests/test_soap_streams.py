@@ -64,11 +64,21 @@ def test_properties_come_from_the_schema(name):
 
 def _schema_paths(schema):
     for field, spec in schema["properties"].items():
-        children = spec.get("properties")
-        if children and not spec.get("x-sfmc-map"):
+        children = spec.get("properties") or spec.get("items", {}).get("properties")
+        if children and not spec.get("x-sfmc-map") and not spec.get("x-sfmc-whole"):
             yield from (f"{field}.{child}" for child in children)
         else:
             yield field
+
+
+def test_a_repeated_nested_object_is_requested_by_its_children():
+    assert "ContentAreas.ID" in streams()["emails"].properties
+
+
+def test_an_object_marked_whole_is_requested_by_its_name():
+    properties = streams()["subscribers"].properties
+    assert "Addresses" in properties
+    assert not [p for p in properties if p.startswith("Addresses.")]
 
 
 def test_event_window_is_half_open_on_event_date():

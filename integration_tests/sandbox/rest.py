@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import unquote
 
@@ -77,6 +77,7 @@ PAGE_LIMITS = {
     "journeys": PageLimit(50, 50),  # documented: pageSize at most 50
     "automations": PageLimit(50, 500),  # maximum not documented: the sandbox's choice
     "assets": PageLimit(50, 1000),  # default 50 documented; public clients ask for 1000 and get them
+    "journey_history": PageLimit(50, 50),  # undocumented; public clients page it by 50
 }
 
 
@@ -379,6 +380,31 @@ def get_journey(data: RestData, request: RestRequest, params: Mapping[str, str])
     return json_response(200, _journey_view(found, _extras(request.query.get("extras")), always_activities=True))
 
 
+# --- journey history ----------------------------------------------------------------------------
+
+
+def search_journey_history(data: RestData, request: RestRequest, params: Mapping[str, str]) -> Response:
+    """Entries between the body's `start` and `end` (both inclusive, either may be null), newest kept 30 days."""
+    try:
+        body = json.loads(request.body.decode("utf-8") or "{}")
+    except ValueError:
+        return json_response(400, {"message": "The request body is not valid JSON.", "errorcode": 10002})
+    if not isinstance(body, dict):
+        return json_response(400, {"message": "The request body must be a JSON object.", "errorcode": 10002})
+    # .NET binds JSON properties case-insensitively: public clients send both `start` and `Start`.
+    fields = {str(key).lower(): value for key, value in body.items()}
+    bounds = []
+    for name in ("start", "end"):
+        raw = fields.get(name)
+        moment = parse_date(raw) if isinstance(raw, str) else None
+        if raw is not None and moment is None:
+            return bad_request(f"'{name}' is not a date-time.", 10002)
+        bounds.append(moment)
+    page, size = _query_page(request, PAGE_LIMITS["journey_history"])
+    answer = data.journey_history.search(bounds[0], bounds[1], datetime.now(UTC), page, size)
+    return json_response(200, answer)
+
+
 # --- automations --------------------------------------------------------------------------------
 
 
@@ -424,6 +450,12 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/hub/v1/campaigns/{id}/assets", ("campaigns_read",), campaign_assets),
     Route("POST", "/asset/v1/content/assets/query", ("documents_and_images_read", "saved_content_read"), query_assets),
     Route("GET", "/interaction/v1/interactions", ("journeys_read",), list_journeys),
+    Route(
+        "POST",
+        "/interaction/v1/interactions/journeyhistory/search",
+        ("journeys_read",),
+        search_journey_history,
+    ),
     Route("GET", "/interaction/v1/interactions/{id}", ("journeys_read",), get_journey),
     Route("GET", "/automation/v1/automations", ("automations_read",), list_automations),
     Route("GET", "/automation/v1/automations/{id}", ("automations_read",), get_automation),

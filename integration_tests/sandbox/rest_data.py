@@ -2,16 +2,19 @@
 
 Everything derives from (seed, scale) through per-collection random generators, so changing one
 collection's generator never reshuffles another. Dates are fixed (not relative to today) and spread over
-2024-06-01..2025-06-30 in server time (UTC-6, SFMC's clock).
+2024-06-01..2025-06-30 in server time (UTC-6, SFMC's clock); only journey history, which SFMC keeps for 30 days,
+is dated relative to when the data is built (see `journey_history`).
 """
 
 from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from .journey_history import JourneyHistory, journey_steps
 
 # Record counts at scale 1; they scale linearly with --scale.
 BASE_COUNTS = {"campaigns": 120, "assets": 300, "journeys": 40, "automations": 30}
@@ -68,17 +71,23 @@ class RestData:
     assets: list[dict[str, Any]]
     journeys: list[dict[str, Any]]  # every version of every journey, each a full definition
     automations: list[dict[str, Any]]  # full definitions, steps included
+    # Dated relative to when it was built, so two builds compare equal on the rest.
+    journey_history: JourneyHistory = field(compare=False)
 
 
-def build_rest_data(seed: int = 42, scale: float = 1.0) -> RestData:
+def build_rest_data(seed: int = 42, scale: float = 1.0, anchor: datetime | None = None) -> RestData:
+    """The REST data set; journey history ends at `anchor` (default: now)."""
     counts = {name: round(base * scale) for name, base in BASE_COUNTS.items()}
     campaigns, campaign_assets = _campaigns(_rng(seed, "campaigns"), counts["campaigns"])
+    journeys = _journeys(_rng(seed, "journeys"), counts["journeys"], campaigns)
+    anchor = (anchor or datetime.now(UTC)).replace(microsecond=0)
     return RestData(
         campaigns=campaigns,
         campaign_assets=campaign_assets,
         assets=_assets(_rng(seed, "assets"), counts["assets"]),
-        journeys=_journeys(_rng(seed, "journeys"), counts["journeys"], campaigns),
+        journeys=journeys,
         automations=_automations(_rng(seed, "automations"), counts["automations"]),
+        journey_history=JourneyHistory(seed, scale, anchor, journey_steps(journeys)),
     )
 
 
@@ -216,12 +225,38 @@ def _assets(rng: random.Random, count: int) -> list[dict[str, Any]]:
             "modelVersion": 2,
         }
         asset.update(_asset_kind_fields(rng, kind, type_name, index))
+        asset.update(_asset_version_and_layout(asset["id"], kind, index))
         if rng.random() < 0.2:
             asset["tags"] = rng.sample(["promo", "holiday", "légal", "test", "ab-test"], rng.randint(1, 3))
         if rng.random() < 0.3:
             asset["legacyData"] = {"legacyId": rng.randrange(1000, 99999), "legacyKey": _uuid(rng)}
         assets.append(asset)
     return assets
+
+
+def _asset_version_and_layout(asset_id: int, kind: str, index: int) -> dict[str, Any]:
+    """Version, thumbnail, and for emails and blocks their slots and blocks (Content Builder's asset model).
+
+    Derived from the index, not drawn from the random stream, so the rest of the data set stays as it was."""
+    fields: dict[str, Any] = {
+        "version": 1 + index % 3,
+        "thumbnail": {"thumbnailUrl": f"/v1/assets/{asset_id}/thumbnail"},
+    }
+    if kind == "email":
+        block = {
+            "assetType": {"id": 197, "name": "textblock"},
+            "content": f"<p>Bonjour %%FirstName%% — issue {index}</p>",
+            "design": "",
+            "meta": {},
+            "availableViews": [],
+            "modelVersion": 2,
+        }
+        fields["slots"] = {
+            "banner": {"content": '<div data-type="block" data-key="intro"></div>', "blocks": {"intro": block}},
+        }
+    elif kind == "block":
+        fields["blocks"] = {}
+    return fields
 
 
 def _asset_kind_fields(rng: random.Random, kind: str, type_name: str, index: int) -> dict[str, Any]:

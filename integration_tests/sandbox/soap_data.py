@@ -47,7 +47,13 @@ from .soap_generators.data_extensions import DataExtension, build_data_extension
 from .soap_generators.events import build_event_streams
 from .soap_generators.people import SUBSCRIBERS_AT_SCALE_1, ListMembers, Subscribers
 from .soap_generators.rows import Collection, RowList, scaled
-from .soap_generators.sends import build_list_sends, build_sends, build_triggered_send_summaries, fill_send_counts
+from .soap_generators.sends import (
+    build_link_sends,
+    build_list_sends,
+    build_sends,
+    build_triggered_send_summaries,
+    fill_send_counts,
+)
 from .soap_objects import BOOL, DATE, INT, PAIRS, SCHEMAS, ObjectSchema, Prop
 
 __all__ = [
@@ -161,6 +167,7 @@ def build_soap_data(seed: int = 42, scale: float = 1.0) -> SoapData:
         "Subscriber": subscribers,
         "Send": RowList(sends),
         "ListSend": RowList(list_sends),
+        "LinkSend": RowList(build_link_sends(sends, expected, sources)),
         "Email": RowList(emails),
         "ContentArea": RowList(build_content_areas(seed)),
         "DataFolder": RowList(folders),

@@ -10,6 +10,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 INT, STR, BOOL, DATE, PAIRS = "int", "str", "bool", "date", "pairs"
+# A repeated element: the row holds a tuple of values, each rendered as its own element (Email.ContentAreas).
+REPEATED_INT = "repeated_int"
+# Subscriber.Addresses: the row holds (AddressType, Address) pairs, rendered as <Addresses><Address>... items.
+ADDRESSES = "addresses"
+
+
+class _Absent:
+    """A row value for an element SFMC leaves out of its answer (an enum with no value has no valid text)."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = _Absent()
 
 
 @dataclass(frozen=True)
@@ -98,6 +112,8 @@ _EVENT_EXTRA: dict[str, tuple[Prop, ...]] = {
     "UnsubEvent": (Prop("List", INT, key="List.ID"), Prop("List.ID", INT), Prop("IsMasterUnsubscribed", BOOL)),
     "NotSentEvent": (),
     "ForwardedEmailEvent": (),
+    "ForwardedEmailOptInEvent": (Prop("OptInSubscriberKey", STR),),
+    "SurveyEvent": (Prop("Question", STR), Prop("Answer", STR)),
 }
 EVENT_TYPES = tuple(_EVENT_EXTRA)
 
@@ -152,6 +168,8 @@ def _build_schemas() -> dict[str, ObjectSchema]:
             Prop("Type", STR),
             Prop("Description", STR),
             Prop("ListClassification", STR),
+            Prop("SendClassification.ObjectID", STR),
+            Prop("SendClassification.CustomerKey", STR),
         ],
     )
     # ListSubscriber: the WSDL type lacks UnsubscribedDate, but PROTOCOL.md lists it as retrievable, and
@@ -171,6 +189,13 @@ def _build_schemas() -> dict[str, ObjectSchema]:
             Prop("UnsubscribedDate", DATE),
             Prop("Status", STR),
             Prop("EmailTypePreference", STR),
+            Prop("SubscriberTypeDefinition.SubscriberType", STR),
+            Prop("Addresses", ADDRESSES),
+            Prop("PrimarySMSAddress.AddressType", STR),
+            Prop("PrimarySMSAddress.Address", STR),
+            Prop("PrimarySMSAddress.Carrier", STR),
+            Prop("PrimarySMSPublicationStatus", STR),
+            Prop("Locale.LocaleCode", STR),
         ],
         skip=("ModifiedDate",),  # reported not retrievable on Subscriber
     )
@@ -186,6 +211,9 @@ def _build_schemas() -> dict[str, ObjectSchema]:
             Prop("EmailName", STR),
             Prop("Status", STR),
             Prop("IsMultipart", BOOL),
+            Prop("SendLimit", INT),
+            Prop("SendWindowOpen", STR),
+            Prop("SendWindowClose", STR),
             Prop("IsAlwaysOn", BOOL),
             Prop("NumberTargeted", INT),
             Prop("NumberErrored", INT),
@@ -200,6 +228,21 @@ def _build_schemas() -> dict[str, ObjectSchema]:
         [Prop("SendID", INT), Prop("List.ID", INT)] + [Prop(c, INT) for c in SEND_COUNTS],
         skip=("ModifiedDate",),  # ListSend has no retrievable ModifiedDate
     )
+    # LinkSend: per-send link figures. PROTOCOL.md: ModifiedDate is not retrievable (so no date filter), nor is
+    # Link.LastClicked; readers filter on SendID.
+    s["LinkSend"] = _schema(
+        "LinkSend",
+        SENDS_SCOPE,
+        [
+            Prop("SendID", INT),
+            Prop("Link.ID", INT),
+            Prop("Link.Alias", STR),
+            Prop("Link.TotalClicks", INT),
+            Prop("Link.UniqueClicks", INT),
+            Prop("Link.URL", STR),
+        ],
+        skip=("CreatedDate", "ModifiedDate", "ObjectID", "CustomerKey"),
+    )
     s["Email"] = _schema(
         "Email",
         EMAIL_SCOPE,
@@ -209,6 +252,7 @@ def _build_schemas() -> dict[str, ObjectSchema]:
             Prop("CategoryID", INT),
             Prop("HTMLBody", STR),
             Prop("TextBody", STR),
+            Prop("ContentAreas.ID", REPEATED_INT),
             Prop("Subject", STR),
             Prop("IsActive", BOOL),
             Prop("IsHTMLPaste", BOOL),
@@ -221,7 +265,8 @@ def _build_schemas() -> dict[str, ObjectSchema]:
             Prop("SyncTextWithHTML", BOOL),
             Prop("PreHeader", STR),
             Prop("IsApproved", BOOL),
-        ],
+        ]
+        + [Prop(f"AdditionalEmailAttribute{n}", STR) for n in range(1, 6)],
     )
     s["ContentArea"] = _schema(
         "ContentArea",
@@ -235,6 +280,14 @@ def _build_schemas() -> dict[str, ObjectSchema]:
             Prop("Layout", STR),
             Prop("IsDynamicContent", BOOL),
             Prop("IsSurvey", BOOL),
+            Prop("BackgroundColor", STR),
+            Prop("BorderColor", STR),
+            Prop("BorderWidth", INT),
+            Prop("Cellpadding", INT),
+            Prop("Cellspacing", INT),
+            Prop("Width", STR),
+            Prop("FontFamily", STR),
+            Prop("HasFontSize", BOOL),
             Prop("IsLocked", BOOL),
         ],
     )
@@ -268,7 +321,12 @@ def _build_schemas() -> dict[str, ObjectSchema]:
             Prop("AutoUpdateSubscribers", BOOL),
             Prop("BccEmail", STR),
             Prop("EmailSubject", STR),
+            Prop("DynamicEmailSubject", STR),
             Prop("IsMultipart", BOOL),
+            Prop("IsWrapped", BOOL),
+            Prop("SendLimit", INT),
+            Prop("SendWindowOpen", STR),
+            Prop("SendWindowClose", STR),
             Prop("Priority", STR),
         ],
     )
@@ -284,9 +342,11 @@ def _build_schemas() -> dict[str, ObjectSchema]:
             Prop("SendableDataExtensionField.Name", STR),
             Prop("SendableSubscriberField.Name", STR),
             Prop("DataRetentionPeriodLength", INT),
+            Prop("DataRetentionPeriodUnitOfMeasure", INT),
             Prop("RowBasedRetention", BOOL),
             Prop("ResetRetentionPeriodOnImport", BOOL),
             Prop("DeleteAtEndOfRetentionPeriod", BOOL),
+            Prop("RetainUntil", STR),
             Prop("DataRetentionPeriod", STR),
             Prop("CategoryID", INT),
             Prop("Status", STR),

@@ -18,7 +18,7 @@ from xml.parsers import expat
 
 from .soap_dates import server_iso
 from .soap_filters import ComplexFilter, FilterError, FilterNode, SimpleFilter
-from .soap_objects import BOOL, DATE, INT, PAIRS, Prop
+from .soap_objects import ABSENT, ADDRESSES, BOOL, DATE, INT, PAIRS, REPEATED_INT, Prop
 
 SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
@@ -332,35 +332,82 @@ def _str_text(v: object) -> str:
 _TEXT_OF_KIND = {DATE: "_date", BOOL: "_bool", INT: "str"}
 
 
+def _repeated_text(wrap: str, leaf: str, items: Sequence[object] | None) -> str:
+    return "".join(f"<{wrap}><{leaf}>{_str_text(v)}</{leaf}></{wrap}>" for v in items or ())
+
+
+def _addresses_text(items: Sequence[tuple[str, str]] | None) -> str:
+    inner = "".join(
+        f"<Address><AddressType>{escape(kind)}</AddressType><Address>{escape(address)}</Address></Address>"
+        for kind, address in items or ()
+    )
+    return f"<Addresses>{inner}</Addresses>"
+
+
 def compile_renderer(type_name: str, props: Sequence[Prop]) -> Callable[[dict], str]:
     """Row -> ``<Results xsi:type="...">...</Results>`` with the given properties, in the order given.
+
+    Neighbouring properties of one nested object (``PrimarySMSAddress.AddressType``, ``PrimarySMSAddress.Address``)
+    share one parent element, as the WSDL's types require (the parent occurs at most once). A repeated property
+    (``ContentAreas.ID``) renders one parent element per value.
 
     The function is generated once per (object type, properties), the way ``dataclasses`` builds methods:
     one expression per property, constant tags pre-rendered, no per-property call. Rendering speed matters
     because benchmarks must measure the connector, not the sandbox.
     """
     seen: set[tuple[str, ...]] = set()
-    consts: dict[str, object] = {"_date": server_iso, "_bool": _bool_text, "_str": _str_text, "_pairs": _pairs_text}
-    lines = []
+    consts: dict[str, object] = {
+        "_date": server_iso,
+        "_bool": _bool_text,
+        "_str": _str_text,
+        "_pairs": _pairs_text,
+        "_repeated": _repeated_text,
+        "_addresses": _addresses_text,
+        "ABSENT": ABSENT,
+    }
+    lines: list[str] = []
+    open_parents: tuple[str, ...] = ()
+
+    def close_to(parents: tuple[str, ...]) -> None:
+        nonlocal open_parents
+        if open_parents != parents:
+            if open_parents:
+                lines.append(repr("".join(f"</{e}>" for e in reversed(open_parents))))
+            if parents:
+                lines.append(repr("".join(f"<{e}>" for e in parents)))
+            open_parents = parents
+
     for n, p in enumerate(props):
         if p.path in seen:
             continue
         seen.add(p.path)
         consts[f"K{n}"] = p.row_key
         if p.kind == PAIRS:
+            close_to(())
             consts[f"T{n}"] = p.path[0]
             lines.append(f"_pairs(T{n}, row.get(K{n}))")
             continue
-        leaf, wrap_open = p.path[-1], "".join(f"<{e}>" for e in p.path[:-1])
-        wrap_close = "".join(f"</{e}>" for e in reversed(p.path[:-1]))
-        consts[f"N{n}"] = f'{wrap_open}<{leaf} xsi:nil="true" />{wrap_close}'
-        consts[f"E{n}"] = f"{wrap_open}<{leaf} />{wrap_close}"
-        consts[f"O{n}"] = f"{wrap_open}<{leaf}>"
-        consts[f"C{n}"] = f"</{leaf}>{wrap_close}"
+        if p.kind == ADDRESSES:
+            close_to(())
+            lines.append(f"_addresses(row.get(K{n}))")
+            continue
+        if p.kind == REPEATED_INT:
+            close_to(())
+            consts[f"W{n}"], consts[f"L{n}"] = p.path[0], p.path[-1]
+            lines.append(f"_repeated(W{n}, L{n}, row.get(K{n}))")
+            continue
+        leaf = p.path[-1]
+        close_to(p.path[:-1])
+        consts[f"N{n}"] = f'<{leaf} xsi:nil="true" />'
+        consts[f"E{n}"] = f"<{leaf} />"
+        consts[f"O{n}"] = f"<{leaf}>"
+        consts[f"C{n}"] = f"</{leaf}>"
         text = _TEXT_OF_KIND.get(p.kind, "_str")
         lines.append(
-            f'(N{n} if (v{n} := row.get(K{n})) is None else E{n} if v{n} == "" else O{n} + {text}(v{n}) + C{n})'
+            f'(N{n} if (v{n} := row.get(K{n})) is None else E{n} if v{n} == "" else "" if v{n} is ABSENT '
+            f"else O{n} + {text}(v{n}) + C{n})"
         )
+    close_to(())
     consts["OPEN"] = f'<Results xsi:type="{escape(type_name)}">'
     body = ",\n        ".join(["OPEN", *lines, '"</Results>"'])
     source = f"def render(row):\n    return ''.join((\n        {body},\n    ))\n"

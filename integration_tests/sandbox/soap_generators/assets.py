@@ -95,6 +95,17 @@ def build_folders(seed: int) -> list[dict]:
     return rows
 
 
+SEND_CLASSIFICATIONS = (  # ObjectID, CustomerKey
+    ("3f2b0c1e-8a7d-4c3e-9b1a-0d5e6f7a8b01", "Default Commercial"),
+    ("7c9d2e4f-1b3a-4d5c-8e6f-2a3b4c5d6e02", "Default Transactional"),
+)
+
+
+def _send_classification(h: int) -> dict:
+    object_id, key = SEND_CLASSIFICATIONS[h % 4 == 0]
+    return {"SendClassification.ObjectID": object_id, "SendClassification.CustomerKey": key}
+
+
 def build_lists(seed: int) -> list[dict]:
     salt = salt_for(seed, "List")
     rows = []
@@ -113,6 +124,7 @@ def build_lists(seed: int) -> list[dict]:
             "Type": "Private",
             "Description": "",
             "ListClassification": "ExactTargetList",
+            **_send_classification(1),
         }
     )
     rows.append(all_subs)
@@ -138,6 +150,7 @@ def build_lists(seed: int) -> list[dict]:
                 "ListClassification": "SuppressionList"
                 if suppression
                 else choose(h >> 24, ("ExactTargetList",) * 3 + ("PublicationList",)),
+                **_send_classification(h >> 32),
             }
         )
         rows.append(row)
@@ -192,6 +205,13 @@ def build_emails(seed: int) -> list[dict]:
                 "SyncTextWithHTML": bool(h & 32),
                 "PreHeader": choose(h >> 32, ("", "Don't miss out", "Offre limitée")),
                 "IsApproved": bool(h & 64),
+                # Content areas of classic emails: header and footer, plus a promo banner in some.
+                "ContentAreas.ID": (7000 + i % 5, 7005 + i % 5) + ((7010 + i % 10,) if h & 128 else ()),
+                "AdditionalEmailAttribute1": choose(h >> 40, ("", "spring-campaign", "newsletter")),
+                "AdditionalEmailAttribute2": "FR" if "(FR)" in name else "",
+                "AdditionalEmailAttribute3": "",
+                "AdditionalEmailAttribute4": "",
+                "AdditionalEmailAttribute5": "",
             }
         )
         rows.append(row)
@@ -218,6 +238,14 @@ def build_content_areas(seed: int) -> list[dict]:
                 "Layout": choose(h >> 8, ("HTMLWrapped", "RawText")),
                 "IsDynamicContent": bool(h & 8),
                 "IsSurvey": False,
+                "BackgroundColor": choose(h >> 12, ("#FFFFFF", "#F4F4F4", "")),
+                "BorderColor": choose(h >> 14, ("", "#CCCCCC")),
+                "BorderWidth": (h >> 16) % 2,
+                "Cellpadding": choose(h >> 18, (0, 5, 10)),
+                "Cellspacing": 0,
+                "Width": choose(h >> 20, ("100%", "600", "")),
+                "FontFamily": choose(h >> 22, ("Arial", "Georgia, serif", "")),
+                "HasFontSize": bool(h & 32),
                 "IsLocked": bool(h & 16),
             }
         )
@@ -247,9 +275,14 @@ def build_triggered_sends(seed: int, emails: Sequence[dict], lists: Sequence[dic
                 "List.ID": lists[0]["ID"],
                 "AutoAddSubscribers": True,
                 "AutoUpdateSubscribers": bool(h & 2),
-                "BccEmail": None,
+                "BccEmail": "audit@northwind.example.com" if i == 2 else "",
                 "EmailSubject": subject,
+                "DynamicEmailSubject": subject if "%%" in subject else "",
                 "IsMultipart": True,
+                "IsWrapped": True,
+                "SendLimit": 0 if i % 3 else 5000,
+                "SendWindowOpen": "00:00:00" if i % 3 else "08:00:00",
+                "SendWindowClose": "00:00:00" if i % 3 else "20:00:00",
                 "Priority": choose(h >> 8, ("Medium", "High", "Low")),
             }
         )

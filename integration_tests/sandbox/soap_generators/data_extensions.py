@@ -409,6 +409,9 @@ def data_extension_rows(seed: int, data_extensions: Sequence[DataExtension]) -> 
                 "SendableDataExtensionField.Name": spec.sendable[0] if spec.sendable else None,
                 "SendableSubscriberField.Name": spec.sendable[1] if spec.sendable else None,
                 "DataRetentionPeriodLength": spec.retention_days or 0,
+                # A numeric unit code whose meaning SFMC does not document; a recorded answer carries 0.
+                "DataRetentionPeriodUnitOfMeasure": 3 if spec.retention_days else 0,
+                "RetainUntil": "",
                 "RowBasedRetention": bool(spec.retention_days),
                 "ResetRetentionPeriodOnImport": False,
                 "DeleteAtEndOfRetentionPeriod": bool(spec.retention_days),

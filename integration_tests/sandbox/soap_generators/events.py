@@ -30,6 +30,15 @@ EVENT_SPECS = (
     EventSpec("UnsubEvent", "Unsubscribe", 200, (0.4, 0.3, 0.15, 0.1, 0.05), 0.05),
     EventSpec("NotSentEvent", "NotSent", 300, (1.0,), 0.15),
     EventSpec("ForwardedEmailEvent", "ForwardedEmail", 100, (0.3, 0.25, 0.2, 0.15, 0.1), 0.0),
+    EventSpec("ForwardedEmailOptInEvent", "ForwardedEmailOptIn", 40, (0.2, 0.25, 0.2, 0.2, 0.15), 0.0),
+    EventSpec("SurveyEvent", "Survey", 120, (0.5, 0.3, 0.2), 0.0),
+)
+SURVEY_ANSWERS = (  # Question, Answer
+    ("How satisfied are you with your order?", "Very satisfied"),
+    ("How satisfied are you with your order?", "Neutral"),
+    ("Would you recommend us to a friend?", "Yes"),
+    ("Would you recommend us to a friend?", "No"),
+    ("What should we improve?", "Livraison plus rapide & moins d'emballage"),
 )
 BOUNCES = (  # EventType, BounceCategory, SMTPCode, SMTPReason, BounceType
     (
@@ -141,6 +150,10 @@ class EventStream(Collection):
             row["SMTPCode"] = code
             row["SMTPReason"] = reason
             row["BounceType"] = bounce_type
+        elif kind == "ForwardedEmailOptInEvent":
+            row["OptInSubscriberKey"] = self._subscribers.key((s + 1 + (h >> 50) % 97) % self._n_subscribers)
+        elif kind == "SurveyEvent":
+            row["Question"], row["Answer"] = SURVEY_ANSWERS[(h >> 50) % len(SURVEY_ANSWERS)]
         elif kind == "UnsubEvent":
             row["List.ID"] = src.list_id
             row["IsMasterUnsubscribed"] = (h >> 50) % 10 < 3

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from ..soap_accounts import CHILD_MIDS, MAIN_MID
 from ..soap_dates import DAY_MS, HOUR_MS, utc_ms
+from ..soap_objects import ABSENT
 from .hashing import guid, hash_at, salt_for
 from .rows import PERIOD_END_MS, Collection
 
@@ -141,13 +142,29 @@ class Subscribers(Collection):
             "CreatedDate": created,
             "ID": 40_000_000 + i,
             "ObjectID": None,
-            "CustomerKey": None,
+            "CustomerKey": self.key(i),
             "EmailAddress": self.email(i),
             "Attributes": tuple(attrs),
             "SubscriberKey": self.key(i),
             "UnsubscribedDate": unsubscribed,
             "Status": status,
             "EmailTypePreference": "Text" if (h >> 56) % 10 == 0 else "HTML",
+            **self._sms_and_locale(i, h),
+            "Addresses": (("Email", self.email(i)),)
+            + ((("SMS", f"1555{i % 10_000_000:07d}"),) if (h >> 58) % 4 == 0 else ()),
+        }
+
+    @staticmethod
+    def _sms_and_locale(i: int, h: int) -> dict:
+        """A mobile number for one subscriber in four (opted in or out of SMS), and the subscriber's locale."""
+        has_sms = (h >> 58) % 4 == 0
+        return {
+            "SubscriberTypeDefinition.SubscriberType": "",
+            "PrimarySMSAddress.AddressType": "SMS" if has_sms else ABSENT,
+            "PrimarySMSAddress.Address": f"1555{i % 10_000_000:07d}" if has_sms else ABSENT,
+            "PrimarySMSAddress.Carrier": "" if has_sms else ABSENT,
+            "PrimarySMSPublicationStatus": ("OptedIn" if (h >> 60) % 3 else "OptedOut") if has_sms else ABSENT,
+            "Locale.LocaleCode": LOCALES[(h >> 36) % len(LOCALES)].lower(),
         }
 
 

@@ -61,9 +61,12 @@ def build_sends(
                 "EmailName": email["Name"],
                 "Status": "Canceled" if k == 3 else "Complete",
                 "IsMultipart": True,
+                "SendLimit": 0,
+                "SendWindowOpen": "00:00:00",
+                "SendWindowClose": "00:00:00",
                 "IsAlwaysOn": False,
-                "Additional": None,
-                "BccEmail": None,
+                "Additional": "",
+                "BccEmail": "archive@northwind.example.com" if k % 6 == 1 else "",
             }
         )
         sends.append(row)
@@ -87,14 +90,17 @@ def build_sends(
                 "FromAddress": tsd["FromAddress"],
                 "FromName": tsd["FromName"],
                 "Subject": tsd["EmailSubject"],
-                "PreviewURL": None,
+                "PreviewURL": "",
                 "SentDate": tsd["CreatedDate"],
                 "EmailName": email["Name"],
                 "Status": "Sending",
                 "IsMultipart": True,
+                "SendLimit": tsd["SendLimit"],
+                "SendWindowOpen": tsd["SendWindowOpen"],
+                "SendWindowClose": tsd["SendWindowClose"],
                 "IsAlwaysOn": True,
-                "Additional": None,
-                "BccEmail": None,
+                "Additional": "",
+                "BccEmail": tsd["BccEmail"],
             }
         )
         sends.append(row)
@@ -159,6 +165,34 @@ def build_list_sends(sends: Sequence[dict], send_lists: Sequence[tuple[int, ...]
     return rows
 
 
+LINK_ALIASES = ("Shop now", "Offers", "", "Read more", "View in browser")
+
+
+def build_link_sends(
+    sends: Sequence[dict], expected: dict[str, list[float]], sources: Sequence[EventSource]
+) -> list[dict]:
+    """One row per (send, link): the send's expected clicks shared between its links, the first link most."""
+    rows = []
+    for s, (send, source) in enumerate(zip(sends, sources, strict=True)):
+        clicks = round(expected["ClickEvent"][s])
+        weights = [2 ** (len(source.links) - k) for k in range(len(source.links))]
+        for k, (link_id, url) in enumerate(source.links):
+            total = clicks * weights[k] // sum(weights)
+            row = base_row(send["Client.ID"], None, None, id_=send["ID"] * 100 + k, object_id=None, customer_key=None)
+            row.update(
+                {
+                    "SendID": send["ID"],
+                    "Link.ID": link_id,
+                    "Link.Alias": LINK_ALIASES[(link_id + k) % len(LINK_ALIASES)],
+                    "Link.TotalClicks": total,
+                    "Link.UniqueClicks": total * 7 // 10,
+                    "Link.URL": url,
+                }
+            )
+            rows.append(row)
+    return rows
+
+
 def build_triggered_send_summaries(
     tsds: Sequence[dict], sends: Sequence[dict], expected: dict[str, list[float]], sources: Sequence[EventSource]
 ) -> list[dict]:
@@ -166,7 +200,8 @@ def build_triggered_send_summaries(
     for tsd in tsds:
         s = next(i for i, src in enumerate(sources) if src.tsd_object_id == tsd["ObjectID"])
         send = sends[s]
-        row = base_row(MAIN_MID, None, None, id_=None, object_id=None, customer_key=tsd["CustomerKey"])
+        # A summary is one per definition; it carries the definition's ObjectID.
+        row = base_row(MAIN_MID, None, None, id_=None, object_id=tsd["ObjectID"], customer_key=tsd["CustomerKey"])
         opens = round(expected["OpenEvent"][s])
         clicks = round(expected["ClickEvent"][s])
         row.update(
@@ -180,10 +215,10 @@ def build_triggered_send_summaries(
                 "UniqueOpens": send["UniqueOpens"],
                 "UniqueClicks": send["UniqueClicks"],
                 "OptOuts": send["Unsubscribes"],
-                "SurveyResponses": 0,
+                "SurveyResponses": round(expected["SurveyEvent"][s]),
                 "FTAFRequests": send["ForwardedEmails"],
                 "FTAFEmailsSent": send["ForwardedEmails"],
-                "FTAFOptIns": 0,
+                "FTAFOptIns": round(expected["ForwardedEmailOptInEvent"][s]),
                 "Conversions": clicks // 10,
                 "UniqueConversions": clicks // 12,
                 "InProcess": 0,
