@@ -29,6 +29,9 @@ class SandboxProcess:
                 str(scale),
                 "--latency-ms",
                 str(latency_ms),
+                # The fixed data set (activity 2025-01-01 .. 2025-07-01), so figures compare across days.
+                "--epoch",
+                "2025-07-01",
             ],
             cwd=ROOT,
             stdout=subprocess.PIPE,

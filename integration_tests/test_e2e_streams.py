@@ -4,6 +4,7 @@ token serves the whole sync, and no request is made twice."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -78,7 +79,12 @@ def test_a_whole_sync_makes_each_rest_request_once(everything: Sync, catalog: Ai
     assert rest.pop("/interaction/v1/interactions/journeyhistory/search", 0) > 0
     assert rest == {
         "/hub/v1/campaigns": harness.pages(campaigns, REST_PAGE_SIZE),
-        "/hub/v1/campaigns/{id}/assets": campaigns,
+        "/hub/v1/campaigns/{id}/assets": sum(
+            harness.pages(count, REST_PAGE_SIZE)
+            for count in Counter(record["campaignId"] for record in records["campaign_assets"]).values()
+        )
+        + campaigns
+        - len({record["campaignId"] for record in records["campaign_assets"]}),
         "/asset/v1/content/assets/query": asset_pages,
         "/interaction/v1/interactions": harness.pages(len(records["journeys"]), REST_PAGE_SIZE),
         "/automation/v1/automations": harness.pages(automations, REST_PAGE_SIZE),
@@ -99,6 +105,8 @@ def test_a_whole_sync_makes_each_soap_request_once(everything: Sync, catalog: Ai
     # stream reads their fields in one paged DataExtensionField retrieve.
     fields = sum(len(record["Fields"]) for record in everything.records["data_extensions"])
     expected["DataExtensionField"] = harness.pages(fields, SOAP_PAGE_SIZE)
+    # One Describe per object type the catalog selects, before its first retrieve.
+    expected["Describe"] = len(set(harness.SOAP_OBJECT_TYPES.values()) | {"LinkSend"})
     # link_sends: one Send retrieve per window, then one LinkSend retrieve per batch of that window's sends.
     link_windows = per_window_sends(everything, catalog, everything.records["link_sends"])
     expected["Send"] += len(link_windows)
@@ -154,3 +162,22 @@ def per_window_sends(sync: Sync, catalog: AirbyteCatalog, records: list[dict[str
     for record in records:
         windows[(harness.parse_datetime(record["SendDate"]) - start) // size].add(record["SendID"])
     return windows
+
+
+def test_a_property_the_account_cannot_retrieve_is_dropped_with_one_warning_and_the_stream_still_reads(
+    start_sandbox: StartSandbox, everything: Sync, catalog: AirbyteCatalog
+) -> None:
+    """The sandbox's Describe marks Send.FromName not retrievable (and a Retrieve naming it would fail whole)."""
+    limited = start_sandbox(unretrievable=("Send.FromName",))
+    configured = harness.configured_catalog(catalog, ["sends"])
+
+    sync = harness.run_read(limited, limited.config(), configured)
+
+    assert not sync.errors, sync.errors[:3]
+    assert harness.entity_ids(sync.records["sends"]) == harness.entity_ids(everything.records["sends"])
+    # null: the CDK leaves null fields out of a record message
+    assert {record.get("FromName") for record in sync.records["sends"]} == {None}
+    assert {record.get("FromName") for record in everything.records["sends"]} != {None}
+    warnings = [log.log.message for log in sync.output.logs if "Send.FromName cannot be retrieved" in log.log.message]
+    assert len(warnings) == 1
+    assert sync.stats["soap"]["Describe"] == 1

@@ -196,12 +196,41 @@ def test_campaigns_follow_order_by_modified_date(sandbox: Sandbox, api: requests
     assert dates == sorted(dates)
 
 
-def test_campaign_assets_are_a_list_of_the_campaigns_assets(sandbox: Sandbox, api: requests.Session) -> None:
+def test_campaign_assets_are_a_paged_items_envelope_not_a_bare_list(sandbox: Sandbox, api: requests.Session) -> None:
     owners = [cid for cid, assets in build_rest_data().campaign_assets.items() if assets]
-    assets = get(api, sandbox, f"/hub/v1/campaigns/{owners[0]}/assets").json()
-    assert isinstance(assets, list) and assets
-    assert {a["campaignId"] for a in assets} == {owners[0]}
-    assert set(assets[0]) == {"id", "campaignId", "type", "itemID", "createdDate"}
+    body = get(api, sandbox, f"/hub/v1/campaigns/{owners[0]}/assets").json()
+    assert set(body) == {"count", "page", "pageSize", "items"}
+    assert {a["campaignId"] for a in body["items"]} == {owners[0]}
+    assert set(body["items"][0]) == {"id", "campaignId", "type", "itemID", "objectID", "createdDate"}
+
+
+def test_some_campaign_has_more_assets_than_one_page(sandbox: Sandbox, api: requests.Session) -> None:
+    big = next(cid for cid, assets in build_rest_data().campaign_assets.items() if len(assets) > 50)
+    first = get(api, sandbox, f"/hub/v1/campaigns/{big}/assets?$page=1&$pageSize=50").json()
+    third = get(api, sandbox, f"/hub/v1/campaigns/{big}/assets?$page=3&$pageSize=50").json()
+    assert len(first["items"]) == 50 and first["count"] > 100
+    assert len(third["items"]) == first["count"] - 100
+
+
+def test_asset_query_past_the_10000_result_window_fails(sandbox: Sandbox, api: requests.Session) -> None:
+    query = {"property": "id", "simpleOperator": "greaterThan", "value": 0}
+    assert query_assets(api, sandbox, page={"page": 200, "pageSize": 50}, query=query).status_code == 200
+    refused = query_assets(api, sandbox, page={"page": 201, "pageSize": 50}, query=query)
+    assert refused.status_code == 500 and refused.json()["message"] == "all shards failed"
+
+
+def test_automation_detail_has_no_created_or_saved_dates(sandbox: Sandbox, api: requests.Session) -> None:
+    """GET /automation/v1/automations/{id} answers lastRunTime, status, schedule and steps, no created dates."""
+    automation = build_rest_data().automations[0]
+    detail = get(api, sandbox, f"/automation/v1/automations/{automation['id']}").json()
+    assert {"lastRunTime", "status", "schedule", "steps"} <= set(detail)
+    assert not {"createdDate", "createdName", "lastSavedDate", "lastSavedByName"} & set(detail)
+
+
+def test_journey_activities_carry_no_invented_statistics(sandbox: Sandbox, api: requests.Session) -> None:
+    body = get(api, sandbox, "/interaction/v1/interactions?extras=all&$pageSize=50").json()
+    assert all("stats" in journey for journey in body["items"])
+    assert not [a for journey in body["items"] for a in journey["activities"] if "stats" in a]
 
 
 def test_assets_of_an_unknown_campaign_are_a_bad_request(sandbox: Sandbox, api: requests.Session) -> None:
@@ -292,11 +321,10 @@ def test_journey_extras_choose_activities_and_stats(sandbox: Sandbox, api: reque
     assert set(with_stats["stats"]) >= {"currentPopulation", "cumulativePopulation", "metGoal", "goalPerformance"}
 
 
-def test_email_activities_carry_their_triggered_send_and_metrics(sandbox: Sandbox, api: requests.Session) -> None:
+def test_email_activities_carry_their_triggered_send(sandbox: Sandbox, api: requests.Session) -> None:
     items = journeys(api, sandbox, extras="all", **{"$pageSize": 50})["items"]
     emails = [a for j in items for a in j["activities"] if a["type"] == "EMAILV2"]
     assert emails and all(a["configurationArguments"]["triggeredSend"]["emailSubject"] for a in emails)
-    assert all(a["stats"]["sent"] >= a["stats"]["delivered"] for a in emails)
     assert {"WAIT"} <= {a["type"] for j in items for a in j["activities"]}
 
 
@@ -428,11 +456,14 @@ def free_port() -> int:
 def test_cli_announces_its_url_once_and_exits_quietly_on_sigterm() -> None:
     port = free_port()
     command = [sys.executable, "-m", "integration_tests.sandbox", "--port", str(port), "--scale", "0.1"]
+    command += ["--epoch", "2025-07-01"]
     process = subprocess.Popen(
         command, cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        assert process.stdout.readline() == f"SFMC sandbox listening on http://127.0.0.1:{port}\n"
+        assert process.stdout.readline() == (
+            f"SFMC sandbox listening on http://127.0.0.1:{port} (activity from 2025-01-01 to 2025-07-01)\n"
+        )
         assert requests.get(f"http://127.0.0.1:{port}/_sandbox/stats", timeout=5).status_code == 200
     finally:
         process.send_signal(signal.SIGTERM)

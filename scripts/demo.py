@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -40,9 +41,11 @@ def main() -> int:
         if args.config:
             config_path = args.config
         else:
-            sandbox, base_url = start_sandbox()
+            sandbox, base_url, activity_from = start_sandbox()
             config = json.loads(SANDBOX_CONFIG.read_text())
             config["subdomain"] = base_url
+            # The sandbox's activity lies in the six months before today: read from its first day.
+            config["start_date"] = activity_from or config["start_date"]
             config_path = work / "config.json"
             config_path.write_text(json.dumps(config))
         try:
@@ -53,7 +56,7 @@ def main() -> int:
                 sandbox.wait(timeout=10)
 
 
-def start_sandbox() -> tuple[subprocess.Popen, str]:
+def start_sandbox() -> tuple[subprocess.Popen, str, str | None]:
     process = subprocess.Popen(
         [sys.executable, "-m", "integration_tests.sandbox", "--port", "0"],
         cwd=ROOT,
@@ -65,8 +68,9 @@ def start_sandbox() -> tuple[subprocess.Popen, str]:
         process.kill()
         raise SystemExit(f"the sandbox did not start: {line!r}")
     base_url = line[line.index("http://") :].split()[0]
-    print(f"sandbox: {base_url}")
-    return process, base_url
+    found = re.search(r"activity from (\d{4}-\d{2}-\d{2})", line)
+    print(f"sandbox: {base_url}" + (f", activity from {found.group(1)}" if found else ""))
+    return process, base_url, f"{found.group(1)}T00:00:00Z" if found else None
 
 
 def connector(*args: str) -> list[dict]:

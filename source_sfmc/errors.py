@@ -20,6 +20,7 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 
+from source_sfmc.soap.describe import parse_describe
 from source_sfmc.soap.parse import MalformedResponse, SoapFault, parse_fault, parse_retrieve
 
 # Documented in the README: each request is tried at most 1 + MAX_RETRIES times and retried for at most
@@ -114,8 +115,11 @@ class SfmcErrorHandler(ErrorHandler):
     def _interpret_soap(self, response: requests.Response) -> ErrorResolution:
         status = response.status_code
         if status == 200:
+            # A Describe answers a DefinitionResponseMsg; everything else we send is a Retrieve.
+            describing = response.request.headers.get("SOAPAction") == "Describe"
             try:
-                setattr(response, PARSED_ATTRIBUTE, parse_retrieve(response.content))
+                parsed = parse_describe(response.content) if describing else parse_retrieve(response.content)
+                setattr(response, PARSED_ATTRIBUTE, parsed)
             except MalformedResponse as error:
                 return _retry(f"{self._stream_name}: the SOAP answer was not a complete envelope ({error})")
             return _SUCCESS

@@ -7,16 +7,21 @@ per-parent calls are slices, which the concurrent reader spreads over its worker
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 import requests
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_sfmc.errors import parsed_body
+from source_sfmc.datetimes import rest_datetime
+from source_sfmc.errors import SfmcErrorHandler, parsed_body
 from source_sfmc.stream_base import (
     WINDOW_END,
     WINDOW_START,
@@ -26,6 +31,8 @@ from source_sfmc.stream_base import (
     parse_window_bound,
     utc_now,
 )
+
+logger = logging.getLogger("airbyte")
 
 # The REST API caps these list pages at 50 items (larger requests are clamped or refused).
 LIST_PAGE_SIZE = 50
@@ -60,14 +67,13 @@ class RestStream(SfmcStream):
         return parsed_body(response)
 
     def list_all(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Every item of a `$page`/`$pageSize` listing, in order, until SFMC's `count` is reached."""
+        """Every item of a `$page`/`$pageSize` listing, in order, until SFMC's count is reached (see `page_of`)."""
         items: list[dict[str, Any]] = []
         page = 1
         while True:
             body = self.get_json(path, {**(params or {}), "$page": page, "$pageSize": LIST_PAGE_SIZE})
-            page_items = (body or {}).get("items") or []
+            page_items, total = page_of(body)
             items.extend(page_items)
-            total = (body or {}).get("count")
             if not page_items or (isinstance(total, int) and len(items) >= total) or len(page_items) < LIST_PAGE_SIZE:
                 return items
             page += 1
@@ -85,6 +91,24 @@ class RestStream(SfmcStream):
         record = self.typed(item)
         record["entity_id"] = str(entity_id)
         return record
+
+
+def page_of(body: Any) -> tuple[list[dict[str, Any]], int | None]:
+    """(items, total count) of one page of a REST listing, whichever envelope SFMC uses.
+
+    Most listings answer `{"count", "page", "pageSize", "items"}`. The campaign assets reference
+    ("GET /hub/v1/campaigns/{id}/assets", developer.salesforce.com getCampaignAssetCollection) shows
+    `{"totalCount", "page", "pageSize", "entities"}`, while clients used against real accounts read `items`/`count`
+    there; a bare list is accepted too. Anything else is an empty page.
+    """
+    if isinstance(body, list):
+        return [item for item in body if isinstance(item, dict)], len(body)
+    if not isinstance(body, Mapping):
+        return [], None
+    raw = body.get("items") if body.get("items") is not None else body.get("entities")
+    total = body.get("count") if body.get("count") is not None else body.get("totalCount")
+    items = [item for item in raw if isinstance(item, dict)] if isinstance(raw, list) else []
+    return items, total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
 # -- listings several streams share ------------------------------------------------------------------------
@@ -128,8 +152,8 @@ class CampaignAssets(RestStream):
         if not stream_slice:
             return
         campaign_id = stream_slice["campaign_id"]
-        body = self.get_json(f"hub/v1/campaigns/{quote(campaign_id, safe='')}/assets")
-        for item in body if isinstance(body, list) else (body or {}).get("items") or []:
+        # Paged like the other hub listings (see `page_of` for the envelopes SFMC is known to use).
+        for item in self.list_all(f"hub/v1/campaigns/{quote(campaign_id, safe='')}/assets"):
             yield self.with_entity_id({"campaignId": campaign_id, **item}, item.get("id"))
 
 
@@ -144,15 +168,20 @@ class Journeys(RestStream):
 
 
 class JourneyStatistics(RestStream):
-    probe_path = "interaction/v1/interactions"
-    """Population and goal figures per journey version, and the same per activity where SFMC reports them."""
+    """Journey-level figures per journey version: the `stats` object of the interactions listing (`extras=all`).
 
+    SFMC source: "GET /interaction/v1/interactions" (developer.salesforce.com, getInteractionCollection): with
+    `extras=stats` or `all` each version carries `stats` (currentPopulation, cumulativePopulation, metGoal,
+    metExitCriteria, goalPerformance). No per-activity send/open/click figures are documented, so none are read.
+    """
+
+    probe_path = "interaction/v1/interactions"
     stream_name = "journey_statistics"
     scopes = ("journeys_read",)
 
     def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         for journey in _journeys(self):
-            stats = journey.get("stats") or {}
+            stats = journey.get("stats") if isinstance(journey.get("stats"), Mapping) else {}
             record = {
                 "id": journey.get("id"),
                 "key": journey.get("key"),
@@ -161,24 +190,11 @@ class JourneyStatistics(RestStream):
                 "status": journey.get("status"),
                 "modifiedDate": journey.get("modifiedDate"),
                 **{name: stats.get(name) for name in _JOURNEY_STAT_FIELDS},
-                "activities": [_activity_statistics(activity) for activity in journey.get("activities") or []],
             }
             yield self.with_entity_id(record, journey.get("id"))
 
 
 _JOURNEY_STAT_FIELDS = ("currentPopulation", "cumulativePopulation", "metGoal", "metExitCriteria", "goalPerformance")
-
-
-def _activity_statistics(activity: Mapping[str, Any]) -> dict[str, Any]:
-    metrics = activity.get("metaData", {}).get("statistics") if isinstance(activity.get("metaData"), dict) else None
-    metrics = metrics or activity.get("stats") or activity.get("metrics") or {}
-    return {
-        "id": activity.get("id"),
-        "key": activity.get("key"),
-        "name": activity.get("name"),
-        "type": activity.get("type"),
-        "metrics": metrics,
-    }
 
 
 class JourneyActivities(RestStream):
@@ -222,44 +238,132 @@ class Automations(RestStream):
 
 
 class Assets(RestStream):
-    """Content Builder assets, incremental on modifiedDate through the asset query endpoint (sorted, filtered)."""
+    """Content Builder assets, incremental on modifiedDate, read through the advanced asset query.
+
+    SFMC source: "POST /asset/v1/content/assets/query" (developer.salesforce.com, mc_rest_assets/assetAdvancedQuery):
+    `query` is required; `fields` names the columns to return (content, views, data... come back only when named).
+
+    How a window is read, and why:
+    - Keyset paging on id (sort `id ASC`, `id greaterThan <last id>`, always page 1): SFMC's query fails past about
+      10,000 results ("all shards failed"), which `page` numbers would reach; real clients (sfmc-devtools) page this
+      way. The id condition also makes the required `query` valid on a full refresh, which has no date bounds.
+    - The window's dates are sent as `modifiedDate greaterThanOrEqual/lessThan`: public clients filter this way,
+      though the reference says greaterThan/lessThan compare numbers. If SFMC refuses the date condition (HTTP 400),
+      the window is re-read with the id condition alone. Either way every item is also checked against the window
+      on our side, so an account that compares dates loosely can neither add nor drop records.
+    """
 
     stream_name = "assets"
     scopes = ("documents_and_images_read", "saved_content_read")
     cursor_field_name = "modifiedDate"
-    http_method = "POST"
-
-    def path(self, **kwargs: Any) -> str:
-        return "asset/v1/content/assets/query"
+    probe_path = "asset/v1/content/assets/query"
 
     def probe(self) -> None:
-        self.get_json(self.path(), post={"page": {"page": 1, "pageSize": 1}})
+        self.get_json(self.probe_path, post=self.query_body(last_id=0, window={}, size=1))
 
-    def request_body_json(
-        self,
-        stream_state: Mapping[str, Any] | None = None,
-        stream_slice: Mapping[str, Any] | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-    ) -> Mapping[str, Any]:
-        body: dict[str, Any] = {
-            "page": {"page": (next_page_token or {}).get("page", 1), "pageSize": ASSET_PAGE_SIZE},
-            "sort": [{"property": "modifiedDate", "direction": "ASC"}, {"property": "id", "direction": "ASC"}],
+    def query_body(self, *, last_id: int, window: Mapping[str, Any], size: int = ASSET_PAGE_SIZE) -> dict[str, Any]:
+        """The query body for the page after `last_id`; `window` holds the date bounds to send (may be empty)."""
+        after = {"property": "id", "simpleOperator": "greaterThan", "value": last_id}
+        dates = _modified_between(window)
+        return {
+            "page": {"page": 1, "pageSize": size},
+            "query": {"leftOperand": after, "logicalOperator": "AND", "rightOperand": dates} if dates else after,
+            "sort": [{"property": "id", "direction": "ASC"}],
+            "fields": self.requested_fields(),
         }
-        query = _modified_between(stream_slice or {})
-        if query:
-            body["query"] = query
-        return body
 
-    def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
-        body = parsed_body(response) or {}
-        page, size, count = body.get("page", 1), body.get("pageSize", ASSET_PAGE_SIZE), body.get("count", 0)
-        if body.get("items") and page * size < count:
-            return {"page": page + 1}
-        return None
+    def requested_fields(self) -> list[str]:
+        """Every column the schema declares, so that a column added to the schema is requested without code."""
+        return [name for name in self.get_json_schema()["properties"] if name != "entity_id"]
 
-    def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
-        for item in (parsed_body(response) or {}).get("items") or []:
-            yield self.with_entity_id(item, item.get("id"))
+    def get_error_handler(self) -> ErrorHandler | None:
+        return AssetQueryErrorHandler(self.stream_name, self.api, self.scopes)
+
+    def post_query(self, body: Mapping[str, Any]) -> tuple[int, Any]:
+        """(HTTP status, parsed body) of one asset query; a 400 comes back only for a query naming a date."""
+        _, response = self._http_client.send_request(
+            http_method="POST",
+            url=self._join_url(self.url_base, self.probe_path),
+            request_kwargs=self.request_kwargs(),
+            headers={"Accept": "application/json"},
+            json=body,
+        )
+        if response.status_code == 400:
+            try:
+                return 400, response.json()
+            except ValueError:
+                return 400, None
+        return response.status_code, parsed_body(response)
+
+    def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+        window = {key: stream_slice[key] for key in (WINDOW_START, WINDOW_END) if stream_slice.get(key)}
+        in_window = _window_test(window)
+        send_dates = bool(window)
+        last_id = 0
+        while True:
+            status, body = self.post_query(self.query_body(last_id=last_id, window=window if send_dates else {}))
+            if status == 400 and send_dates:  # only a query with a date condition gets here (AssetQueryErrorHandler)
+                logger.warning(
+                    f"Stream 'assets': Marketing Cloud refused the modifiedDate condition of the asset query "
+                    f"({_message_of(body)}); reading by id and keeping the window's dates on our side instead."
+                )
+                send_dates = False
+                continue
+            page = [item for item in (body or {}).get("items") or [] if isinstance(item, Mapping)]
+            for item in page:
+                if in_window(item.get("modifiedDate")):
+                    yield self.with_entity_id(item, item.get("id"))
+            ids = [item["id"] for item in page if isinstance(item.get("id"), int)]
+            total = (body or {}).get("count")
+            if not ids or len(page) < ASSET_PAGE_SIZE or (isinstance(total, int) and total <= len(page)):
+                return
+            last_id = max(ids)
+
+
+class AssetQueryErrorHandler(SfmcErrorHandler):
+    """The shared error policy, except that a 400 to a query naming `modifiedDate` is handed back to the stream.
+
+    The reference says greaterThan/lessThan compare numbers; should an account refuse a date comparison, the stream
+    re-reads the window without it instead of failing.
+    """
+
+    def interpret_response(self, response_or_exception: requests.Response | Exception | None) -> ErrorResolution:
+        response = response_or_exception
+        if isinstance(response, requests.Response) and response.status_code == 400 and _names_a_date(response):
+            return ErrorResolution(ResponseAction.IGNORE, None, "assets: the date condition was refused")
+        return super().interpret_response(response_or_exception)
+
+
+def _names_a_date(response: requests.Response) -> bool:
+    """Whether the query that got this answer has a modifiedDate condition (not just the field in `fields`)."""
+    try:
+        sent = json.loads(response.request.body or b"{}")
+    except (TypeError, ValueError):
+        return False
+    return '"modifiedDate"' in json.dumps(sent.get("query") if isinstance(sent, dict) else None)
+
+
+def _message_of(body: Any) -> str:
+    return str(body.get("message") or "no message") if isinstance(body, Mapping) else "no message"
+
+
+def _window_test(window: Mapping[str, Any]) -> Callable[[Any], bool]:
+    """Whether an asset's modifiedDate (ISO, with or without an offset) falls in [start, end) of the window.
+
+    Dates are compared in the normaliser's form (UTC, fixed width), where string order is time order.
+    """
+    start, end = (rest_datetime(window[key]) if window.get(key) else None for key in (WINDOW_START, WINDOW_END))
+    if start is None and end is None:
+        return lambda value: True
+
+    def test(value: Any) -> bool:
+        try:
+            moment = rest_datetime(value) if isinstance(value, str) else None
+        except ValueError:
+            return False
+        return moment is not None and (start is None or moment >= start) and (end is None or moment < end)
+
+    return test
 
 
 def _modified_between(stream_slice: Mapping[str, Any]) -> Mapping[str, Any] | None:

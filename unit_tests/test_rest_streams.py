@@ -3,10 +3,22 @@
 import pytest
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from hypothesis import given
+from hypothesis import strategies as st
 
 from source_sfmc.auth import SfmcAuthenticator
 from source_sfmc.config import parse_config
-from source_sfmc.rest import Assets, Automations, Campaigns, JourneyActivities, JourneyHistory, Journeys
+from source_sfmc.rest import (
+    Assets,
+    Automations,
+    CampaignAssets,
+    Campaigns,
+    JourneyActivities,
+    JourneyHistory,
+    Journeys,
+    JourneyStatistics,
+    page_of,
+)
 from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SyncContext
 
 SUBDOMAIN = "mc563885gzs27c5t9-63k636ttgm"
@@ -84,26 +96,141 @@ def test_automations_are_read_in_detail_one_slice_each(requests_mock, context):
     assert record["steps"] == [{"step": 1}]
 
 
-def test_asset_query_pages_and_filters_its_window(requests_mock, context):
+WINDOW = {WINDOW_START: "2025-01-01T00:00:00.000Z", WINDOW_END: "2025-02-01T00:00:00.000Z"}
+IN_WINDOW = "2025-01-15T10:00:00.5-06:00"  # the asset API writes dates with an offset
+
+
+def an_asset(asset_id, modified=IN_WINDOW):
+    """An item of the advanced asset query's answer, with the reference's field names."""
+    return {
+        "id": asset_id,
+        "customerKey": f"ck-{asset_id}",
+        "assetType": {"id": 208, "name": "htmlemail"},
+        "name": f"asset {asset_id}",
+        "modifiedDate": modified,
+    }
+
+
+def an_asset_page(ids, count, **dates):
+    """`{"count", "page", "pageSize", "links", "items"}` as POST /asset/v1/content/assets/query answers."""
+    return {"count": count, "page": 1, "pageSize": 50, "links": {}, "items": [an_asset(i, **dates) for i in ids]}
+
+
+def test_asset_query_pages_by_id_so_it_never_walks_past_the_10000_result_window(requests_mock, context):
     route = requests_mock.post(
         f"{REST}asset/v1/content/assets/query",
-        [{"json": a_page(1, 70)}, {"json": a_page(2, 70)}],
+        [{"json": an_asset_page(range(1, 51), 70)}, {"json": an_asset_page(range(51, 71), 20)}],
     )
-    window = {WINDOW_START: "2025-01-01T00:00:00.000Z", WINDOW_END: "2025-02-01T00:00:00.000Z"}
-    records = read(Assets(context), window)
-    assert len(records) == 70
+    records = read(Assets(context), WINDOW)
+    assert [record["id"] for record in records] == list(range(1, 71))
     first, second = (request.json() for request in route.request_history)
-    assert (first["page"]["page"], second["page"]["page"]) == (1, 2)
-    assert first["query"] == {
+    assert first["page"] == second["page"] == {"page": 1, "pageSize": 50}
+    assert first["sort"] == [{"property": "id", "direction": "ASC"}]
+    assert first["query"]["leftOperand"] == {"property": "id", "simpleOperator": "greaterThan", "value": 0}
+    assert second["query"]["leftOperand"] == {"property": "id", "simpleOperator": "greaterThan", "value": 50}
+
+
+def test_asset_query_sends_the_window_as_a_modified_date_condition(requests_mock, context):
+    route = requests_mock.post(f"{REST}asset/v1/content/assets/query", json=an_asset_page([1], 1))
+    read(Assets(context), WINDOW)
+    assert route.last_request.json()["query"]["rightOperand"] == {
         "leftOperand": {
             "property": "modifiedDate",
             "simpleOperator": "greaterThanOrEqual",
-            "value": window[WINDOW_START],
+            "value": WINDOW[WINDOW_START],
         },
         "logicalOperator": "AND",
-        "rightOperand": {"property": "modifiedDate", "simpleOperator": "lessThan", "value": window[WINDOW_END]},
+        "rightOperand": {"property": "modifiedDate", "simpleOperator": "lessThan", "value": WINDOW[WINDOW_END]},
     }
-    assert first["sort"][0] == {"property": "modifiedDate", "direction": "ASC"}
+
+
+def test_a_full_refresh_asset_query_still_sends_the_required_query(requests_mock, context):
+    route = requests_mock.post(f"{REST}asset/v1/content/assets/query", json=an_asset_page([1, 2], 2))
+    assert len(read(Assets(context))) == 2
+    assert route.last_request.json()["query"] == {"property": "id", "simpleOperator": "greaterThan", "value": 0}
+
+
+def test_asset_query_asks_for_every_field_the_schema_declares(requests_mock, context):
+    route = requests_mock.post(f"{REST}asset/v1/content/assets/query", json=an_asset_page([1], 1))
+    stream = Assets(context)
+    read(stream)
+    declared = set(stream.get_json_schema()["properties"]) - {"entity_id"}
+    assert set(route.last_request.json()["fields"]) == declared
+    assert {"content", "views", "data", "objectID"} <= declared
+
+
+def test_assets_outside_the_window_are_dropped_when_sfmc_compares_dates_loosely(requests_mock, context):
+    requests_mock.post(
+        f"{REST}asset/v1/content/assets/query",
+        json={**an_asset_page([1], 2), "items": [an_asset(1), an_asset(2, modified="2025-03-01T00:00:00-06:00")]},
+    )
+    assert [record["id"] for record in read(Assets(context), WINDOW)] == [1]
+
+
+def test_a_refused_date_condition_is_dropped_and_the_window_filtered_locally(requests_mock, context, caplog):
+    def answer(request, response_context):
+        if "modifiedDate" in str(request.json()["query"]):
+            response_context.status_code = 400
+            return {"message": "greaterThanOrEqual needs a number", "errorcode": 10002}
+        return {**an_asset_page([1], 2), "items": [an_asset(1), an_asset(2, modified="2024-12-31T17:59:59-06:00")]}
+
+    route = requests_mock.post(f"{REST}asset/v1/content/assets/query", json=answer)
+    assert [record["id"] for record in read(Assets(context), WINDOW)] == [1]
+    assert route.call_count == 2
+    assert "refused the modifiedDate condition" in caplog.text
+
+
+def test_campaign_assets_page_through_the_documented_entities_envelope(requests_mock, context):
+    """The reference's example answer: `{"totalCount", "page", "pageSize", "entities"}`."""
+
+    def entities(first, count, total):
+        return {
+            "totalCount": total,
+            "page": 1,
+            "pageSize": 50,
+            "entities": [
+                {
+                    "id": str(n),
+                    "type": "EMAIL",
+                    "itemID": str(9000 + n),
+                    "objectID": f"o-{n}",
+                    "createdDate": "2025-01-01T00:00:00",
+                }
+                for n in range(first, first + count)
+            ],
+        }
+
+    requests_mock.get(f"{REST}hub/v1/campaigns", json={"count": 1, "items": [{"id": "77"}]})
+    route = requests_mock.get(
+        f"{REST}hub/v1/campaigns/77/assets", [{"json": entities(0, 50, 60)}, {"json": entities(50, 10, 60)}]
+    )
+    stream = CampaignAssets(context)
+    (campaign,) = stream.stream_slices(sync_mode=SyncMode.full_refresh)
+    records = read(stream, campaign)
+    assert len(records) == 60
+    assert records[0]["campaignId"] == "77" and records[0]["objectID"] == "o-0"
+    assert [request.qs["$page"] for request in route.request_history] == [["1"], ["2"]]
+
+
+def test_journey_statistics_hold_only_the_documented_journey_level_stats(requests_mock, context):
+    journey = {
+        "id": "j1",
+        "key": "k",
+        "version": 1,
+        "status": "Published",
+        "stats": {
+            "currentPopulation": 5,
+            "cumulativePopulation": 9,
+            "metGoal": 2,
+            "metExitCriteria": 1,
+            "goalPerformance": 22.2,
+        },
+        "activities": [{"id": "a1", "stats": {"sent": 3}}],
+    }
+    requests_mock.get(f"{REST}interaction/v1/interactions", json={"count": 1, "items": [journey]})
+    (record,) = read(JourneyStatistics(context))
+    assert record["cumulativePopulation"] == 9 and record["goalPerformance"] == 22.2
+    assert "activities" not in record
 
 
 def test_a_server_error_is_retried_and_the_page_is_read_once(requests_mock, context):
@@ -171,3 +298,21 @@ def test_a_second_that_holds_the_cap_fails_with_a_clear_error(requests_mock, con
         read(
             JourneyHistory(context), {WINDOW_START: "2026-11-01T00:00:00.000Z", WINDOW_END: "2026-11-01T00:00:01.000Z"}
         )
+
+
+@given(
+    st.one_of(
+        st.none(),
+        st.integers(),
+        st.text(max_size=5),
+        st.lists(st.dictionaries(st.text(max_size=3), st.integers(), max_size=2), max_size=3),
+        st.dictionaries(
+            st.sampled_from(["items", "entities", "count", "totalCount", "page", "links"]),
+            st.one_of(st.none(), st.integers(), st.booleans(), st.lists(st.one_of(st.integers(), st.just({"id": 1})))),
+        ),
+    )
+)
+def test_any_listing_body_reads_as_a_list_of_items_and_an_integer_total_or_none(body):
+    items, total = page_of(body)
+    assert all(isinstance(item, dict) for item in items)
+    assert total is None or (isinstance(total, int) and not isinstance(total, bool))

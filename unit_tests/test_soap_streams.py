@@ -14,11 +14,17 @@ TOKEN_URL = f"https://{SUBDOMAIN}.auth.marketingcloudapis.com/v2/token"
 A_WINDOW = {WINDOW_START: "2025-01-01T00:00:00.000Z", WINDOW_END: "2025-01-31T00:00:00.000Z"}
 
 
-def a_context(**overrides):
+def a_context(*, describe=False, **overrides):
+    """A sync's context; unless `describe`, as if Describe had already answered that it knows none of the types
+    (so every schema property is requested and no Describe request is made)."""
     config = parse_config(
         {"client_id": "id", "client_secret": "secret", "subdomain": SUBDOMAIN, "start_date": "2025-01-01", **overrides}
     )
-    return SyncContext(config=config, authenticator=SfmcAuthenticator(config))
+    context = SyncContext(config=config, authenticator=SfmcAuthenticator(config))
+    if not describe:
+        for spec in SOAP_OBJECTS:
+            context.memo(f"describe:{spec.object_type}", lambda: None)
+    return context
 
 
 @pytest.fixture(autouse=True)
@@ -239,3 +245,51 @@ def test_a_token_expired_fault_gets_a_new_token_into_the_retried_envelope(reques
     assert len(read_window()) == 1
     assert ">tok-1<" in sent_bodies[0]
     assert ">tok-2<" in sent_bodies[1] and "tok-1" not in sent_bodies[1]
+
+
+def a_describe_answer(object_type, retrievable, not_retrievable=()):
+    properties = "".join(
+        f"<Properties><Name>{name}</Name><IsRetrievable>{str(ok).lower()}</IsRetrievable></Properties>"
+        for names, ok in ((retrievable, True), (not_retrievable, False))
+        for name in names
+    )
+    return (
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+        '<DefinitionResponseMsg xmlns="http://exacttarget.com/wsdl/partnerAPI">'
+        f"<ObjectDefinition><ObjectType>{object_type}</ObjectType>{properties}</ObjectDefinition>"
+        "<RequestID>d-1</RequestID></DefinitionResponseMsg></soap:Body></soap:Envelope>"
+    )
+
+
+def test_a_property_describe_marks_not_retrievable_is_not_requested_and_is_null(requests_mock, caplog):
+    from airbyte_cdk.models import SyncMode
+
+    stream = soap_streams(a_context(describe=True))[[s.stream_name for s in SOAP_OBJECTS].index("sent_events")]
+    wanted = [name for name in stream.properties if name != "TriggeredSendDefinitionObjectID"]
+    sent = []
+
+    def answer(request, context):
+        sent.append((request.headers["SOAPAction"], request.text))
+        if request.headers["SOAPAction"] == "Describe":
+            return a_describe_answer("SentEvent", wanted, ["TriggeredSendDefinitionObjectID"])
+        return retrieve_page("OK", "r", 1, 2)
+
+    requests_mock.post(SOAP_URL, text=answer)
+    records = list(stream.read_records(SyncMode.full_refresh, stream_slice=A_WINDOW))
+    records += list(stream.read_records(SyncMode.full_refresh, stream_slice=A_WINDOW))
+    assert [action for action, _ in sent] == ["Describe", "Retrieve", "Retrieve"]
+    assert "<ObjectType>SentEvent</ObjectType>" in sent[0][1]
+    assert all("TriggeredSendDefinitionObjectID" not in body for _, body in sent[1:])
+    assert all("<Properties>SendID</Properties>" in body for _, body in sent[1:])
+    assert [record["TriggeredSendDefinitionObjectID"] for record in records] == [None] * 4
+    assert caplog.text.count("SentEvent.TriggeredSendDefinitionObjectID cannot be retrieved") == 1
+
+
+def test_a_type_whose_properties_are_all_unretrievable_fails_as_a_config_error(requests_mock):
+    from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+    stream = soap_streams(a_context(describe=True))[0]
+    requests_mock.post(SOAP_URL, text=a_describe_answer(stream.spec.object_type, [], stream.properties))
+    with pytest.raises(AirbyteTracedException, match="deselect the stream") as raised:
+        stream.envelope({})
+    assert raised.value.failure_type.value == "config_error"

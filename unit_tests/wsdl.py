@@ -72,3 +72,33 @@ def assert_valid_retrieve(envelope: bytes) -> None:
     if not schema.validate(message):
         errors = "\n".join(f"  line {e.line}: {e.message}" for e in schema.error_log)
         raise AssertionError(f"RetrieveRequestMsg does not match the WSDL schema:\n{errors}")
+
+
+def assert_valid_message(message: etree._Element) -> None:
+    """Fail unless `message` (a body element of the partner API: a request or a response) is schema-valid."""
+    schema = partner_api_schema()
+    if not schema.validate(message):
+        errors = "\n".join(f"  line {e.line}: {e.message}" for e in schema.error_log)
+        raise AssertionError(f"{etree.QName(message).localname} does not match the WSDL schema:\n{errors}")
+
+
+@cache
+def _complex_types() -> dict[str, etree._Element]:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    wsdl = etree.parse(str(wsdl_path()), parser)
+    return {node.get("name"): node for node in wsdl.iter(f"{{{_XSD_NS}}}complexType") if node.get("name")}
+
+
+def wsdl_members(type_name: str) -> dict[str, str]:
+    """The elements a WSDL complex type declares, its ancestors' included: element name -> local type name."""
+    node = _complex_types().get(type_name)
+    if node is None:
+        return {}
+    members: dict[str, str] = {}
+    extension = node.find(f"{{{_XSD_NS}}}complexContent/{{{_XSD_NS}}}extension")
+    if extension is not None:
+        members.update(wsdl_members(extension.get("base", "").rpartition(":")[2]))
+    for element in node.iter(f"{{{_XSD_NS}}}element"):
+        if element.get("name"):
+            members[element.get("name")] = (element.get("type") or "").rpartition(":")[2]
+    return members

@@ -1,4 +1,9 @@
-"""Command line: `python -m integration_tests.sandbox --port 8765 --seed 42 --faults rate_limit:0.1`."""
+"""Command line: `python -m integration_tests.sandbox --port 8765 --seed 42 --faults rate_limit:0.1`.
+
+Its activity (sends, tracking events) lies in the six months before `--epoch`, which defaults to today on SFMC's
+clock, so a sync of the last 30 days finds data; the data set is the same all day for one seed. Tests pin
+`--epoch 2025-07-01` (the library's default) to read fixed data.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,10 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from datetime import date
 
 from .faults import parse_fault_spec
-from .server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, start_sandbox
+from .server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, activity_start, server_today, start_sandbox
 from .tokens import ALL_SCOPES
 
 
@@ -25,11 +31,26 @@ def _faults(text: str) -> str:
     return text
 
 
+def _epoch(text: str) -> date:
+    if text.strip().lower() == "today":
+        return server_today()
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD) or 'today': {text!r}") from None
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m integration_tests.sandbox", description=__doc__)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--epoch",
+        type=_epoch,
+        default="today",
+        help="YYYY-MM-DD: activity lies in the six months before it (default: today, UTC-6)",
+    )
     parser.add_argument("--scale", type=float, default=1.0, help="record counts scale linearly with it")
     parser.add_argument("--latency-ms", type=float, default=0, help="delay before every answer")
     parser.add_argument(
@@ -60,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=args.host,
             scopes=args.scopes,
             slow_seconds=args.slow_seconds,
+            epoch=args.epoch,
         )
     except (OSError, ValueError) as error:
         print(f"sandbox: {error}", file=sys.stderr)
@@ -67,7 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    print(f"SFMC sandbox listening on {sandbox.base_url}", flush=True)
+    start = activity_start(args.epoch)
+    print(f"SFMC sandbox listening on {sandbox.base_url} (activity from {start} to {args.epoch})", flush=True)
     while not stop.wait(1):
         pass
     sandbox.stop()

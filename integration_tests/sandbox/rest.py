@@ -182,13 +182,25 @@ def list_campaigns(data: RestData, request: RestRequest, params: Mapping[str, st
 
 
 def campaign_assets(data: RestData, request: RestRequest, params: Mapping[str, str]) -> Response:
+    """A page of the campaign's assets, in the envelope clients used against real accounts read.
+
+    Sources disagree on this answer: the reference's example ("GET /hub/v1/campaigns/{id}/assets",
+    getCampaignAssetCollection) shows `totalCount`/`entities`; sfmc-sdk's pager and FuelSDK-CSharp page it with
+    `$page`/`$pageSize` and read `count`/`items`. The sandbox serves the latter; neither is a bare list.
+    """
     assets = data.campaign_assets.get(params["id"].strip())
     if assets is None:
         return bad_request("Campaign ID is invalid", 10000)
-    return json_response(200, assets)
+    page, size = _query_page(request, PAGE_LIMITS["campaigns"])
+    return json_response(
+        200, {"count": len(assets), "page": page, "pageSize": size, "items": _page_of(assets, page, size)}
+    )
 
 
 # --- assets -------------------------------------------------------------------------------------
+
+
+ASSET_RESULT_WINDOW = 10_000
 
 
 class QueryError(ValueError):
@@ -204,6 +216,10 @@ def query_assets(data: RestData, request: RestRequest, params: Mapping[str, str]
         return json_response(400, {"message": "The request body must be a JSON object.", "errorcode": 10002})
     paging = body.get("page") if isinstance(body.get("page"), dict) else {}
     page, size = _page_and_size(paging.get("page"), paging.get("pageSize"), PAGE_LIMITS["assets"])
+    if page * size > ASSET_RESULT_WINDOW:
+        # The query runs on a search index whose result window stops at 10,000 (PROTOCOL.md: "all shards failed";
+        # sfmc-devtools pages past it by id). The status SFMC uses for it is not documented.
+        return json_response(500, {"message": "all shards failed", "errorcode": 0, "documentation": ""})
     try:
         query = body.get("query")
         predicate = _compile(query) if query is not None else (lambda item: True)
@@ -326,10 +342,6 @@ def _journey_view(journey: Mapping[str, Any], extras: set[str], *, always_activi
     view = {key: value for key, value in journey.items() if key != "stats" or with_stats}
     if not (always_activities or everything or "activities" in extras):
         view.pop("activities", None)
-    elif not with_stats:
-        view["activities"] = [
-            {key: value for key, value in activity.items() if key != "stats"} for activity in journey["activities"]
-        ]
     return view
 
 

@@ -1,9 +1,9 @@
 """Deterministic REST data for the sandbox: campaigns, assets, journeys and automations.
 
-Everything derives from (seed, scale) through per-collection random generators, so changing one
-collection's generator never reshuffles another. Dates are fixed (not relative to today) and spread over
-2024-06-01..2025-06-30 in server time (UTC-6, SFMC's clock); only journey history, which SFMC keeps for 30 days,
-is dated relative to when the data is built (see `journey_history`).
+Everything derives from (seed, scale, epoch) through per-collection random generators, so changing one
+collection's generator never reshuffles another. Dates spread over the year before the epoch in server time
+(UTC-6, SFMC's clock): 2024-06-01..2025-06-30 for the fixed epoch 2025-07-01 that tests use. Only journey
+history, which SFMC keeps for 30 days, is dated relative to when the data is built (see `journey_history`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from .journey_history import JourneyHistory, journey_steps
@@ -21,6 +21,21 @@ BASE_COUNTS = {"campaigns": 120, "assets": 300, "journeys": 40, "automations": 3
 
 PERIOD_START = datetime(2024, 6, 1)
 PERIOD_END = datetime(2025, 6, 30, 23, 59, 59)
+FIXED_EPOCH = date(2025, 7, 1)  # the day after PERIOD_END (UTC): the epoch the fixed data set is drawn around
+
+
+@dataclass(frozen=True)
+class Period:
+    """The server-time span REST objects are dated in; another epoch moves it by whole days."""
+
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def for_epoch(cls, epoch: date) -> Period:
+        shift = timedelta(days=(epoch - FIXED_EPOCH).days)
+        return cls(PERIOD_START + shift, PERIOD_END + shift)
+
 
 ENTERPRISE_ID = 7281000
 MEMBER_ID = 7281234
@@ -75,18 +90,22 @@ class RestData:
     journey_history: JourneyHistory = field(compare=False)
 
 
-def build_rest_data(seed: int = 42, scale: float = 1.0, anchor: datetime | None = None) -> RestData:
-    """The REST data set; journey history ends at `anchor` (default: now)."""
+def build_rest_data(
+    seed: int = 42, scale: float = 1.0, epoch: date = FIXED_EPOCH, anchor: datetime | None = None
+) -> RestData:
+    """Same (seed, scale, epoch), same data: objects are dated in the year before `epoch` (server time); journey
+    history ends at `anchor` (default: now)."""
     counts = {name: round(base * scale) for name, base in BASE_COUNTS.items()}
-    campaigns, campaign_assets = _campaigns(_rng(seed, "campaigns"), counts["campaigns"])
-    journeys = _journeys(_rng(seed, "journeys"), counts["journeys"], campaigns)
+    period = Period.for_epoch(epoch)
+    campaigns, campaign_assets = _campaigns(_rng(seed, "campaigns"), counts["campaigns"], period)
+    journeys = _journeys(_rng(seed, "journeys"), counts["journeys"], campaigns, period)
     anchor = (anchor or datetime.now(UTC)).replace(microsecond=0)
     return RestData(
         campaigns=campaigns,
         campaign_assets=campaign_assets,
-        assets=_assets(_rng(seed, "assets"), counts["assets"]),
+        assets=_assets(_rng(seed, "assets"), counts["assets"], period),
         journeys=journeys,
-        automations=_automations(_rng(seed, "automations"), counts["automations"]),
+        automations=_automations(_rng(seed, "automations"), counts["automations"], period),
         journey_history=JourneyHistory(seed, scale, anchor, journey_steps(journeys)),
     )
 
@@ -117,13 +136,13 @@ def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def _moment(rng: random.Random, start: datetime = PERIOD_START, end: datetime = PERIOD_END) -> datetime:
+def _moment(rng: random.Random, start: datetime, end: datetime) -> datetime:
     span = int((end - start).total_seconds() * 1000)
     return start + timedelta(milliseconds=rng.randrange(max(span, 1)))
 
 
-def _created_and_modified(rng: random.Random) -> tuple[datetime, datetime]:
-    modified = _moment(rng)
+def _created_and_modified(rng: random.Random, period: Period) -> tuple[datetime, datetime]:
+    modified = _moment(rng, period.start, period.end)
     created = modified - timedelta(days=rng.choice((0, 0, 1, 3, 30, 200, 400)), seconds=rng.randrange(86400))
     return min(created, modified), modified
 
@@ -142,11 +161,13 @@ def _person(rng: random.Random) -> dict[str, Any]:
 _CAMPAIGN_ASSET_TYPES = ("EMAIL", "TRIGGERED_SEND", "SENDABLE_DATA_EXTENSION", "LIST", "CMS_ASSET", "SMS")
 
 
-def _campaigns(rng: random.Random, count: int) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+def _campaigns(
+    rng: random.Random, count: int, period: Period
+) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
     campaigns: list[dict[str, Any]] = []
     assets: dict[str, list[dict[str, Any]]] = {}
     for index in range(count):
-        created, modified = _created_and_modified(rng)
+        created, modified = _created_and_modified(rng, period)
         campaign_id = str(1000 + index * 7 + rng.randrange(7))
         campaigns.append(
             {
@@ -162,13 +183,15 @@ def _campaigns(rng: random.Random, count: int) -> tuple[list[dict[str, Any]], di
         )
         assets[campaign_id] = [
             {
-                "id": str(50000 + index * 10 + position),
+                "id": str(500000 + index * 1000 + position),
                 "type": rng.choice(_CAMPAIGN_ASSET_TYPES),
                 "campaignId": campaign_id,
                 "itemID": str(rng.randrange(10000, 999999)),
+                "objectID": str(uuid.UUID(int=int(campaign_id) * 1000 + position, version=4)),
                 "createdDate": server_time(_moment(rng, created, max(modified, created + timedelta(1)))),
             }
-            for position in range(rng.choice((0, 0, 1, 2, 3, 5)))
+            # One campaign has more assets than a page holds, so that readers must page.
+            for position in range(rng.choice((0, 0, 1, 2, 3, 5)) + (120 if index == 1 else 0))
         ]
     return campaigns, assets
 
@@ -194,12 +217,12 @@ _CATEGORIES = (
 )
 
 
-def _assets(rng: random.Random, count: int) -> list[dict[str, Any]]:
+def _assets(rng: random.Random, count: int, period: Period) -> list[dict[str, Any]]:
     assets = []
     previous_modified: datetime | None = None
     for index in range(count):
         type_id, type_name, display_name, kind = rng.choice(_ASSET_TYPES)
-        created, modified = _created_and_modified(rng)
+        created, modified = _created_and_modified(rng, period)
         if previous_modified is not None and rng.random() < 0.03:
             modified = previous_modified  # SFMC timestamps collide now and then: cursors must cope
             created = min(created, modified)
@@ -301,17 +324,17 @@ _TRIGGER_TYPES = (
 _ENTRY_MODES = ("NotReentrant", "MultipleEntries", "SingleEntryAcrossAllVersions")
 
 
-def _journeys(rng: random.Random, count: int, campaigns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _journeys(rng: random.Random, count: int, campaigns: list[dict[str, Any]], period: Period) -> list[dict[str, Any]]:
     versions: list[dict[str, Any]] = []
     for index in range(count):
         transactional = index % 13 == 12  # a few transactional sends, listed only on request
         version_count = 1 if transactional else rng.choice((1, 1, 2, 2, 3, 4))
         key = _uuid(rng)
         name = _name(rng, index)
-        created = _moment(rng, PERIOD_START, PERIOD_END - timedelta(days=60))
+        created = _moment(rng, period.start, period.end - timedelta(days=60))
         category_id = rng.choice((4001, 4002, 4003))
         for number in range(1, version_count + 1):
-            modified = _moment(rng, created, min(created + timedelta(days=45), PERIOD_END))
+            modified = _moment(rng, created, min(created + timedelta(days=45), period.end))
             latest = number == version_count
             versions.append(
                 _journey_version(rng, index, key, name, number, created, modified, latest, transactional, campaigns)
@@ -473,10 +496,6 @@ def _email_activity(
         {"id": campaign["id"], "name": campaign["name"], "color": campaign["color"]}
         for campaign in rng.sample(campaigns, min(len(campaigns), rng.choice((0, 0, 1))))
     ]
-    sent = rng.randrange(0, 120_000)
-    delivered = sent - rng.randrange(0, sent // 50 + 1)
-    unique_opens = rng.randrange(0, delivered // 2 + 1)
-    unique_clicks = rng.randrange(0, unique_opens // 3 + 1)
     return {
         "id": _uuid(rng),
         "key": f"EMAILV2-{number}",
@@ -535,18 +554,6 @@ def _email_activity(
             "statsContactIcon": None,
         },
         "schema": {"arguments": {}},
-        # Journey Builder shows per-email numbers in its UI, but the public interaction spec does not say
-        # where the API carries them; the sandbox puts them here, next to the activity, when stats are asked.
-        "stats": {
-            "sent": sent,
-            "delivered": delivered,
-            "opens": unique_opens + rng.randrange(0, unique_opens + 1),
-            "uniqueOpens": unique_opens,
-            "clicks": unique_clicks + rng.randrange(0, unique_clicks + 1),
-            "uniqueClicks": unique_clicks,
-            "bounces": sent - delivered,
-            "unsubscribes": rng.randrange(0, unique_opens // 20 + 1),
-        },
     }
 
 
@@ -646,13 +653,13 @@ _AUTOMATION_ACTIVITIES = (
 )
 
 
-def _automations(rng: random.Random, count: int) -> list[dict[str, Any]]:
+def _automations(rng: random.Random, count: int, period: Period) -> list[dict[str, Any]]:
     automations = []
     for index in range(count):
-        created, modified = _created_and_modified(rng)
+        created, modified = _created_and_modified(rng, period)
         triggered = rng.random() < 0.25
         status_id, status = rng.choice(_AUTOMATION_STATUSES)
-        last_run = _moment(rng, modified, PERIOD_END) if status_id != 2 else None
+        last_run = _moment(rng, modified, period.end) if status_id != 2 else None
         automations.append(
             {
                 "id": _uuid(rng),
@@ -664,10 +671,8 @@ def _automations(rng: random.Random, count: int) -> list[dict[str, Any]]:
                 "statusId": status_id,
                 "status": status,
                 "categoryId": rng.choice((5001, 5002, 5003)),
-                "createdDate": server_time(created),
-                "createdName": _person(rng)["name"],
-                "lastSavedDate": server_time(modified),
-                "lastSavedByName": _person(rng)["name"],
+                # GET /automation/v1/automations/{id} has no created or saved dates (PROTOCOL.md section 4): they
+                # come from a legacy definition endpoint or an upsert's answer, neither of which the sandbox serves.
                 "lastRunTime": server_time(last_run) if last_run else None,
                 "lastRunInstanceId": _uuid(rng) if last_run else None,
                 "schedule": None if triggered else _schedule(rng, created),

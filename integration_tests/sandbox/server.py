@@ -14,20 +14,36 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import faults, rest
 from .faults import Channel, Fault, FaultInjector
-from .rest_data import RestData, build_rest_data
+from .rest_data import FIXED_EPOCH, RestData, build_rest_data
 from .tokens import ALL_SCOPES, DEFAULT_ACCOUNT_IDS, TokenEndpoint, TokenStore
 
 Response = tuple[int, dict[str, str], bytes]
 
 DEFAULT_CLIENT_ID = "sandbox-client-id"
 DEFAULT_CLIENT_SECRET = "sandbox-client-secret"  # a fixed, public test credential
-DEFAULT_START_DATE = "2025-01-01T00:00:00Z"
+DEFAULT_START_DATE = "2025-01-01T00:00:00Z"  # activity_start(FIXED_EPOCH)
+ACTIVITY_DAYS = 181  # activity (sends, tracking events) lies in this many days before the epoch
+
+
+def activity_start(epoch: date) -> date:
+    return epoch - timedelta(days=ACTIVITY_DAYS)
+
+
+def utc_midnight_ms(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1000
+
+
+def server_today() -> date:
+    """Today on SFMC's clock (UTC-6): as an epoch, every generated date lies before now."""
+    return (datetime.now(UTC) - timedelta(hours=6)).date()
+
 
 _TOKEN_PATH = re.compile(r"^/v2/token/?$", re.IGNORECASE)
 _SOAP_PATH = re.compile(r"^/service\.asmx/?$", re.IGNORECASE)
@@ -50,6 +66,10 @@ class SandboxOptions:
     scopes: tuple[str, ...] = ALL_SCOPES  # what the installed package grants
     slow_seconds: float = 65.0  # how long a `slow` fault stalls
     account_ids: tuple[int, ...] = DEFAULT_ACCOUNT_IDS
+    # "Type.Property" members this account cannot retrieve (Describe says so; a Retrieve naming one fails)
+    unretrievable: tuple[str, ...] = ()
+    # Activity lies in the six months before this day (UTC midnight); FIXED_EPOCH is the data tests are written for
+    epoch: date = FIXED_EPOCH
 
 
 @dataclass(frozen=True)
@@ -112,13 +132,15 @@ class Sandbox:
     def __init__(self, options: SandboxOptions) -> None:
         _require_loopback(options.host)
         self.options = options
-        self.rest_data: RestData = _rest_data(options.seed, options.scale)
+        self.rest_data: RestData = _rest_data(options.seed, options.scale, options.epoch)
         self.tokens = TokenStore(options.token_ttl)
         self.token_endpoint = TokenEndpoint(
             self.tokens, options.client_id, options.client_secret, tuple(options.scopes), options.account_ids
         )
         self.injector = FaultInjector.from_spec(options.faults, options.seed)
-        self.soap_service, self.soap_unavailable = _load_soap_service(options.seed, options.scale)
+        self.soap_service, self.soap_unavailable = _load_soap_service(
+            options.seed, options.scale, options.unretrievable, options.epoch
+        )
         self.counters = Stats()
         self.stopping = threading.Event()
         self._continuations: dict[bytes, Continuation] = {}
@@ -168,13 +190,18 @@ class Sandbox:
     def client_secret(self) -> str:
         return self.options.client_secret
 
+    @property
+    def activity_start(self) -> str:
+        """The first day of the sandbox's activity (six months before its epoch), as a config start_date."""
+        return f"{activity_start(self.options.epoch).isoformat()}T00:00:00Z"
+
     def config(self, **overrides: Any) -> dict[str, Any]:
         """A connector config pointing at this sandbox."""
         return {
             "client_id": self.client_id,
             "client_secret": self.client_secret,
             "subdomain": self.base_url,
-            "start_date": DEFAULT_START_DATE,
+            "start_date": self.activity_start,
             **overrides,
         }
 
@@ -196,6 +223,8 @@ class Sandbox:
             return self._continuations.get(request_id)
 
     def soap_object_type(self, body: bytes, continued: Continuation | None) -> str:
+        if b"DefinitionRequestMsg" in body:
+            return "Describe"  # counted apart from the retrieves of the types it describes
         reported = getattr(self.soap_service, "object_type_of", None)  # the SOAP side knows continuations
         if reported is not None and (name := reported(body)):
             return _object_type_name(name)
@@ -231,6 +260,8 @@ def start_sandbox(
     scopes: tuple[str, ...] | list[str] | None = None,
     slow_seconds: float = 65.0,
     account_ids: tuple[int, ...] = DEFAULT_ACCOUNT_IDS,
+    unretrievable: tuple[str, ...] = (),
+    epoch: date = FIXED_EPOCH,
 ) -> Sandbox:
     """Start a sandbox serving in a background thread; `port=0` picks a free port."""
     options = SandboxOptions(
@@ -246,14 +277,16 @@ def start_sandbox(
         scopes=ALL_SCOPES if scopes is None else tuple(scopes),
         slow_seconds=slow_seconds,
         account_ids=account_ids,
+        unretrievable=unretrievable,
+        epoch=epoch,
     )
     return Sandbox(options).start()
 
 
 @functools.lru_cache(maxsize=4)
-def _rest_data(seed: int, scale: float) -> RestData:
+def _rest_data(seed: int, scale: float, epoch: date = FIXED_EPOCH) -> RestData:
     """Sandboxes started with one seed and scale share their (read-only) data."""
-    return build_rest_data(seed, scale)
+    return build_rest_data(seed, scale, epoch)
 
 
 def _require_loopback(host: str) -> None:
@@ -271,13 +304,20 @@ def _object_type_name(name: str) -> str:
     return "DataExtensionObject" if name.startswith("DataExtensionObject[") else name
 
 
-def _load_soap_service(seed: int, scale: float) -> tuple[Any | None, str]:
+def _load_soap_service(
+    seed: int, scale: float, unretrievable: tuple[str, ...] = (), epoch: date = FIXED_EPOCH
+) -> tuple[Any | None, str]:
     """The SOAP side, if its modules are present; otherwise None and why."""
     try:
         from . import soap, soap_data  # type: ignore[attr-defined]
     except ImportError as error:
         return None, f"SOAP API unavailable in this sandbox: {error}"
-    return soap.SoapService(soap_data.build_soap_data(seed=seed, scale=scale)), ""
+    by_type: dict[str, list[str]] = {}
+    for member in unretrievable:
+        object_type, _, name = member.partition(".")
+        by_type.setdefault(object_type, []).append(name)
+    data = soap_data.build_soap_data(seed=seed, scale=scale, epoch_ms=utc_midnight_ms(epoch))
+    return soap.SoapService(data, unretrievable=by_type), ""
 
 
 class _Server(ThreadingHTTPServer):

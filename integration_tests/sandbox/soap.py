@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
@@ -46,7 +46,7 @@ from .soap_filters import (
 )
 from .soap_generators.data_extensions import DataExtension
 from .soap_generators.rows import Collection
-from .soap_objects import PAIRS, SCHEMAS, ObjectSchema
+from .soap_objects import BOOL, DATE, INT, PAIRS, SCHEMAS, STR, ObjectSchema
 
 __all__ = ["SoapData", "SoapService", "build_soap_data"]
 
@@ -182,8 +182,17 @@ _CT_ACTION_RE = re.compile(r'action\s*=\s*"?([^";]+)"?', re.I)
 class SoapService:
     """SFMC's ``Service.asmx`` for Retrieve, over a SoapData. Thread-safe: the data is immutable."""
 
-    def __init__(self, data: SoapData, *, store: ContinuationStore | None = None):
+    def __init__(
+        self,
+        data: SoapData,
+        *,
+        store: ContinuationStore | None = None,
+        unretrievable: Mapping[str, Sequence[str]] | None = None,
+    ):
+        """`unretrievable`: per object type, members this account cannot retrieve (an edition or permission
+        difference): Describe marks them IsRetrievable false and a Retrieve naming them fails."""
         self.data = data
+        self.unretrievable = {k: tuple(v) for k, v in (unretrievable or {}).items()}
         self.store = store if store is not None else ContinuationStore()
         self.rowsets = RowsetService(data)
 
@@ -216,6 +225,8 @@ class SoapService:
             return self._fault(soap_xml.client_fault("Server was unable to read request."), soap_xml.SOAP11_NS)
         ns, relates = env.soap_ns, env.message_id
         action = _action(h, env)
+        if action == "Describe" and env.describe is not None:
+            return self._describe(env, token_state, actor=f"https://{h.get('host', 'localhost')}/Service.asmx")
         if action != "Retrieve":
             text = f"Server did not recognize the value of HTTP Header SOAPAction: {action or ''}."
             return self._fault(soap_xml.client_fault(text, relates_to=relates, soap_ns=ns), ns)
@@ -235,6 +246,42 @@ class SoapService:
             status, request_id, results = self._retrieve(req, has)
         body_out = soap_xml.retrieve_response(status, request_id, results, relates_to=relates, soap_ns=ns)
         return 200, _content_type(ns), body_out
+
+    def _describe(self, env: soap_xml.Envelope, token_state: TokenState, *, actor: str) -> Response:
+        """Describe: each asked type's members from the object model; IsRetrievable false for the ones a
+        Retrieve refuses (the type's own, and those this account was started without). Unknown types come back
+        with no properties and IsRetrievable false."""
+        ns = env.soap_ns
+        state = token_state(env.token) if env.token else "invalid"
+        if state != "ok":
+            text = "Token Expired" if state == "expired" else "Login failed"
+            return self._fault(soap_xml.security_fault(text, actor=actor, relates_to=env.message_id, soap_ns=ns), ns)
+        definitions = [(object_type, self.property_definitions(object_type)) for object_type in env.describe or ()]
+        body = soap_xml.describe_response(definitions, str(uuid.uuid4()), relates_to=env.message_id, soap_ns=ns)
+        return 200, _content_type(ns), body
+
+    def property_definitions(self, object_type: str) -> list[soap_xml.PropertyDefinition]:
+        schema = SCHEMAS.get(object_type)
+        if schema is None:
+            return []
+        definitions = [
+            soap_xml.PropertyDefinition(
+                p.name,
+                _DATA_TYPES.get(p.kind, "APIObject"),  # a list or object member (Addresses, ContentAreas.ID...)
+                self.retrievable(object_type, p.name),
+                p.kind in _DATA_TYPES and p.kind != PAIRS,
+            )
+            for p in schema.props
+        ]
+        # Members the type has but cannot retrieve (e.g. Subscriber.ModifiedDate) are listed too.
+        definitions += [soap_xml.PropertyDefinition(n, "DateTime", False, True) for n in schema.not_retrievable]
+        return definitions
+
+    def retrievable(self, object_type: str, name: str) -> bool:
+        schema = SCHEMAS.get(object_type)
+        return (
+            schema is not None and schema.prop(name) is not None and name not in self.unretrievable.get(object_type, ())
+        )
 
     def handle_rowset(
         self,
@@ -284,7 +331,7 @@ class SoapService:
             raise _Refused(PERMISSION_ERROR.format(object_type=object_type))
         if not req.properties:
             raise _Refused(NO_PROPERTIES_ERROR.format(object_type=object_type))
-        unknown = [p for p in req.properties if schema.prop(p) is None]
+        unknown = [p for p in req.properties if not self.retrievable(object_type, p)]
         if unknown:
             raise _Refused(_property_error(unknown, object_type))
         order = {p.name: n for n, p in enumerate(schema.props)}
@@ -333,6 +380,9 @@ class _Refused(Exception):
     def __init__(self, status: str):
         super().__init__(status)
         self.status = status
+
+
+_DATA_TYPES = {INT: "Int", STR: "String", BOOL: "Boolean", DATE: "DateTime", PAIRS: "APIProperty"}
 
 
 def _action(headers: dict[str, str], env: soap_xml.Envelope) -> str | None:

@@ -1,11 +1,12 @@
 """Deterministic data behind the sandbox's SOAP API (and the REST rowset of data extensions): ``SoapData``.
 
-Everything is a pure function of ``(seed, scale)`` and fixed dates (2025-01-01 .. 2025-07-01 UTC), never of
-today. Small object types (lists, sends, emails, folders, data extension definitions...) are materialised as
-row dicts. Large ones (tracking events, subscribers, list memberships, data extension rows) are generated on
-demand from ``(seed, type, index)`` so that scale 100 (1.5M sent events) builds instantly and holds nothing:
-their ordering property (``EventDate``, ``CreatedDate``, a data extension's date field) is monotonic in the
-index, so a date filter becomes an index range found by binary search and paging is an index cursor.
+Everything is a pure function of ``(seed, scale, epoch)``: activity lies in the six months before the epoch
+(2025-01-01 .. 2025-07-01 UTC for the default epoch, which tests use; the command line defaults to today). Small
+object types (lists, sends, emails, folders, data extension definitions...) are materialised as row dicts. Large
+ones (tracking events, subscribers, list memberships, data extension rows) are generated on demand from ``(seed,
+type, index)`` so that scale 100 (1.5M sent events) builds instantly and holds nothing: their ordering property
+(``EventDate``, ``CreatedDate``, a data extension's date field) is monotonic in the index, so a date filter
+becomes an index range found by binary search and paging is an index cursor.
 
 Rows are dicts keyed by property name (``"Client.ID"`` for nested ones) holding raw values: ``int``, ``str``,
 ``bool``, ``None``, dates as ``int`` milliseconds since the Unix epoch (UTC), Name/Value lists as tuples of
@@ -46,7 +47,7 @@ from .soap_generators.assets import (
 from .soap_generators.data_extensions import DataExtension, build_data_extensions, data_extension_rows
 from .soap_generators.events import build_event_streams
 from .soap_generators.people import SUBSCRIBERS_AT_SCALE_1, ListMembers, Subscribers
-from .soap_generators.rows import Collection, RowList, scaled
+from .soap_generators.rows import FIXED_EPOCH_MS, Collection, RowList, epoch_shift_ms, scaled
 from .soap_generators.sends import (
     build_link_sends,
     build_list_sends,
@@ -145,17 +146,25 @@ class SoapData:
         return n
 
 
-def build_soap_data(seed: int = 42, scale: float = 1.0) -> SoapData:
-    """The sandbox's data set: same (seed, scale), same data. Builds in milliseconds at any scale."""
+def build_soap_data(seed: int = 42, scale: float = 1.0, epoch_ms: int = FIXED_EPOCH_MS) -> SoapData:
+    """The sandbox's data set: same (seed, scale, epoch), same data. Builds in milliseconds at any scale.
+
+    Activity (sends and tracking events) falls in the six months before `epoch_ms` (a UTC midnight); objects are
+    dated relative to it too. The default epoch, 2025-07-01, is the fixed data set tests are written against.
+    Data extension rows keep their own fixed dates.
+    """
     if scale <= 0:
         raise ValueError("scale must be positive")
-    folders = build_folders(seed)
-    lists = build_lists(seed)
-    emails = build_emails(seed)
-    subscribers = Subscribers(seed, max(1, scaled(SUBSCRIBERS_AT_SCALE_1, scale)))
-    tsds = build_triggered_sends(seed, emails, lists)
-    sends, send_lists, sources, send_days, send_weights = build_sends(seed, scale, emails, lists, tsds)
-    streams, expected = build_event_streams(seed, scale, sources, send_days, send_weights, len(tsds), subscribers)
+    shift = epoch_shift_ms(epoch_ms)
+    folders = build_folders(seed, shift)
+    lists = build_lists(seed, shift)
+    emails = build_emails(seed, shift)
+    subscribers = Subscribers(seed, max(1, scaled(SUBSCRIBERS_AT_SCALE_1, scale)), shift)
+    tsds = build_triggered_sends(seed, emails, lists, shift)
+    sends, send_lists, sources, send_days, send_weights = build_sends(seed, scale, emails, lists, tsds, shift)
+    streams, expected = build_event_streams(
+        seed, scale, sources, send_days, send_weights, len(tsds), subscribers, shift
+    )
     fill_send_counts(sends, expected, sources)
     list_sends = build_list_sends(sends, send_lists)
     summaries = build_triggered_send_summaries(tsds, sends, expected, sources)
@@ -169,7 +178,7 @@ def build_soap_data(seed: int = 42, scale: float = 1.0) -> SoapData:
         "ListSend": RowList(list_sends),
         "LinkSend": RowList(build_link_sends(sends, expected, sources)),
         "Email": RowList(emails),
-        "ContentArea": RowList(build_content_areas(seed)),
+        "ContentArea": RowList(build_content_areas(seed, shift)),
         "DataFolder": RowList(folders),
         "TriggeredSendDefinition": RowList(tsds),
         "TriggeredSendSummary": RowList(summaries),

@@ -25,6 +25,11 @@ class _Absent:
 
 ABSENT = _Absent()
 
+# Members the WSDL (etframework.wsdl) declares nillable="true" among the types the sandbox serves: APIObject's
+# PartnerKey, ObjectID and ModifiedDate, and Send/ListSend's counters and SentDate. Only these may carry
+# xsi:nil="true" in an answer; a member without a value is otherwise left out.
+NILLABLE = frozenset({"PartnerKey", "ObjectID", "ModifiedDate", "SentDate", "NumberSent", "NumberDelivered"})
+
 
 @dataclass(frozen=True)
 class Prop:
@@ -48,6 +53,8 @@ class ObjectSchema:
     props: tuple[Prop, ...]
     # every group must be satisfied; a group is satisfied by any one of its scopes
     scopes: tuple[tuple[str, ...], ...]
+    # members of the type that Describe lists but a Retrieve refuses (IsRetrievable false)
+    not_retrievable: tuple[str, ...] = ()
 
     def prop(self, name: str) -> Prop | None:
         for p in self.props:
@@ -73,7 +80,8 @@ def _common(*, skip: Iterable[str] = ()) -> list[Prop]:
 
 
 def _schema(name: str, scopes: tuple[tuple[str, ...], ...], own: Sequence[Prop], skip: Iterable[str] = ()):
-    return ObjectSchema(name, tuple(_common(skip=skip) + list(own)), scopes)
+    """An object type: APIObject's members then its own; `skip` names members it has but cannot retrieve."""
+    return ObjectSchema(name, tuple(_common(skip=skip) + list(own)), scopes, tuple(skip))
 
 
 LISTS_SCOPE = (("list_and_subscribers_read",),)
@@ -172,12 +180,11 @@ def _build_schemas() -> dict[str, ObjectSchema]:
             Prop("SendClassification.CustomerKey", STR),
         ],
     )
-    # ListSubscriber: the WSDL type lacks UnsubscribedDate, but PROTOCOL.md lists it as retrievable, and
-    # PROTOCOL.md is what the sandbox follows.
+    # ListSubscriber: the WSDL type (etframework.wsdl) has no UnsubscribedDate; asking for it fails the retrieve.
     s["ListSubscriber"] = _schema(
         "ListSubscriber",
         LISTS_SCOPE,
-        [Prop("Status", STR), Prop("ListID", INT), Prop("SubscriberKey", STR), Prop("UnsubscribedDate", DATE)],
+        [Prop("Status", STR), Prop("ListID", INT), Prop("SubscriberKey", STR)],
     )
     s["Subscriber"] = _schema(
         "Subscriber",

@@ -18,7 +18,7 @@ from xml.parsers import expat
 
 from .soap_dates import server_iso
 from .soap_filters import ComplexFilter, FilterError, FilterNode, SimpleFilter
-from .soap_objects import ABSENT, ADDRESSES, BOOL, DATE, INT, PAIRS, REPEATED_INT, Prop
+from .soap_objects import ABSENT, ADDRESSES, BOOL, DATE, INT, NILLABLE, PAIRS, REPEATED_INT, Prop
 
 SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
@@ -129,6 +129,7 @@ class Envelope:
     token: str | None
     body_element: str | None  # local name of the Body's first child
     retrieve: RetrieveRequest | None
+    describe: tuple[str, ...] | None = None  # DefinitionRequestMsg: the object types asked for, in order
 
 
 def parse_envelope(body: bytes) -> Envelope:
@@ -151,6 +152,11 @@ def parse_envelope(body: bytes) -> Envelope:
     if first is not None and first.name == "RetrieveRequestMsg":
         req = first.child("RetrieveRequest")
         retrieve = _retrieve_request(req) if req is not None else None
+    describe = None
+    if first is not None and first.name == "DefinitionRequestMsg":
+        requests_node = first.child("DescribeRequests")
+        asked = requests_node.all("ObjectDefinitionRequest") if requests_node is not None else []
+        describe = tuple(t.text for r in asked if (t := r.child("ObjectType")) is not None)
     return Envelope(
         soap_ns=root.ns or SOAP11_NS,
         action=action,
@@ -158,6 +164,7 @@ def parse_envelope(body: bytes) -> Envelope:
         token=token,
         body_element=first.name if first is not None else None,
         retrieve=retrieve,
+        describe=describe,
     )
 
 
@@ -270,6 +277,50 @@ def retrieve_response(
     return "".join((head, *results, "</RetrieveResponseMsg></soap:Body></soap:Envelope>")).encode("utf-8")
 
 
+@dataclass(frozen=True)
+class PropertyDefinition:
+    name: str
+    data_type: str
+    retrievable: bool
+    filterable: bool
+
+
+def describe_response(
+    definitions: Sequence[tuple[str, Sequence[PropertyDefinition]]],
+    request_id: str,
+    *,
+    relates_to: str | None = None,
+    soap_ns: str = SOAP11_NS,
+) -> bytes:
+    """A DefinitionResponseMsg: per object type an ObjectDefinition with its PropertyDefinitions.
+
+    Elements follow the WSDL's ObjectDefinition and PropertyDefinition sequences (APIObject's PartnerKey and
+    ObjectID first, nil as SFMC writes them), so the answer validates against etframework.wsdl.
+    """
+    parts = [
+        _ENVELOPE_OPEN.get(soap_ns, _ENVELOPE_OPEN[SOAP11_NS]),
+        _header("DescribeResponse", relates_to),
+        '<soap:Body><DefinitionResponseMsg xmlns="http://exacttarget.com/wsdl/partnerAPI">',
+    ]
+    for object_type, properties in definitions:
+        known = bool(properties)
+        parts.append(
+            f"<ObjectDefinition><ObjectType>{escape(object_type)}</ObjectType><Name>{escape(object_type)}</Name>"
+            f"<IsCreatable>false</IsCreatable><IsUpdatable>false</IsUpdatable>"
+            f"<IsRetrievable>{_bool_text(known)}</IsRetrievable>"
+        )
+        for prop in properties:
+            parts.append(
+                '<Properties><PartnerKey xsi:nil="true" /><ObjectID xsi:nil="true" />'
+                f"<Name>{escape(prop.name)}</Name><DataType>{prop.data_type}</DataType>"
+                f"<IsUpdatable>false</IsUpdatable><IsRetrievable>{_bool_text(prop.retrievable)}</IsRetrievable>"
+                f"<IsFilterable>{_bool_text(prop.filterable)}</IsFilterable></Properties>"
+            )
+        parts.append("</ObjectDefinition>")
+    parts.append(f"<RequestID>{request_id}</RequestID></DefinitionResponseMsg></soap:Body></soap:Envelope>")
+    return "".join(parts).encode("utf-8")
+
+
 def fault_response(
     faultcode: str,
     faultstring: str,
@@ -332,6 +383,10 @@ def _str_text(v: object) -> str:
 _TEXT_OF_KIND = {DATE: "_date", BOOL: "_bool", INT: "str"}
 
 
+# Members of WSDL type Attribute (Name, then a required Value) that the sandbox renders by name only.
+ATTRIBUTE_WRAPPERS = frozenset({"SendableSubscriberField"})
+
+
 def _repeated_text(wrap: str, leaf: str, items: Sequence[object] | None) -> str:
     return "".join(f"<{wrap}><{leaf}>{_str_text(v)}</{leaf}></{wrap}>" for v in items or ())
 
@@ -350,6 +405,9 @@ def compile_renderer(type_name: str, props: Sequence[Prop]) -> Callable[[dict], 
     Neighbouring properties of one nested object (``PrimarySMSAddress.AddressType``, ``PrimarySMSAddress.Address``)
     share one parent element, as the WSDL's types require (the parent occurs at most once). A repeated property
     (``ContentAreas.ID``) renders one parent element per value.
+
+    A property without a value is `xsi:nil` when the WSDL declares it nillable, and left out otherwise (with its
+    parent, when it is the parent's only property here).
 
     The function is generated once per (object type, properties), the way ``dataclasses`` builds methods:
     one expression per property, constant tags pre-rendered, no per-property call. Rendering speed matters
@@ -396,12 +454,26 @@ def compile_renderer(type_name: str, props: Sequence[Prop]) -> Callable[[dict], 
             consts[f"W{n}"], consts[f"L{n}"] = p.path[0], p.path[-1]
             lines.append(f"_repeated(W{n}, L{n}, row.get(K{n}))")
             continue
-        leaf = p.path[-1]
-        close_to(p.path[:-1])
-        consts[f"N{n}"] = f'<{leaf} xsi:nil="true" />'
-        consts[f"E{n}"] = f"<{leaf} />"
-        consts[f"O{n}"] = f"<{leaf}>"
-        consts[f"C{n}"] = f"</{leaf}>"
+        leaf, parents = p.path[-1], p.path[:-1]
+        # No value: `xsi:nil` only where the WSDL declares the element nillable (PartnerKey, ObjectID...); SFMC
+        # leaves other elements out (an empty element would not be a valid int, date or enumeration).
+        nil = f'<{leaf} xsi:nil="true" />' if leaf in NILLABLE and not parents else ""
+        after = "<Value />" if parents and parents[0] in ATTRIBUTE_WRAPPERS else ""
+        if parents and sum(q.path[:-1] == parents for q in props) == 1:
+            # The parent's only property: render the parent with it, so that no value leaves out both.
+            close_to(())
+            wrap_open = "".join(f"<{e}>" for e in parents)
+            wrap_close = after + "".join(f"</{e}>" for e in reversed(parents))
+            consts[f"N{n}"] = nil
+            consts[f"E{n}"] = f"{wrap_open}<{leaf} />{wrap_close}"
+            consts[f"O{n}"] = f"{wrap_open}<{leaf}>"
+            consts[f"C{n}"] = f"</{leaf}>{wrap_close}"
+        else:
+            close_to(parents)
+            consts[f"N{n}"] = nil
+            consts[f"E{n}"] = f"<{leaf} />{after}"
+            consts[f"O{n}"] = f"<{leaf}>"
+            consts[f"C{n}"] = f"</{leaf}>{after}"
         text = _TEXT_OF_KIND.get(p.kind, "_str")
         lines.append(
             f'(N{n} if (v{n} := row.get(K{n})) is None else E{n} if v{n} == "" else "" if v{n} is ABSENT '

@@ -187,6 +187,24 @@ def continue_envelope(
     return "".join(parts).encode()
 
 
+def describe_envelope(token: str, object_types: Sequence[str]) -> bytes:
+    """A `DefinitionRequestMsg` (SOAPAction `Describe`) asking for the definitions of `object_types`.
+
+    It shares the Retrieve envelopes' head, so `with_token` renews its token the same way.
+    """
+    requests = "".join(
+        f"<ObjectDefinitionRequest>{_element('ObjectType', name)}</ObjectDefinitionRequest>" for name in object_types
+    )
+    return "".join(
+        (
+            _HEAD,
+            _text(token),
+            '</fueloauth></s:Header><s:Body><DefinitionRequestMsg xmlns="http://exacttarget.com/wsdl/partnerAPI">',
+            f"<DescribeRequests>{requests}</DescribeRequests></DefinitionRequestMsg></s:Body></s:Envelope>",
+        )
+    ).encode()
+
+
 def with_token(envelope: bytes, token: str) -> bytes:
     """The same envelope with another fueloauth token (used when a request is retried after renewal).
 
@@ -194,7 +212,7 @@ def with_token(envelope: bytes, token: str) -> bytes:
     closing tag after the prefix ends it.
     """
     if not envelope.startswith(_HEAD_BYTES):
-        raise ValueError("not an envelope built by retrieve_envelope or continue_envelope")
+        raise ValueError("not an envelope built by retrieve_envelope, continue_envelope or describe_envelope")
     end = envelope.find(_TOKEN_END, len(_HEAD_BYTES))
     if end == -1:
         raise ValueError("envelope has no closing fueloauth tag")

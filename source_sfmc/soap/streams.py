@@ -7,6 +7,7 @@ of its JSON schema, so the schema is the one place that says what a stream reads
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,6 +18,13 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.errors import parsed_body
+from source_sfmc.soap.describe import (
+    DESCRIBE_HEADERS,
+    ObjectDefinition,
+    PropertyChoice,
+    choose_properties,
+    describe_envelope,
+)
 from source_sfmc.soap.envelope import (
     SOAP_ACTION_HEADERS,
     ComplexFilter,
@@ -35,6 +43,8 @@ from source_sfmc.stream_base import (
     format_window_bound,
     utc_now,
 )
+
+logger = logging.getLogger("airbyte")
 
 COMPUTED_FIELDS = frozenset({"entity_id"})
 # A window whose RequestID expires is re-read from its first page; this many restarts in a row that get no
@@ -168,7 +178,7 @@ class SoapStream(SfmcStream):
         self.cursor_field_name = spec.cursor
         self.needs_start_date = spec.needs_start_date
         super().__init__(context)
-        self.properties = soap_properties(self.get_json_schema())
+        self.properties = soap_properties(self.get_json_schema())  # what the schema declares
         self.options = RetrieveOptions(query_all_accounts=context.config.query_all_accounts)
 
     @property
@@ -195,8 +205,51 @@ class SoapStream(SfmcStream):
         if request_id:
             return continue_envelope(token, request_id, self.spec.object_type)
         return retrieve_envelope(
-            token, self.spec.object_type, self.properties, self.slice_filter(stream_slice), self.options
+            token, self.spec.object_type, self.retrievable_properties(), self.slice_filter(stream_slice), self.options
         )
+
+    # -- Describe ------------------------------------------------------------------------------------------
+    def describe(self, object_type: str) -> ObjectDefinition | None:
+        """The account's definition of `object_type`: one Describe per object type per sync, shared by streams."""
+
+        def fetch() -> ObjectDefinition | None:
+            _, response = self._http_client.send_request(
+                http_method="POST",
+                url=self.url_base,
+                request_kwargs=self.request_kwargs(),
+                headers=DESCRIBE_HEADERS,
+                data=describe_envelope(self.context.authenticator.get_access_token(), [object_type]),
+            )
+            return parsed_body(response).get(object_type)
+
+        return self.context.memo(f"describe:{object_type}", fetch)
+
+    def retrievable_properties(self) -> list[str]:
+        """The schema's properties that Describe marks retrievable; the others are warned about once and left out
+        (their fields are null in the records). Chosen once per sync, at the stream's first request."""
+        return list(self.property_choice().requested)
+
+    def property_choice(self) -> PropertyChoice:
+        if self.spec.object_type.startswith("DataExtensionObject"):
+            # Rows: the properties are the data extension's fields, which DataExtensionField lists.
+            return PropertyChoice(tuple(self.properties), ())
+
+        def choose() -> PropertyChoice:
+            choice = choose_properties(self.properties, self.describe(self.spec.object_type))
+            for name in choice.dropped:
+                logger.warning(
+                    f"Stream '{self.stream_name}': Marketing Cloud says {self.spec.object_type}.{name} cannot be "
+                    "retrieved in this account, so it is left out of the retrieve and emitted as null."
+                )
+            if not choice.requested:
+                raise AirbyteTracedException(
+                    message=f"Stream '{self.stream_name}': Marketing Cloud says none of the properties of "
+                    f"{self.spec.object_type} it syncs can be retrieved in this account; deselect the stream.",
+                    failure_type=FailureType.config_error,
+                )
+            return choice
+
+        return self.context.memo(f"properties:{self.stream_name}", choose)
 
     def request_body_data(
         self,
@@ -221,9 +274,12 @@ class SoapStream(SfmcStream):
         """Typed records with their entity_id, from a page's raw results."""
         entity_id = self.spec.entity_id
         typed = self.typed
+        dropped = {name.partition(".")[0]: None for name in self.property_choice().dropped}
         for raw in results:
             record = typed(raw)
             record["entity_id"] = entity_id(raw)
+            if dropped:
+                record = {**dropped, **record}
             yield record
 
     def raise_for_status(self, page: RetrievePage, *, continuing: bool, object_type: str | None = None) -> None:
@@ -362,10 +418,9 @@ class DataExtensionsStream(SoapStream):
 
     def records_of(self, results: list[dict]) -> Iterator[Mapping[str, Any]]:
         fields = data_extension_fields(self)
-        for raw in results:
-            record = self.typed({**raw, "Fields": fields.get(str(raw.get("CustomerKey")), [])})
-            record["entity_id"] = self.spec.entity_id(raw)
-            yield record
+        yield from super().records_of(
+            [{**raw, "Fields": fields.get(str(raw.get("CustomerKey")), [])} for raw in results]
+        )
 
 
 # SFMC caps neither the values of an IN filter nor documents a limit; public clients send a few dozen send ids at
@@ -410,7 +465,7 @@ class LinkSendsStream(SoapStream):
             try:
                 # A batch is small; it is collected before any record is emitted, so an expired RequestID
                 # re-reads the batch without emitting anything twice.
-                return list(self.retrieve(self.spec.object_type, self.properties, send_filter))
+                return list(self.retrieve(self.spec.object_type, self.retrievable_properties(), send_filter))
             except RequestIdExpired as expired:
                 self.logger.info(f"{self.stream_name}: RequestID expired ({expired}); re-reading the batch")
                 if attempt == MAX_WINDOW_RESTARTS - 1:
@@ -423,7 +478,12 @@ class LinkSendsStream(SoapStream):
     def probe(self) -> None:
         # LinkSend is only ever read per send: one retrieve of a send that does not exist shows the access.
         next(
-            iter(self.retrieve(self.spec.object_type, self.properties, SimpleFilter("SendID", "equals", ("0",)))), None
+            iter(
+                self.retrieve(
+                    self.spec.object_type, self.retrievable_properties(), SimpleFilter("SendID", "equals", ("0",))
+                )
+            ),
+            None,
         )
 
 

@@ -67,11 +67,11 @@ FOLDERS = (  # id, parent id, name, content type
 )
 
 
-def build_folders(seed: int) -> list[dict]:
+def build_folders(seed: int, shift_ms: int = 0) -> list[dict]:
     salt = salt_for(seed, "DataFolder")
     rows = []
     for i, (fid, parent, name, content_type) in enumerate(FOLDERS):
-        created, modified = dated(salt, i, utc_ms(2021, 3, 1), 900)
+        created, modified = dated(salt, i, shift_ms + utc_ms(2021, 3, 1), 900)
         row = base_row(
             MAIN_MID,
             created,
@@ -106,13 +106,13 @@ def _send_classification(h: int) -> dict:
     return {"SendClassification.ObjectID": object_id, "SendClassification.CustomerKey": key}
 
 
-def build_lists(seed: int) -> list[dict]:
+def build_lists(seed: int, shift_ms: int = 0) -> list[dict]:
     salt = salt_for(seed, "List")
     rows = []
     all_subs = base_row(
         MAIN_MID,
-        utc_ms(2019, 5, 14, 15, 2, 11),
-        utc_ms(2019, 5, 14, 15, 2, 11),
+        shift_ms + utc_ms(2019, 5, 14, 15, 2, 11),
+        shift_ms + utc_ms(2019, 5, 14, 15, 2, 11),
         id_=1100,
         object_id=guid(hash_at(salt, 999)),
         customer_key="All Subscribers - 7281234",
@@ -130,7 +130,7 @@ def build_lists(seed: int) -> list[dict]:
     rows.append(all_subs)
     for i, name in enumerate(LIST_NAMES):
         h = hash_at(salt, i)
-        created, modified = dated(salt, i, utc_ms(2022, 1, 1), 1200)
+        created, modified = dated(salt, i, shift_ms + utc_ms(2022, 1, 1), 1200)
         suppression = name.startswith("Suppression")
         mid = MAIN_MID if i % 9 != 8 else CHILD_MIDS[i % 2]
         row = base_row(
@@ -171,12 +171,12 @@ EMAIL_SUBJECTS = (
 )
 
 
-def build_emails(seed: int) -> list[dict]:
+def build_emails(seed: int, shift_ms: int = 0) -> list[dict]:
     salt = salt_for(seed, "Email")
     rows = []
     for i in range(40):
         h = hash_at(salt, i)
-        created, modified = dated(salt, i, utc_ms(2024, 6, 1), 300)
+        created, modified = dated(salt, i, shift_ms + utc_ms(2024, 6, 1), 300)
         subject = EMAIL_SUBJECTS[i % len(EMAIL_SUBJECTS)]
         name = f"{2024 + i // 20}-{(i % 12) + 1:02d} {subject.split(':')[0][:30]} ({choose(h, ('FR', 'EN', 'DE'))})"
         html = (
@@ -218,12 +218,12 @@ def build_emails(seed: int) -> list[dict]:
     return rows
 
 
-def build_content_areas(seed: int) -> list[dict]:
+def build_content_areas(seed: int, shift_ms: int = 0) -> list[dict]:
     salt = salt_for(seed, "ContentArea")
     rows = []
     for i in range(20):
         h = hash_at(salt, i)
-        created, modified = dated(salt, i, utc_ms(2020, 9, 1), 1400)
+        created, modified = dated(salt, i, shift_ms + utc_ms(2020, 9, 1), 1400)
         name = choose(h, ("Header", "Footer", "Legal", "Promo banner", "Social links")) + f" {i}"
         row = base_row(
             MAIN_MID, created, modified, id_=7000 + i, object_id=guid(hash_at(salt, 100 + i)), customer_key=f"ca_{i}"
@@ -253,12 +253,12 @@ def build_content_areas(seed: int) -> list[dict]:
     return rows
 
 
-def build_triggered_sends(seed: int, emails: Sequence[dict], lists: Sequence[dict]) -> list[dict]:
+def build_triggered_sends(seed: int, emails: Sequence[dict], lists: Sequence[dict], shift_ms: int = 0) -> list[dict]:
     salt = salt_for(seed, "TriggeredSendDefinition")
     rows = []
     for i, (key, name, subject, status) in enumerate(TRIGGERED_SENDS):
         h = hash_at(salt, i)
-        created, modified = dated(salt, i, utc_ms(2023, 2, 1), 600)
+        created, modified = dated(salt, i, shift_ms + utc_ms(2023, 2, 1), 600)
         row = base_row(
             MAIN_MID, created, modified, id_=8100 + i, object_id=guid(hash_at(salt, 100 + i)), customer_key=key
         )

@@ -80,6 +80,7 @@ class EventStream(Collection):
         day_pickers: Sequence[tuple[list[float], list[int]]],
         sources: Sequence[EventSource],
         subscribers: Subscribers,
+        start_ms: int = PERIOD_START_MS,
     ):
         self.spec = spec
         self.size = size
@@ -90,7 +91,7 @@ class EventStream(Collection):
             self._cum.append(self._cum[-1] + w)
         self._x_per_index = self._cum[-1] / max(1, size)
         self._ms_per_weight = [DAY_MS / w if w else 0.0 for w in day_weights]
-        self._day_start = [PERIOD_START_MS + d * DAY_MS for d in range(len(day_weights))]
+        self._day_start = [start_ms + d * DAY_MS for d in range(len(day_weights))]
         self._pickers = day_pickers
         self._sources = sources
         self._subscribers = subscribers
@@ -168,6 +169,7 @@ def build_event_streams(
     send_weights: Sequence[float],
     n_triggered: int,
     subscribers: Subscribers,
+    shift_ms: int = 0,
 ) -> tuple[dict[str, EventStream], dict[str, list[float]]]:
     """Per event type: day weights = sends' weights spread by the type's kernel, plus triggered traffic."""
     streams: dict[str, EventStream] = {}
@@ -203,5 +205,7 @@ def build_event_streams(
             for src, w in per_day[d].items():
                 per_source[src] += size * w / total if total else 0.0
         expected[spec.object_type] = per_source
-        streams[spec.object_type] = EventStream(seed, spec, size, weights, pickers, sources, subscribers)
+        streams[spec.object_type] = EventStream(
+            seed, spec, size, weights, pickers, sources, subscribers, PERIOD_START_MS + shift_ms
+        )
     return streams, expected

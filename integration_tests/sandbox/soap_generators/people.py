@@ -74,12 +74,14 @@ SUBSCRIBERS_TO_MS = utc_ms(2025, 6, 30)
 
 
 class Subscribers(Collection):
-    """Subscriber i, created in index order between 2023-01-01 and 2025-06-30."""
+    """Subscriber i, created in index order between 2023-01-01 and 2025-06-30 (plus the epoch's `shift_ms`)."""
 
     order_prop = "CreatedDate"
 
-    def __init__(self, seed: int, size: int):
+    def __init__(self, seed: int, size: int, shift_ms: int = 0):
         self.size = size
+        self.shift_ms = shift_ms
+        self.end_ms = PERIOD_END_MS + shift_ms
         self._salt = salt_for(seed, "Subscriber")
         self._step = max(1, (SUBSCRIBERS_TO_MS - SUBSCRIBERS_FROM_MS) // max(1, size))
 
@@ -101,7 +103,7 @@ class Subscribers(Collection):
     def order_key(self, i: int) -> int:
         h = hash_at(self._salt, i)
         # jitter under half a step keeps creation dates increasing with the index
-        return SUBSCRIBERS_FROM_MS + i * self._step + (h >> 20) % max(1, self._step // 2)
+        return self.shift_ms + SUBSCRIBERS_FROM_MS + i * self._step + (h >> 20) % max(1, self._step // 2)
 
     def status(self, i: int) -> str:
         r = (hash_at(self._salt, i) >> 24) % 100
@@ -124,7 +126,7 @@ class Subscribers(Collection):
         created = self.order_key(i)
         status = self.status(i)
         unsubscribed = (
-            min(created + (1 + (h >> 32) % 300) * DAY_MS, PERIOD_END_MS - HOUR_MS) if status == "Unsubscribed" else None
+            min(created + (1 + (h >> 32) % 300) * DAY_MS, self.end_ms - HOUR_MS) if status == "Unsubscribed" else None
         )
         attrs = [
             ("First Name", first),
@@ -206,12 +208,12 @@ class ListMembers(Collection):
             "PartnerKey": None,
             "PartnerProperties": (),
             "CreatedDate": created,
-            "ModifiedDate": min(modified, PERIOD_END_MS - HOUR_MS),
+            "ModifiedDate": min(modified, self.subscribers.end_ms - HOUR_MS),
             "ID": 90_000_000 + j,
             "ObjectID": guid(hash_at(self._salt ^ 0x5A5A, j)),
             "CustomerKey": None,
             "Status": status,
             "ListID": lst["ID"],
             "SubscriberKey": self.subscribers.key(s),
-            "UnsubscribedDate": min(modified, PERIOD_END_MS - HOUR_MS) if status == "Unsubscribed" else None,
+            "UnsubscribedDate": min(modified, self.subscribers.end_ms - HOUR_MS) if status == "Unsubscribed" else None,
         }

@@ -7,10 +7,18 @@ from collections.abc import Sequence
 from ..soap_dates import DAY_MS, SECOND_MS, utc_ms
 from .hashing import hash_at
 
-# The period events and sends fall in; fixed, never relative to today
+# The data set is drawn around a fixed epoch: activity (sends, events) falls in the PERIOD_DAYS before it, older
+# objects further back. A sandbox started with another epoch shifts every date by whole days (`epoch_shift_ms`),
+# so the same seed gives the same data relative to its epoch.
+FIXED_EPOCH_MS = utc_ms(2025, 7, 1)
 PERIOD_START_MS = utc_ms(2025, 1, 1)
-PERIOD_END_MS = utc_ms(2025, 7, 1)
+PERIOD_END_MS = FIXED_EPOCH_MS
 PERIOD_DAYS = (PERIOD_END_MS - PERIOD_START_MS) // DAY_MS
+
+
+def epoch_shift_ms(epoch_ms: int) -> int:
+    """How far (whole days, in ms) dates move for a data set whose activity ends at `epoch_ms` (UTC midnight)."""
+    return (epoch_ms - FIXED_EPOCH_MS) // DAY_MS * DAY_MS
 
 
 class Collection:

@@ -13,31 +13,39 @@ from .events import EventSource
 from .hashing import choose, fraction, hash_at, salt_for
 from .rows import PERIOD_DAYS, PERIOD_START_MS, base_row
 
-# Uneven months so that some 30-day windows need several 2,500-result pages: Jan .. Jun
+# Uneven months so that some 30-day windows need several 2,500-result pages: the period's first month .. sixth
 MONTH_SEND_WEIGHT = (1.0, 0.7, 1.8, 0.9, 0.6, 1.2)
 SENDS_AT_SCALE_1 = 50
 
 
-def _month_of_day(day: int) -> int:
-    return civil_day(PERIOD_START_MS // DAY_MS + day).month - 1
+def _month_of_day(day: int, start_ms: int = PERIOD_START_MS) -> int:
+    """Calendar months from the period's first month to its day `day` (0 .. 5; a seventh partial month counts as 5)."""
+    first, that = civil_day(start_ms // DAY_MS), civil_day(start_ms // DAY_MS + day)
+    return min((that.year - first.year) * 12 + that.month - first.month, len(MONTH_SEND_WEIGHT) - 1)
 
 
 def build_sends(
-    seed: int, scale: float, emails: Sequence[dict], lists: Sequence[dict], tsds: Sequence[dict]
+    seed: int,
+    scale: float,
+    emails: Sequence[dict],
+    lists: Sequence[dict],
+    tsds: Sequence[dict],
+    shift_ms: int = 0,
 ) -> tuple[list[dict], list[tuple[int, ...]], list[EventSource], list[int], list[float]]:
     """User-initiated sends on uneven days, plus one send job per triggered send definition."""
+    start_ms = PERIOD_START_MS + shift_ms
     salt = salt_for(seed, "Send")
     n = max(5, round(SENDS_AT_SCALE_1 * math.sqrt(scale)))
     day_cum = [0.0]
     for d in range(PERIOD_DAYS):
-        day_cum.append(day_cum[-1] + MONTH_SEND_WEIGHT[_month_of_day(d)])
+        day_cum.append(day_cum[-1] + MONTH_SEND_WEIGHT[_month_of_day(d, start_ms)])
     public_lists = [lst for lst in lists if lst["Type"] == "Public"]
     sends, send_lists, sources, send_days, send_weights = [], [], [], [], []
     for k in range(n):
         h = hash_at(salt, k)
         x = (k + fraction(h)) / n * day_cum[-1]
         day = min(bisect.bisect_right(day_cum, x) - 1, PERIOD_DAYS - 1)
-        send_ms = PERIOD_START_MS + day * DAY_MS + (13 * 3600 + (h >> 12) % (4 * 3600)) * SECOND_MS
+        send_ms = start_ms + day * DAY_MS + (13 * 3600 + (h >> 12) % (4 * 3600)) * SECOND_MS
         email = emails[(h >> 20) % len(emails)]
         mid = MAIN_MID if k % 8 != 7 else CHILD_MIDS[(k // 8) % 2]
         send_id = 300_000 + 17 * k
