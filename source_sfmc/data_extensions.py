@@ -285,6 +285,11 @@ def build_tables(
 class DataExtensionRowsStream(SoapStream):
     """Rows of one data extension. The cursor, when incremental, is the Date field the catalog chose."""
 
+    # Rows are typed from their Properties map, with bad values logged per row: `records_of` does it.
+    types_while_parsing = False
+    # Its windows have only a lower bound (`slice_filter`), so there is nothing to split.
+    splits_windows = False
+
     def __init__(self, context: SyncContext, table: DataExtensionTable, cursor: str | None = None) -> None:
         self.table = table
         self._schema = json_schema(table)

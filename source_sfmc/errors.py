@@ -13,6 +13,9 @@ were rejected too, which a token expiring twice in one request's retries must no
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import requests
@@ -21,6 +24,7 @@ from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, Err
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 
 from source_sfmc.soap.describe import parse_describe
+from source_sfmc.soap.envelope import requested_object_type
 from source_sfmc.soap.parse import MalformedResponse, SoapFault, parse_fault, parse_retrieve
 
 # Documented in the README: each request is tried at most 1 + MAX_RETRIES times and retried for at most
@@ -37,6 +41,22 @@ _TRANSIENT_EXCEPTIONS = (
 )
 
 
+# Set around a request whose Retrieve results must stay plain dicts whatever object it asks for (`plain_results`).
+# A context variable is per thread, and the error handler runs in the thread that sends the request.
+_PLAIN_RESULTS: ContextVar[bool] = ContextVar("sfmc_plain_results", default=False)
+
+
+@contextmanager
+def plain_results() -> Iterator[None]:
+    """Requests sent inside this block get their Retrieve results as plain dicts, never typed records: for a
+    stream retrieving objects on the side (data extension fields, folders), even of its own object type."""
+    token = _PLAIN_RESULTS.set(True)
+    try:
+        yield
+    finally:
+        _PLAIN_RESULTS.reset(token)
+
+
 def parsed_body(response: requests.Response) -> Any:
     """The body as the error handler parsed it (JSON value or `RetrievePage`)."""
     return getattr(response, PARSED_ATTRIBUTE)
@@ -50,16 +70,38 @@ def _fail(message: str, failure_type: FailureType = FailureType.system_error) ->
     return ErrorResolution(ResponseAction.FAIL, failure_type, message)
 
 
+def _split(message: str) -> ErrorResolution:
+    return ErrorResolution(ResponseAction.SPLIT_REQUEST_WINDOW, FailureType.transient_error, message)
+
+
 _SUCCESS = ErrorResolution(ResponseAction.SUCCESS)
 
 
 class SfmcErrorHandler(ErrorHandler):
-    """Shared by REST and SOAP; `api` selects how a body is read."""
+    """Shared by REST and SOAP; `api` selects how a body is read.
 
-    def __init__(self, stream_name: str, api: str, scopes: tuple[str, ...]) -> None:
+    `records` maps a SOAP object type to the function that turns one of its parsed results into the stream's
+    record; a Retrieve of that object type is typed during its one parsing pass (other object types, which a
+    stream may retrieve on the side, stay plain dicts).
+
+    With `split_on_timeout` (streams that read date windows and can split them), a request that times out, by
+    getting no answer in time or by SFMC's "Timeout expired" fault, is SPLIT_REQUEST_WINDOW rather than retried:
+    the same dense window would most likely time out again (`window_split.py`)."""
+
+    def __init__(
+        self,
+        stream_name: str,
+        api: str,
+        scopes: tuple[str, ...],
+        records: Mapping[str, Callable[[dict], Any]] | None = None,
+        *,
+        split_on_timeout: bool = False,
+    ) -> None:
         self._stream_name = stream_name
         self._api = api
         self._scopes = scopes
+        self._records = dict(records or {})
+        self._split_on_timeout = split_on_timeout
 
     @property
     def max_retries(self) -> int:
@@ -70,6 +112,8 @@ class SfmcErrorHandler(ErrorHandler):
         return MAX_RETRY_SECONDS
 
     def interpret_response(self, response_or_exception: requests.Response | Exception | None) -> ErrorResolution:
+        if self._split_on_timeout and isinstance(response_or_exception, requests.exceptions.ReadTimeout):
+            return _split(f"{self._stream_name}: no answer before the request timeout")
         if isinstance(response_or_exception, _TRANSIENT_EXCEPTIONS):
             return _retry(f"{self._stream_name}: {_describe_exception(response_or_exception)}")
         if not isinstance(response_or_exception, requests.Response):
@@ -118,7 +162,11 @@ class SfmcErrorHandler(ErrorHandler):
             # A Describe answers a DefinitionResponseMsg; everything else we send is a Retrieve.
             describing = response.request.headers.get("SOAPAction") == "Describe"
             try:
-                parsed = parse_describe(response.content) if describing else parse_retrieve(response.content)
+                parsed = (
+                    parse_describe(response.content)
+                    if describing
+                    else parse_retrieve(response.content, self._record_of(response))
+                )
                 setattr(response, PARSED_ATTRIBUTE, parsed)
             except MalformedResponse as error:
                 return _retry(f"{self._stream_name}: the SOAP answer was not a complete envelope ({error})")
@@ -142,7 +190,14 @@ class SfmcErrorHandler(ErrorHandler):
             )
         if fault.code.endswith("Client"):
             return _fail(f"{self._stream_name}: Marketing Cloud rejected the SOAP request: {text}")
+        if self._split_on_timeout and is_timeout_fault(fault):
+            return _split(f"{self._stream_name}: Marketing Cloud timed out ({text})")
         return _retry(f"{self._stream_name}: SOAP fault {fault.code}: {text}")
+
+    def _record_of(self, response: requests.Response) -> Callable[[dict], Any] | None:
+        if not self._records or response.request is None or _PLAIN_RESULTS.get():
+            return None
+        return self._records.get(requested_object_type(response.request.body) or "")
 
     def _token_rejected(self, sfmc_message: str) -> ErrorResolution:
         return _retry(f"{self._stream_name}: Marketing Cloud rejected the access token ({sfmc_message})")
@@ -184,6 +239,13 @@ def is_token_rejection(response: requests.Response) -> bool:
         return False
     fault = _fault_or_none(response.content)
     return fault is not None and _is_token_fault(fault)
+
+
+def is_timeout_fault(fault: SoapFault) -> bool:
+    """SFMC's answer to a query that outlasted its server-side timeout: "Server was unable to process request.
+    ---> Timeout expired. The timeout period elapsed prior to completion of the operation..." (a server fault)."""
+    message = fault.message.lower()
+    return not fault.code.endswith("Client") and ("timeout expired" in message or "timed out" in message)
 
 
 def _is_token_fault(fault: SoapFault) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -29,9 +30,27 @@ class SfmcEntrypoint(AirbyteEntrypoint):
         AirbyteEntrypoint.validate_connection(source_spec, config)
 
 
+# Objects allocated between two young-generation collections (CPython's default is 700).
+YOUNG_COLLECTION_THRESHOLD = 50_000
+
+
+def tune_garbage_collection() -> None:
+    """Make the cyclic garbage collector cheap for a read, without turning it off.
+
+    A read allocates some twenty dicts and lists per record, none of them in a reference cycle. With CPython's
+    defaults the collector runs every 700 allocations and, every hundred runs, walks every object alive, the
+    CDK's several hundred thousand from start-up included: about 5 µs of CPU per record, a tenth of what a record
+    costs (measured with `bench.profile` and whole reads). Frozen start-up objects are never walked again, and a
+    young generation of 50,000 objects is collected 70 times less often; cycles are still collected.
+    """
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
+
+
 def run(args: list[str] | None = None) -> None:
     # What `airbyte_cdk.entrypoint.launch` does, with our entry point class.
     entrypoint = SfmcEntrypoint(SourceSfmc())
+    tune_garbage_collection()
     parsed_args = entrypoint.parse_args(sys.argv[1:] if args is None else args)
     with PRINT_BUFFER:
         for message in entrypoint.run(parsed_args):

@@ -144,3 +144,55 @@ def test_backoff_honours_retry_after_in_the_body():
 
 def test_backoff_without_a_hint_defers_to_the_exponential_default():
     assert RetryAfterBackoff().backoff_time(a_response(503, b""), 1) is None
+
+
+def test_an_answer_too_deep_to_parse_is_retried_with_its_cause():
+    body = (
+        b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><RetrieveResponseMsg>'
+        b"<OverallStatus>OK</OverallStatus><Results>" + b"<N>" * 200_000 + b"x" + b"</N>" * 200_000 + b"</Results>"
+        b"</RetrieveResponseMsg></soap:Body></soap:Envelope>"
+    )
+    resolution = soap.interpret_response(a_response(200, body))
+    assert resolution.response_action == ResponseAction.RETRY
+    assert "nested more than 64 levels deep" in resolution.error_message
+
+
+def a_retrieve_answer(object_type_asked: str) -> requests.Response:
+    from source_sfmc.soap.envelope import retrieve_envelope
+
+    body = (
+        b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><RetrieveResponseMsg>'
+        b"<OverallStatus>OK</OverallStatus><Results><ID>7</ID></Results></RetrieveResponseMsg></soap:Body>"
+        b"</soap:Envelope>"
+    )
+    response = a_response(200, body)
+    response.request = requests.Request(
+        "POST",
+        "https://mc1.soap.marketingcloudapis.com/Service.asmx",
+        data=retrieve_envelope("t", object_type_asked, ["ID"]),
+    ).prepare()
+    return response
+
+
+def test_a_retrieve_of_the_streams_own_object_is_typed_while_it_is_parsed():
+    handler = SfmcErrorHandler("emails", "soap", ("email_read",), {"Email": lambda raw: {"id": int(raw["ID"])}})
+    response = a_retrieve_answer("Email")
+    handler.interpret_response(response)
+    assert parsed_body(response).results == [{"id": 7}]
+
+
+def test_a_retrieve_of_another_object_stays_plain():
+    handler = SfmcErrorHandler("emails", "soap", ("email_read",), {"Email": lambda raw: {"id": int(raw["ID"])}})
+    response = a_retrieve_answer("DataExtensionField")
+    handler.interpret_response(response)
+    assert parsed_body(response).results == [{"ID": "7"}]
+
+
+def test_a_retrieve_asked_for_plain_results_stays_plain_even_of_the_streams_own_object():
+    from source_sfmc.errors import plain_results
+
+    handler = SfmcErrorHandler("folders", "soap", ("email_read",), {"Email": lambda raw: {"id": int(raw["ID"])}})
+    response = a_retrieve_answer("Email")
+    with plain_results():
+        handler.interpret_response(response)
+    assert parsed_body(response).results == [{"ID": "7"}]

@@ -10,6 +10,7 @@ from source_sfmc.soap.envelope import (
     SimpleFilter,
     all_of,
     continue_envelope,
+    requested_object_type,
     retrieve_envelope,
     with_token,
 )
@@ -269,3 +270,14 @@ def test_with_token_refuses_a_token_xml_cannot_carry():
 
 def test_soap_action_headers():
     assert SOAP_ACTION_HEADERS == {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": "Retrieve"}
+
+
+@pytest.mark.parametrize("object_type", ["SentEvent", 'DataExtensionObject[a<b&"c"]'])
+def test_the_object_type_an_envelope_asks_for_is_read_back(object_type):
+    assert requested_object_type(retrieve_envelope("t", object_type, ["ID"])) == object_type
+    assert requested_object_type(continue_envelope("t", "r-1", object_type)) == object_type
+
+
+@pytest.mark.parametrize("body", [None, b"", b"<soap:Envelope/>"])
+def test_a_body_that_asks_for_no_object_type_gives_none(body):
+    assert requested_object_type(body) is None

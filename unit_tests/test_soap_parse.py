@@ -1,6 +1,8 @@
 """Retrieve responses and SOAP faults -> plain values; broken or hostile bodies are refused whole."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from source_sfmc.soap.parse import MalformedResponse, RetrievePage, SoapFault, parse_fault, parse_retrieve
 
@@ -301,3 +303,92 @@ def test_retrieve_response_is_not_a_fault():
 @pytest.mark.parametrize("body", [b"", b"<html>502</html>", b"<soap:Envelope", b'{"message": "x"}'])
 def test_unreadable_body_is_not_a_fault(body):
     assert parse_fault(body) is None
+
+
+# -- limits: what the parser cannot take is a MalformedResponse that says why -------------------------------
+def nested(depth: int, leaf: str = "x") -> str:
+    return "<N>" * depth + leaf + "</N>" * depth
+
+
+def test_whitespace_only_results_element_is_an_empty_record():
+    body = results_envelope('<Results xsi:type="SentEvent">\n    \t </Results>')
+    assert parse_retrieve(body).results == [{}]
+
+
+def test_two_hundred_thousand_nested_elements_are_refused_with_their_cause():
+    with pytest.raises(MalformedResponse, match="nested more than 64 levels deep"):
+        parse_retrieve(results_envelope(result(nested(200_000))))
+
+
+def test_nesting_up_to_the_limit_is_read():
+    record = only_record(results_envelope(result(nested(63))))
+    for _ in range(62):
+        record = record["N"]
+    assert record == {"N": "x"}
+
+
+def test_deep_name_value_lists_count_towards_the_depth_limit():
+    deep = nested(200, "<Name>a</Name><Value>b</Value>").replace("<N>", "<Attributes>").replace("</N>", "</Attributes>")
+    with pytest.raises(MalformedResponse, match="nested more than"):
+        parse_retrieve(results_envelope(result(deep)))
+
+
+def test_unknown_encoding_is_refused_with_its_cause():
+    body = results_envelope(result("<ID>1</ID>")).replace(b'encoding="utf-8"', b'encoding="x-klingon"')
+    with pytest.raises(MalformedResponse, match="encoding that cannot be read"):
+        parse_retrieve(body)
+
+
+def test_bytes_that_are_not_the_declared_encoding_are_refused():
+    with pytest.raises(MalformedResponse, match="not well-formed"):
+        parse_retrieve(results_envelope(result("<ID>1</ID>")).replace(b"<ID>1", b"<ID>\xff\xfe"))
+
+
+def test_a_body_over_the_size_limit_is_refused_before_parsing(monkeypatch):
+    body = results_envelope(*(result(f"<ID>{n}</ID>") for n in range(50)))
+    monkeypatch.setattr("source_sfmc.soap.parse.MAX_BODY_BYTES", len(body) - 1)
+    with pytest.raises(MalformedResponse, match="more than the 0 MiB one page may be"):
+        parse_retrieve(body)
+
+
+@settings(max_examples=60, deadline=None)
+@given(depth=st.integers(min_value=1, max_value=3000), wrapper=st.sampled_from(["N", "Attributes", "Properties"]))
+def test_any_nesting_parses_or_is_refused_never_crashes(depth, wrapper):
+    inner = nested(depth).replace("<N>", f"<{wrapper}>").replace("</N>", f"</{wrapper}>")
+    try:
+        parse_retrieve(results_envelope(result(inner)))
+    except MalformedResponse as refused:
+        assert "nested more than" in str(refused)
+
+
+# -- one pass: results become records while the body is parsed --------------------------------------------
+def test_each_result_is_turned_into_a_record_by_the_given_function():
+    body = results_envelope(result("<ID>1</ID>"), result("<ID>2</ID>"))
+    page = parse_retrieve(body, record=lambda raw: {"id": int(raw["ID"])})
+    assert page.results == [{"id": 1}, {"id": 2}]
+
+
+def test_the_record_function_sees_normalised_results():
+    seen = []
+    body = results_envelope(result(name_value("Attributes", "Zip", "10115") + "<q:ID xmlns:q='urn:x'>3</q:ID>"))
+    parse_retrieve(body, record=lambda raw: seen.append(raw) or raw)
+    assert seen == [{"Attributes": {"Zip": "10115"}, "ID": "3"}]
+
+
+def test_a_truncated_page_returns_no_records_even_if_some_were_made():
+    made = []
+    body = results_envelope(*(result(f"<ID>{n}</ID>") for n in range(100)))
+    with pytest.raises(MalformedResponse, match="not well-formed"):
+        parse_retrieve(body[: len(body) // 2], record=lambda raw: made.append(raw) or raw)
+    assert made  # records were made while parsing, and none of them was returned
+
+
+def test_header_blocks_are_not_results():
+    body = soap_envelope(
+        '<RetrieveResponseMsg xmlns="http://exacttarget.com/wsdl/partnerAPI"><OverallStatus>OK</OverallStatus>'
+        f"{result('<ID>1</ID>')}</RetrieveResponseMsg>"
+    ).replace(
+        b"</soap:Header>",
+        b"<Security><Timestamp><Results>not a result</Results></Timestamp></Security></soap:Header>",
+    )
+    assert parse_retrieve(body).results == [{"ID": "1"}]

@@ -120,7 +120,10 @@ class FakeResponse:
 
 
 def parse(stream_name, *results):
+    """A page's records, as the stream emits them from parsed results (typed while parsing where it does that)."""
     stream = streams()[stream_name]
+    if stream.types_while_parsing:
+        results = tuple(stream.record(raw) for raw in results)
     return list(stream.parse_response(FakeResponse(RetrievePage("OK", "r-1", list(results)))))
 
 

@@ -57,6 +57,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--faults", type=_faults, default="", help="KIND[:RATE][,KIND[:RATE]...]; RATE defaults to 0.1; 'all'"
     )
     parser.add_argument("--slow-seconds", type=float, default=65.0, help="stall length of the 'slow' fault")
+    parser.add_argument(
+        "--timeout-above",
+        type=int,
+        default=None,
+        help="a Retrieve matching more records than this answers with SFMC's 'Timeout expired' fault",
+    )
     parser.add_argument("--token-ttl", type=float, default=1079, help="token lifetime in seconds")
     parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
     parser.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET)
@@ -81,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=args.host,
             scopes=args.scopes,
             slow_seconds=args.slow_seconds,
+            timeout_above=args.timeout_above,
             epoch=args.epoch,
         )
     except (OSError, ValueError) as error:

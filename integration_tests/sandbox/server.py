@@ -66,6 +66,8 @@ class SandboxOptions:
     scopes: tuple[str, ...] = ALL_SCOPES  # what the installed package grants
     slow_seconds: float = 65.0  # how long a `slow` fault stalls
     account_ids: tuple[int, ...] = DEFAULT_ACCOUNT_IDS
+    # A Retrieve matching more records than this times out (SFMC's "Timeout expired" fault); None: never.
+    timeout_above: int | None = None
     # "Type.Property" members this account cannot retrieve (Describe says so; a Retrieve naming one fails)
     unretrievable: tuple[str, ...] = ()
     # Activity lies in the six months before this day (UTC midnight); FIXED_EPOCH is the data tests are written for
@@ -141,6 +143,8 @@ class Sandbox:
         self.soap_service, self.soap_unavailable = _load_soap_service(
             options.seed, options.scale, options.unretrievable, options.epoch
         )
+        if self.soap_service is not None and options.timeout_above is not None:
+            self.soap_service.timeout_above = options.timeout_above
         self.counters = Stats()
         self.stopping = threading.Event()
         self._continuations: dict[bytes, Continuation] = {}
@@ -260,6 +264,7 @@ def start_sandbox(
     scopes: tuple[str, ...] | list[str] | None = None,
     slow_seconds: float = 65.0,
     account_ids: tuple[int, ...] = DEFAULT_ACCOUNT_IDS,
+    timeout_above: int | None = None,
     unretrievable: tuple[str, ...] = (),
     epoch: date = FIXED_EPOCH,
 ) -> Sandbox:
@@ -277,6 +282,7 @@ def start_sandbox(
         scopes=ALL_SCOPES if scopes is None else tuple(scopes),
         slow_seconds=slow_seconds,
         account_ids=account_ids,
+        timeout_above=timeout_above,
         unretrievable=unretrievable,
         epoch=epoch,
     )

@@ -195,6 +195,8 @@ class SoapService:
         self.unretrievable = {k: tuple(v) for k, v in (unretrievable or {}).items()}
         self.store = store if store is not None else ContinuationStore()
         self.rowsets = RowsetService(data)
+        # Dense retrieves time out: a new Retrieve matching more records than this gets SFMC's timeout fault.
+        self.timeout_above: int | None = None
 
     # --- entry points -------------------------------------------------------------------------------------
 
@@ -242,6 +244,8 @@ class SoapService:
         has = lambda scope: has_scope(env.token or "", scope)  # noqa: E731
         if req.continue_request:
             status, request_id, results = self._continue(req.continue_request, has, expire_request_ids)
+        elif self._times_out(req, has):
+            return self._fault(soap_xml.server_timeout_fault(relates_to=relates, soap_ns=ns), ns)
         else:
             status, request_id, results = self._retrieve(req, has)
         body_out = soap_xml.retrieve_response(status, request_id, results, relates_to=relates, soap_ns=ns)
@@ -302,6 +306,20 @@ class SoapService:
         except _Refused as refused:
             return refused.status, str(uuid.uuid4()), []
         return self._serve(query, query.lo, None)
+
+    def _times_out(self, req: soap_xml.RetrieveRequest, has: Callable[[str], bool]) -> bool:
+        """Whether this Retrieve matches more than `timeout_above` records (SFMC's query would time out)."""
+        if self.timeout_above is None:
+            return False
+        try:
+            query = self._plan(req, has)
+        except _Refused:
+            return False
+        matched, cursor = 0, query.lo
+        while cursor is not None and matched <= self.timeout_above:
+            results, cursor = query.page(cursor)
+            matched += len(results)
+        return matched > self.timeout_above
 
     def _continue(self, request_id: str, has: Callable[[str], bool], expired: bool) -> tuple[str, str, list[str]]:
         state = None if expired else self.store.get(request_id)

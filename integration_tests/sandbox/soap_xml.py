@@ -365,6 +365,18 @@ def server_fault(text: str, code: int, *, relates_to: str | None = None, soap_ns
     )
 
 
+# What SFMC answers when a Retrieve's query outlasts its server-side timeout (reported by users of FuelSDK and the
+# Singer tap for dense event and ListSend retrieves): a SOAP server fault without an apifault code.
+TIMEOUT_MESSAGE = (
+    "Server was unable to process request. ---> Timeout expired.  The timeout period elapsed prior to completion "
+    "of the operation or the server is not responding."
+)
+
+
+def server_timeout_fault(*, relates_to: str | None = None, soap_ns: str = SOAP11_NS) -> bytes:
+    return fault_response("<faultcode>soap:Server</faultcode>", TIMEOUT_MESSAGE, relates_to=relates_to, soap_ns=soap_ns)
+
+
 def _pairs_text(tag: str, items: Sequence[tuple[str, str]] | None) -> str:
     return "".join(
         f"<{tag}><Name>{escape(n)}</Name>" + (f"<Value>{escape(v)}</Value>" if v else "<Value />") + f"</{tag}>"

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
+from xml.sax.saxutils import unescape
 
 SOAP_ACTION_HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": "Retrieve"}
 
@@ -185,6 +186,17 @@ def continue_envelope(
         _TAIL,
     ]
     return "".join(parts).encode()
+
+
+def requested_object_type(envelope: bytes | None) -> str | None:
+    """The `ObjectType` an envelope built here asks for (unescaped); None for anything else."""
+    if not envelope:
+        return None
+    start = envelope.find(b"<ObjectType>")
+    end = envelope.find(b"</ObjectType>", start)
+    if start < 0 or end < 0:
+        return None
+    return unescape(envelope[start + len(b"<ObjectType>") : end].decode("utf-8"))
 
 
 def describe_envelope(token: str, object_types: Sequence[str]) -> bytes:

@@ -7,12 +7,20 @@ Attributes (`xsi:type`, `xsi:nil`, namespace declarations) are dropped; a nil el
 both become None. Text is kept exactly as sent (no whitespace stripping), so data extension values survive
 unchanged.
 
+Retrieve responses are read in one streaming pass (xmltodict's `item_depth`/`item_callback` over expat): each
+`Results` element is handed over as soon as it closes, normalised, and turned into the caller's record (typed,
+with its entity_id) right there, so a page goes from bytes to records without a second walk over a whole-page
+dict. The page is still all or nothing: records are returned only once the whole body has parsed.
+
 SOAP forbids document type declarations, and a DTD is the only way to declare entities, so any DTD is refused
 before its declarations are read: neither external entities (XXE) nor entity expansion bombs can take effect.
+Bodies larger than MAX_BODY_BYTES and results nested deeper than MAX_RESULT_DEPTH are refused too, as is any
+body expat cannot decode; every refusal is a MalformedResponse saying why, which the error policy retries.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -22,6 +30,14 @@ import xmltodict
 
 # Elements holding a list of Name/Value pairs that are returned as one {name: value} object.
 _NAME_VALUE_LISTS = frozenset({"Attributes", "PartnerProperties"})
+# A Retrieve page is a few MB; a data extension page of 2,500 wide rows can reach a few hundred. Beyond this a
+# body is refused rather than turned into dicts several times its size.
+MAX_BODY_BYTES = 512 * 1024 * 1024
+# Levels of elements inside one `Results` element. SFMC's deepest objects nest a handful of levels
+# (`Send.List.Subscribers...`); anything near this limit is not an answer we can make sense of.
+MAX_RESULT_DEPTH = 64
+# Depth of the elements directly under RetrieveResponseMsg: Envelope / Body / RetrieveResponseMsg / element.
+_MESSAGE_CHILD_DEPTH = 4
 # Text between child elements of a pretty-printed document; xmltodict keeps it under this key.
 _TEXT_KEY = "#text"
 
@@ -44,25 +60,69 @@ class SoapFault:
     api_code: int | None  # `Code` of the ExactTarget API fault detail (17 = rate limited), when present
 
 
-def parse_retrieve(body: bytes) -> RetrievePage:
-    """Status, request id and results of a Retrieve response; all or nothing."""
-    soap_body = _soap_body(body)
-    message = _local_names(soap_body.get("RetrieveResponseMsg"))
-    if message is None:
-        raise MalformedResponse(f"no RetrieveResponseMsg in the SOAP body (found {_names(soap_body)})")
-    status = message.get("OverallStatus")
-    if not isinstance(status, str):
-        raise MalformedResponse("RetrieveResponseMsg has no OverallStatus")
-    request_id = message.get("RequestID")
+def parse_retrieve(body: bytes, record: Callable[[dict], Any] | None = None) -> RetrievePage:
+    """Status, request id and results of a Retrieve response; all or nothing.
+
+    Each result is a dict keyed by local names (Name/Value lists flattened, formatting whitespace dropped); with
+    `record`, each result is passed through it as it is parsed and the page holds what it returns.
+    Raises MalformedResponse (with a cause a person can read) for anything that is not a complete, well-formed
+    Retrieve response within the size and depth limits.
+    """
+    if len(body) > MAX_BODY_BYTES:
+        raise MalformedResponse(
+            f"the answer is {len(body) / 2**20:.0f} MiB, more than the {MAX_BODY_BYTES // 2**20} MiB one page may be"
+        )
+    # xmltodict adds the Results element's own text to its dict after the callback returns, so without `record`
+    # each result is copied (with `record`, the typed record is a new dict anyway).
+    convert = record or dict
+    results: list[Any] = []
+    found: dict[str, Any] = {}
+    verified_message: tuple | None = None
+
+    def take(path: list[tuple[str, Any]], item: Any) -> bool:
+        # `path` holds (name, attributes) of the item and its ancestors. The ancestors' entries are the same
+        # tuples for every child of one RetrieveResponseMsg, so they are checked once per message, not per item.
+        nonlocal verified_message
+        message = path[2]
+        if message is not verified_message:
+            if not (
+                _local(path[0][0]) == "Envelope"
+                and _local(path[1][0]) == "Body"
+                and _local(message[0]) == "RetrieveResponseMsg"
+            ):
+                return True  # a header block, or another body element: not ours
+            verified_message = message
+        name = path[3][0]
+        if name == "Results" or _local(name) == "Results":
+            results.append(convert(_record(item)))
+        else:
+            found.setdefault(_local(name), item)
+        return True
+
+    _parse(body, item_depth=_MESSAGE_CHILD_DEPTH, item_callback=take)
+    status = found.get("OverallStatus")
+    if verified_message is None or not isinstance(status, str):
+        raise MalformedResponse(_why_not_a_retrieve_response(body))
+    request_id = found.get("RequestID")
     if request_id is not None and not isinstance(request_id, str):
         raise MalformedResponse("RequestID is not text")
-    if "Results" not in message:
-        results: list[Any] = []
-    elif isinstance(message["Results"], list):
-        results = message["Results"]
-    else:
-        results = [message["Results"]]
-    return RetrievePage(status, request_id, [_record(result) for result in results])
+    return RetrievePage(status, request_id, results)
+
+
+def _local(name: str) -> str:
+    return name.rpartition(":")[2]
+
+
+def _why_not_a_retrieve_response(body: bytes) -> str:
+    """What a well-formed body that is no Retrieve response is instead (only on this rare path: a second parse)."""
+    try:
+        soap_body = _soap_body(body)
+    except MalformedResponse as error:
+        return str(error)
+    message = _local_names(soap_body.get("RetrieveResponseMsg"))
+    if message is None:
+        return f"no RetrieveResponseMsg in the SOAP body (found {_names(soap_body)})"
+    return "RetrieveResponseMsg has no OverallStatus"
 
 
 def parse_fault(body: bytes) -> SoapFault | None:
@@ -89,16 +149,7 @@ def parse_fault(body: bytes) -> SoapFault | None:
 
 def _soap_body(body: bytes) -> dict:
     """The children of the envelope's Body, keyed by local name."""
-    try:
-        document = xmltodict.parse(
-            body,
-            expat=_EXPAT_WITHOUT_DTD,
-            disable_entities=True,
-            xml_attribs=False,
-            strip_whitespace=False,
-        )
-    except expat.ExpatError as error:
-        raise MalformedResponse(f"response is not well-formed XML: {error}") from None
+    document = _parse(body)
     envelope = _local_names(_child(document, "Envelope"))
     if envelope is None:
         raise MalformedResponse(f"response is not a SOAP envelope (root element: {_names(document)})")
@@ -108,34 +159,58 @@ def _soap_body(body: bytes) -> dict:
     return soap_body
 
 
+def _parse(body: bytes, **streaming: Any) -> Any:
+    """xmltodict over an expat that refuses DTDs; every way a body can fail to parse is a MalformedResponse."""
+    try:
+        return xmltodict.parse(
+            body,
+            expat=_EXPAT_WITHOUT_DTD,
+            disable_entities=True,
+            xml_attribs=False,
+            strip_whitespace=False,
+            **streaming,
+        )
+    except expat.ExpatError as error:
+        raise MalformedResponse(f"response is not well-formed XML: {error}") from None
+    except (LookupError, UnicodeError) as error:  # an encoding Python does not know, or bytes it cannot decode
+        raise MalformedResponse(f"response is in an encoding that cannot be read: {error}") from None
+
+
 def _record(result: Any) -> dict:
     if result is None:  # `<Results xsi:type="..."/>`
         return {}
-    if not isinstance(result, dict):
-        raise MalformedResponse(f"a Results element holds text instead of properties: {result!r}")
-    return _normalise(result)
+    if type(result) is str:
+        if not result.strip():  # `<Results xsi:type="...">  </Results>`: pretty-printed, but just as empty
+            return {}
+        raise MalformedResponse(f"a Results element holds text instead of properties: {result[:80]!r}")
+    return _normalise(result, 1)
 
 
-def _normalise(element: dict) -> dict:
-    """Local names, flat Name/Value lists, no formatting whitespace; in place where possible (the dicts are ours)."""
+def _normalise(element: dict, depth: int) -> dict:
+    """Local names, flat Name/Value lists, no formatting whitespace; in place where possible (the dicts are ours).
+
+    `depth` counts levels inside the Results element; past MAX_RESULT_DEPTH the answer is refused (this walk is
+    recursive, and an answer must not be able to exhaust Python's stack)."""
+    if depth > MAX_RESULT_DEPTH:
+        raise MalformedResponse(f"a Results element is nested more than {MAX_RESULT_DEPTH} levels deep")
     if _has_prefixed_key(element):
         element = _local_names(element)
     for key, value in element.items():
         if value is None or type(value) is str:
             continue
         if key in _NAME_VALUE_LISTS:
-            element[key] = _name_value_map(value)
+            element[key] = _name_value_map(value, depth + 1)
         elif key == "Properties" and type(value) is dict and "Property" in value:
-            element[key] = _name_value_map(value["Property"])
+            element[key] = _name_value_map(value["Property"], depth + 2)
         elif type(value) is dict:
-            element[key] = _normalise(value)
+            element[key] = _normalise(value, depth + 1)
         elif type(value) is list:
-            element[key] = [_normalise(item) if type(item) is dict else item for item in value]
+            element[key] = [_normalise(item, depth + 1) if type(item) is dict else item for item in value]
     element.pop(_TEXT_KEY, None)
     return element
 
 
-def _name_value_map(entries: Any) -> Any:
+def _name_value_map(entries: Any, depth: int) -> Any:
     """[{Name: n, Value: v}, ...] -> {n: v}; anything not shaped like that is only normalised."""
     if type(entries) is dict:
         entries = [entries]
@@ -145,9 +220,9 @@ def _name_value_map(entries: Any) -> Any:
     for raw_entry in entries:
         entry = _local_names(raw_entry)
         if entry is None or type(entry.get("Name")) is not str:
-            return [_normalise(e) if type(e) is dict else e for e in entries]
+            return [_normalise(e, depth) if type(e) is dict else e for e in entries]
         value = entry.get("Value")
-        flattened[entry["Name"]] = _normalise(value) if type(value) is dict else value
+        flattened[entry["Name"]] = _normalise(value, depth + 1) if type(value) is dict else value
     return flattened
 
 

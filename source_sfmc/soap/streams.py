@@ -10,14 +10,16 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
+from airbyte_cdk.sources.streams.http.request_window_split_exception import RequestWindowSplitRequiredException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_sfmc.errors import parsed_body
+from source_sfmc.errors import SfmcErrorHandler, parsed_body, plain_results
 from source_sfmc.soap.describe import (
     DESCRIBE_HEADERS,
     ObjectDefinition,
@@ -41,8 +43,10 @@ from source_sfmc.stream_base import (
     SfmcStream,
     SyncContext,
     format_window_bound,
+    parse_window_bound,
     utc_now,
 )
+from source_sfmc.window_split import ATTEMPTS_AT_MIN_WINDOW, MIN_WINDOW, WindowSpan, can_split, halves
 
 logger = logging.getLogger("airbyte")
 
@@ -169,6 +173,13 @@ class SoapStream(SfmcStream):
 
     api = "soap"
     http_method = "POST"
+    # Whether pages of this stream's own object are typed while they are parsed (`record`); a stream that needs
+    # the raw results (to join them with something else first) sets this to False and overrides `records_of`.
+    types_while_parsing = True
+    _dropped_nulls: dict[str, None] | None = None
+    # Whether a window SFMC times out on is read as two halves (`window_split.py`); it needs a slice filter with
+    # both bounds of the window.
+    splits_windows = True
 
     def __init__(self, context: SyncContext, spec: SoapObject) -> None:
         self.spec = spec
@@ -177,6 +188,7 @@ class SoapStream(SfmcStream):
         self.scopes = spec.scopes
         self.cursor_field_name = spec.cursor
         self.needs_start_date = spec.needs_start_date
+        self.window_span = WindowSpan()
         super().__init__(context)
         self.properties = soap_properties(self.get_json_schema())  # what the schema declares
         self.options = RetrieveOptions(query_all_accounts=context.config.query_all_accounts)
@@ -270,17 +282,34 @@ class SoapStream(SfmcStream):
         self.raise_for_status(page, continuing=b"ContinueRequest" in (response.request.body or b""))
         return self.records_of(page.results)
 
+    def get_error_handler(self) -> ErrorHandler | None:
+        records = {self.spec.object_type: self.record} if self.types_while_parsing else {}
+        return SfmcErrorHandler(
+            self.stream_name, self.api, self.scopes, records, split_on_timeout=self.can_split_windows
+        )
+
+    @property
+    def can_split_windows(self) -> bool:
+        # A subclass with its own read_slice reads its slices its own way: a timeout there is retried, not split.
+        own_reading = type(self).read_slice is SoapStream.read_slice
+        return self.splits_windows and own_reading and self.spec.cursor is not None
+
+    def record(self, raw: dict) -> dict[str, Any]:
+        """The typed record, with its entity_id, of one parsed result (called by the parser, once per result).
+        Properties Describe said this account cannot retrieve were left out of the retrieve; they are null."""
+        record = self._coerce(raw)
+        record["entity_id"] = self.spec.entity_id(raw)
+        dropped = self._dropped_nulls
+        if dropped is None:
+            # Chosen (and memoized) before the first request of the sync, so this never sends a request.
+            dropped = self._dropped_nulls = {name.partition(".")[0]: None for name in self.property_choice().dropped}
+        return {**dropped, **record} if dropped else record
+
     def records_of(self, results: list[dict]) -> Iterator[Mapping[str, Any]]:
-        """Typed records with their entity_id, from a page's raw results."""
-        entity_id = self.spec.entity_id
-        typed = self.typed
-        dropped = {name.partition(".")[0]: None for name in self.property_choice().dropped}
-        for raw in results:
-            record = typed(raw)
-            record["entity_id"] = entity_id(raw)
-            if dropped:
-                record = {**dropped, **record}
-            yield record
+        """The records of a page: made by the parser (`record`) where the stream types while parsing, else here."""
+        if self.types_while_parsing:
+            return iter(results)
+        return map(self.record, results)
 
     def raise_for_status(self, page: RetrievePage, *, continuing: bool, object_type: str | None = None) -> None:
         status = page.overall_status
@@ -309,6 +338,74 @@ class SoapStream(SfmcStream):
         )
 
     def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+        if self.can_split_windows and WINDOW_START in stream_slice:
+            lower, upper = parse_window_bound(stream_slice[WINDOW_START]), parse_window_bound(stream_slice[WINDOW_END])
+            yield from self._read_in_pieces(stream_slice, lower, upper)
+        else:
+            yield from self._read_in_pieces(stream_slice, None, None)
+
+    def _read_in_pieces(
+        self, stream_slice: Mapping[str, Any], lower: datetime | None, upper: datetime | None
+    ) -> Iterator[Mapping[str, Any]]:
+        """[lower, upper) in consecutive pieces no longer than the span learned in this sync (the whole window while
+        nothing timed out)."""
+        if lower is None or upper is None:
+            yield from self._read_piece(stream_slice, None, None)
+            return
+        start = lower
+        while start < upper:
+            span = self.window_span.span
+            end = upper if span is None else min(start + span, upper)
+            yield from self._read_piece(_piece(stream_slice, start, end), start, end)
+            start = end
+
+    def _read_piece(
+        self, stream_slice: Mapping[str, Any], lower: datetime | None, upper: datetime | None
+    ) -> Iterator[Mapping[str, Any]]:
+        """One retrieve of [lower, upper), split in halves when SFMC times out on it, down to MIN_WINDOW; a piece
+        that still times out then is tried ATTEMPTS_AT_MIN_WINDOW times in all before the window fails. Records of
+        a piece that timed out after some of its pages were read are read again with its halves (same entity_id,
+        so the destination deduplicates them)."""
+        timed_out: RequestWindowSplitRequiredException | None = None
+        for _ in range(ATTEMPTS_AT_MIN_WINDOW):
+            emitted = 0
+            try:
+                for record in self._read_window(stream_slice):
+                    emitted += 1
+                    yield record
+                if emitted == 0:
+                    self.window_span.widen()
+                return
+            except RequestWindowSplitRequiredException as error:
+                timed_out = error
+            if lower is not None and upper is not None and can_split(lower, upper):
+                first, second = halves(lower, upper)
+                self.window_span.shrink_to(first[1] - first[0])
+                self.logger.info(
+                    f"{self.stream_name}: Marketing Cloud timed out on {format_window_bound(lower)} to "
+                    f"{format_window_bound(upper)}; reading it in two halves, and this stream's next windows in "
+                    f"pieces of at most {self.window_span.span}"
+                )
+                for half_lower, half_upper in (first, second):
+                    yield from self._read_in_pieces(stream_slice, half_lower, half_upper)
+                return
+        where = (
+            f"between {format_window_bound(lower)} and {format_window_bound(upper)}"
+            if lower is not None and upper is not None
+            else "without a date window"
+        )
+        raise AirbyteTracedException(
+            message=(
+                f"Marketing Cloud timed out {ATTEMPTS_AT_MIN_WINDOW} times retrieving {self.spec.object_type} {where}"
+                + (f", a window already split down to {MIN_WINDOW}" if lower is not None else "")
+                + ". It is read again from there in the next sync; if it keeps timing out, Marketing Cloud is "
+                "overloaded or this period holds more records than one retrieve can return."
+            ),
+            internal_message=str(timed_out),
+            failure_type=FailureType.transient_error,
+        ) from timed_out
+
+    def _read_window(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         # An expired RequestID cannot be continued: the window is read again from its first page. Records
         # already emitted are emitted again with the same entity_id, so the destination deduplicates them.
         # Restarts go on while each one gets further into the window than any before it; the window fails
@@ -333,7 +430,8 @@ class SoapStream(SfmcStream):
                 self.logger.info(f"{self.stream_name}: RequestID expired ({expired}); re-reading the window")
 
     def retrieve(self, object_type: str, properties: Sequence[str], filter: Filter | None = None) -> Iterator[dict]:
-        """Every raw result of a Retrieve of another object, through this stream's HTTP client and error policy."""
+        """Every raw result (a plain dict, never typed) of a Retrieve of any object, through this stream's HTTP
+        client and error policy."""
         request_id: str | None = None
         while True:
             token = self.context.authenticator.get_access_token()
@@ -342,13 +440,14 @@ class SoapStream(SfmcStream):
                 if request_id
                 else retrieve_envelope(token, object_type, properties, filter, self.options)
             )
-            _, response = self._http_client.send_request(
-                http_method="POST",
-                url=self.url_base,
-                request_kwargs=self.request_kwargs(),
-                headers=SOAP_ACTION_HEADERS,
-                data=body,
-            )
+            with plain_results():
+                _, response = self._http_client.send_request(
+                    http_method="POST",
+                    url=self.url_base,
+                    request_kwargs=self.request_kwargs(),
+                    headers=SOAP_ACTION_HEADERS,
+                    data=body,
+                )
             page: RetrievePage = parsed_body(response)
             self.raise_for_status(page, continuing=request_id is not None, object_type=object_type)
             yield from page.results
@@ -357,13 +456,26 @@ class SoapStream(SfmcStream):
             request_id = page.request_id
 
     def probe(self) -> None:
-        """One cheap page for `check`: raises a config error naming the scope when access is denied."""
-        for _ in self._read_pages(
-            lambda request, response, state, _slice: self.parse_response(response),
-            self.probe_slice(),
-            {},
-        ):
-            return
+        """One cheap page for `check`: raises a config error naming the scope when access is denied.
+
+        A timeout here is not a window to split (the probe asks for one page); it is tried again a few times."""
+        for attempt in range(1, ATTEMPTS_AT_MIN_WINDOW + 1):
+            try:
+                for _ in self._read_pages(
+                    lambda request, response, state, _slice: self.parse_response(response),
+                    self.probe_slice(),
+                    {},
+                ):
+                    return
+                return
+            except RequestWindowSplitRequiredException as timed_out:
+                if attempt == ATTEMPTS_AT_MIN_WINDOW:
+                    raise AirbyteTracedException(
+                        message=f"Marketing Cloud timed out {attempt} times answering a one-page "
+                        f"{self.spec.object_type} retrieve; it is overloaded, try again later.",
+                        internal_message=str(timed_out),
+                        failure_type=FailureType.transient_error,
+                    ) from timed_out
 
     def probe_slice(self) -> Mapping[str, Any]:
         if not self.needs_start_date:
@@ -371,6 +483,10 @@ class SoapStream(SfmcStream):
         # A full retrieve of an event table can time out on a busy account; the last hour is enough to probe.
         now = utc_now()
         return {WINDOW_START: format_window_bound(now - timedelta(hours=1)), WINDOW_END: format_window_bound(now)}
+
+
+def _piece(stream_slice: Mapping[str, Any], lower: datetime, upper: datetime) -> dict[str, Any]:
+    return {**stream_slice, WINDOW_START: format_window_bound(lower), WINDOW_END: format_window_bound(upper)}
 
 
 DATA_EXTENSION_FIELD_PROPERTIES = (
@@ -415,6 +531,8 @@ def _ordinal(field: Mapping[str, Any]) -> float:
 
 class DataExtensionsStream(SoapStream):
     """Data extensions with their fields attached, so a warehouse user sees each table's shape."""
+
+    types_while_parsing = False
 
     def records_of(self, results: list[dict]) -> Iterator[Mapping[str, Any]]:
         fields = data_extension_fields(self)
