@@ -38,6 +38,10 @@ MAX_BODY_BYTES = 512 * 1024 * 1024
 MAX_RESULT_DEPTH = 64
 # Depth of the elements directly under RetrieveResponseMsg: Envelope / Body / RetrieveResponseMsg / element.
 _MESSAGE_CHILD_DEPTH = 4
+# Levels of elements in a whole envelope: a Results element's own MAX_RESULT_DEPTH below the message's children.
+# Enforced by the parser as elements open, so a deep answer is refused before it is built (a 20 MiB body of
+# nothing but nested elements is otherwise 1.4 GiB of dicts before any later check could see its depth).
+MAX_DOCUMENT_DEPTH = _MESSAGE_CHILD_DEPTH + MAX_RESULT_DEPTH
 # Text between child elements of a pretty-printed document; xmltodict keeps it under this key.
 _TEXT_KEY = "#text"
 
@@ -106,6 +110,10 @@ def parse_retrieve(body: bytes, record: Callable[[dict], Any] | None = None) -> 
     request_id = found.get("RequestID")
     if request_id is not None and not isinstance(request_id, str):
         raise MalformedResponse("RequestID is not text")
+    if status == "MoreDataAvailable" and not request_id:
+        # The rest of the results can only be asked for with the RequestID; taking the page as the last one
+        # would end the window early and let its state advance past records never read.
+        raise MalformedResponse("OverallStatus is MoreDataAvailable but there is no RequestID to continue with")
     return RetrievePage(status, request_id, results)
 
 
@@ -277,7 +285,8 @@ def _refuse_doctype(*_: Any) -> None:
 
 
 class _ParserWithAttributeDicts:
-    """An expat parser that keeps handing attributes over as a dict when xmltodict asks for ordered lists.
+    """An expat parser that keeps handing attributes over as a dict when xmltodict asks for ordered lists, and
+    refuses elements nested deeper than MAX_DOCUMENT_DEPTH as they open.
 
     xmltodict turns every ordered attribute list back into a dict in Python, once per element, even when it
     then drops the attributes (`xml_attribs=False`); expat building the dict in C costs a quarter of the whole
@@ -290,11 +299,31 @@ class _ParserWithAttributeDicts:
         object.__setattr__(self, "_parser", parser)
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name == "StartElementHandler":
+            value = _refusing_deep_elements(value)
         if name != "ordered_attributes":
             setattr(self._parser, name, value)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._parser, name)
+
+
+def _refusing_deep_elements(start_element: Any) -> Any:
+    """xmltodict's start-element handler, refusing an element that would open below MAX_DOCUMENT_DEPTH.
+
+    The handler's `path` holds the open elements (xmltodict keeps it for item_depth); reading its length costs
+    one call per element, where counting depth ourselves would need a second handler for closing elements."""
+    path = start_element.__self__.path
+
+    def start(name: str, attributes: Any) -> None:
+        if len(path) >= MAX_DOCUMENT_DEPTH:
+            raise MalformedResponse(
+                f"elements are nested more than {MAX_RESULT_DEPTH} levels deep inside a Results element "
+                f"({MAX_DOCUMENT_DEPTH} in the whole envelope)"
+            )
+        start_element(name, attributes)
+
+    return start
 
 
 def _parser_refusing_doctype(encoding: str | None = None, namespace_separator: str | None = None) -> Any:
