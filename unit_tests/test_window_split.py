@@ -133,9 +133,9 @@ def test_a_timeout_of_a_stream_without_windows_is_retried_not_split(requests_moc
 
 
 # -- the error policy tells a timeout apart --------------------------------------------------------------------
-def a_fault_response(body: str, status: int = 500) -> requests.Response:
+def a_fault_response(body: str, status: int = 500, request: requests.PreparedRequest | None = None):
     response = requests.Response()
-    response.status_code, response._content = status, body.encode()
+    response.status_code, response._content, response.request = status, body.encode(), request
     return response
 
 
@@ -226,3 +226,34 @@ def test_checks_probe_that_keeps_timing_out_says_so(requests_mock):
     requests_mock.post(SOAP_URL, status_code=500, text=TIMEOUT_FAULT)
     with pytest.raises(AirbyteTracedException, match="timed out 3 times answering a one-page SentEvent retrieve"):
         streams()["sent_events"].probe()
+
+
+# -- requests outside a window are retried, whatever stream sends them -------------------------------------------
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        pytest.param({"status_code": 500, "text": TIMEOUT_FAULT}, id="timeout fault"),
+        pytest.param({"exc": requests.exceptions.ReadTimeout("read timed out")}, id="no answer in time"),
+    ],
+)
+def test_a_side_listing_of_a_splitting_stream_is_retried_on_a_timeout_not_split(requests_mock, outcome):
+    route = requests_mock.post(SOAP_URL, [outcome, {"text": retrieve_page("OK", "r", 1)}])
+    folders = streams()["folders"]
+    assert folders.can_split_windows
+    assert len(list(folders.retrieve("DataFolder", ("ID", "Name")))) == 1
+    assert route.call_count == 2
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        pytest.param(lambda request: a_fault_response(TIMEOUT_FAULT, request=request), id="timeout fault"),
+        pytest.param(lambda request: requests.exceptions.ReadTimeout("slow", request=request), id="no answer in time"),
+    ],
+)
+def test_a_describe_timing_out_is_retried_not_split(outcome):
+    describe = requests.Request(
+        "POST", SOAP_URL, headers={"SOAPAction": "Describe"}, data=b"<DefinitionRequestMsg/>"
+    ).prepare()
+    handler = SfmcErrorHandler("sent_events", "soap", ("tracking_events_read",), split_on_timeout=True)
+    assert handler.interpret_response(outcome(describe)).response_action == ResponseAction.RETRY
