@@ -72,10 +72,6 @@ def parse_retrieve(body: bytes, record: Callable[[dict], Any] | None = None) -> 
     Raises MalformedResponse (with a cause a person can read) for anything that is not a complete, well-formed
     Retrieve response within the size and depth limits.
     """
-    if len(body) > MAX_BODY_BYTES:
-        raise MalformedResponse(
-            f"the answer is {len(body) / 2**20:.0f} MiB, more than the {MAX_BODY_BYTES // 2**20} MiB one page may be"
-        )
     # xmltodict adds the Results element's own text to its dict after the callback returns, so without `record`
     # each result is copied (with `record`, the typed record is a new dict anyway).
     convert = record or dict
@@ -103,7 +99,7 @@ def parse_retrieve(body: bytes, record: Callable[[dict], Any] | None = None) -> 
             found.setdefault(_local(name), item)
         return True
 
-    _parse(body, item_depth=_MESSAGE_CHILD_DEPTH, item_callback=take)
+    parse_xml(body, item_depth=_MESSAGE_CHILD_DEPTH, item_callback=take)
     status = found.get("OverallStatus")
     if verified_message is None or not isinstance(status, str):
         raise MalformedResponse(_why_not_a_retrieve_response(body))
@@ -157,7 +153,7 @@ def parse_fault(body: bytes) -> SoapFault | None:
 
 def _soap_body(body: bytes) -> dict:
     """The children of the envelope's Body, keyed by local name."""
-    document = _parse(body)
+    document = parse_xml(body)
     envelope = _local_names(_child(document, "Envelope"))
     if envelope is None:
         raise MalformedResponse(f"response is not a SOAP envelope (root element: {_names(document)})")
@@ -167,15 +163,20 @@ def _soap_body(body: bytes) -> dict:
     return soap_body
 
 
-def _parse(body: bytes, **streaming: Any) -> Any:
-    """xmltodict over an expat that refuses DTDs; every way a body can fail to parse is a MalformedResponse."""
+def parse_xml(body: bytes, *, strip_whitespace: bool = False, **streaming: Any) -> Any:
+    """xmltodict over an expat that refuses DTDs and deep nesting, for any SOAP answer (Retrieve, fault,
+    Describe); a body over MAX_BODY_BYTES and every way a body can fail to parse is a MalformedResponse."""
+    if len(body) > MAX_BODY_BYTES:
+        raise MalformedResponse(
+            f"the answer is {len(body) / 2**20:.0f} MiB, more than the {MAX_BODY_BYTES // 2**20} MiB one page may be"
+        )
     try:
         return xmltodict.parse(
             body,
             expat=_EXPAT_WITHOUT_DTD,
             disable_entities=True,
             xml_attribs=False,
-            strip_whitespace=False,
+            strip_whitespace=strip_whitespace,
             **streaming,
         )
     except expat.ExpatError as error:
