@@ -257,3 +257,23 @@ def test_a_describe_timing_out_is_retried_not_split(outcome):
     ).prepare()
     handler = SfmcErrorHandler("sent_events", "soap", ("tracking_events_read",), split_on_timeout=True)
     assert handler.interpret_response(outcome(describe)).response_action == ResponseAction.RETRY
+
+
+def test_a_timeout_on_a_continuation_page_rereads_the_window_in_halves_and_loses_nothing(requests_mock):
+    route = requests_mock.post(
+        SOAP_URL,
+        [
+            {"text": retrieve_page("MoreDataAvailable", "r-1", 1, 2)},
+            {"status_code": 500, "text": TIMEOUT_FAULT},
+            {"text": retrieve_page("OK", "r-2", 1)},
+            {"text": retrieve_page("OK", "r-3", 2, 3)},
+        ],
+    )
+    records = read(streams()["sent_events"], "2025-01-01T00:00:00.000Z", "2025-01-03T00:00:00.000Z")
+    assert [r["SendID"] for r in records] == [1, 2, 1, 2, 3]  # the first pages again, deduplicated by entity_id
+    assert b"ContinueRequest" in route.request_history[1].body
+    halves = [_DATE_VALUE.findall(request.text) for request in route.request_history[2:]]
+    assert halves == [
+        ["2025-01-01T00:00:00.000Z", "2025-01-02T00:00:00.000Z"],
+        ["2025-01-02T00:00:00.000Z", "2025-01-03T00:00:00.000Z"],
+    ]
