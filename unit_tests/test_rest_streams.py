@@ -45,7 +45,7 @@ def no_backoff_sleep(monkeypatch):
 
 @pytest.fixture
 def context():
-    config = parse_config({"client_id": "id", "client_secret": "secret", "subdomain": SUBDOMAIN})
+    config = parse_config({"client_id": "a-client-id-01", "client_secret": "a-secret-45", "subdomain": SUBDOMAIN})
     return SyncContext(config=config, authenticator=SfmcAuthenticator(config))
 
 
