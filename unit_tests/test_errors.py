@@ -193,11 +193,11 @@ def test_a_retrieve_of_another_object_stays_plain():
     assert parsed_body(response).results == [{"ID": "7"}]
 
 
-def test_a_retrieve_asked_for_plain_results_stays_plain_even_of_the_streams_own_object():
-    from source_sfmc.errors import plain_results
+def test_a_retrieve_asked_for_side_retrieve_stays_plain_even_of_the_streams_own_object():
+    from source_sfmc.errors import side_retrieve
 
     handler = SfmcErrorHandler("folders", "soap", ("email_read",), {"Email": lambda raw: {"id": int(raw["ID"])}})
     response = a_retrieve_answer("Email")
-    with plain_results():
+    with side_retrieve():
         handler.interpret_response(response)
     assert parsed_body(response).results == [{"ID": "7"}]

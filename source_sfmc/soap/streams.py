@@ -20,7 +20,7 @@ from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.sources.streams.http.request_window_split_exception import RequestWindowSplitRequiredException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_sfmc.errors import SfmcErrorHandler, parsed_body, plain_results
+from source_sfmc.errors import SfmcErrorHandler, parsed_body, side_retrieve
 from source_sfmc.keys import event_key, field_value, key_of
 from source_sfmc.paging import PageGuard
 from source_sfmc.soap.describe import (
@@ -437,7 +437,7 @@ class SoapStream(SfmcStream):
                 if request_id
                 else retrieve_envelope(token, object_type, properties, filter, self.options)
             )
-            with plain_results():
+            with side_retrieve():
                 _, response = self._http_client.send_request(
                     http_method="POST",
                     url=self.url_base,
