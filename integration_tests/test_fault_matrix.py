@@ -20,6 +20,7 @@ from integration_tests import harness
 from integration_tests.sandbox import Sandbox
 from integration_tests.sandbox import faults as sandbox_faults
 from integration_tests.sandbox.faults import KINDS, Fault
+from integration_tests.sandbox.soap_accounts import ALL_MIDS
 from source_sfmc import errors
 from source_sfmc.soap import streams as soap_streams
 from source_sfmc.source import SourceSfmc
@@ -76,8 +77,11 @@ def sync(
     )
 
 
-def record_keys(output: EntrypointOutput) -> set[tuple[str, str]]:
-    return {(message.record.stream, message.record.data["entity_id"]) for message in output.records}
+def record_keys(output: EntrypointOutput) -> set[tuple[str, int, str]]:
+    return {
+        (message.record.stream, message.record.data["mid"], message.record.data["entity_id"])
+        for message in output.records
+    }
 
 
 def error_messages(output: EntrypointOutput) -> list[str]:
@@ -97,11 +101,11 @@ def small_soap_pages(monkeypatch: pytest.MonkeyPatch, scale: Scale) -> None:
 
 
 @pytest.fixture(scope="module")
-def clean_sync_keys() -> Iterator[Callable[[Sandbox, Scale], set[tuple[str, str]]]]:
+def clean_sync_keys() -> Iterator[Callable[[Sandbox, Scale], set[tuple[str, int, str]]]]:
     """The records of a fault-free sync of the same sandbox data (seed and scale), computed once per seed."""
-    cache: dict[tuple[int, float], set[tuple[str, str]]] = {}
+    cache: dict[tuple[int, float], set[tuple[str, int, str]]] = {}
 
-    def keys(faulted: Sandbox, scale: Scale) -> set[tuple[str, str]]:
+    def keys(faulted: Sandbox, scale: Scale) -> set[tuple[str, int, str]]:
         options = faulted.options
         key = (options.seed, options.scale)
         if key not in cache:
@@ -129,6 +133,25 @@ def test_a_sync_under_faults_yields_exactly_the_records_of_a_clean_sync(
     assert not output.errors, error_messages(output)
     assert sum(sandbox.stats()["faults_injected"].values()) > 0, "no fault was injected: the case tests nothing"
     assert record_keys(output) == clean_sync_keys(sandbox, scale)
+
+
+def test_a_sync_of_every_business_unit_under_every_fault_yields_exactly_the_records_of_a_clean_sync(
+    start_sandbox: Callable[..., Sandbox], scale: Scale
+) -> None:
+    from integration_tests.sandbox import start_sandbox as start_clean_sandbox
+
+    seed = scale.seeds[0]
+    with start_clean_sandbox(port=0, seed=seed, scale=scale.sandbox_scale) as clean:
+        expected = sync(clean, scale, all_business_units=True)
+    assert not expected.errors, error_messages(expected)
+    sandbox = start_sandbox(seed=seed, scale=scale.sandbox_scale, faults=FAULT_SPECS["all_together"], slow_seconds=2)
+
+    output = sync(sandbox, scale, all_business_units=True)
+
+    assert not output.errors, error_messages(output)
+    assert sum(sandbox.stats()["faults_injected"].values()) > 0, "no fault was injected: the case tests nothing"
+    assert {mid for _, mid, _ in record_keys(output)} == set(ALL_MIDS)
+    assert record_keys(output) == record_keys(expected)
 
 
 @pytest.mark.slow

@@ -39,8 +39,13 @@ KILL_PLANS = {
     "late": (0.95,),
 }
 WORKER_COUNTS = (1, 4)
+# One business unit (the package's), and every unit of the sandbox's enterprise (its state kept per unit). With
+# every unit, CI runs one kill plan; `--slow` runs them all.
+UNIT_MODES = {"one_unit": {}, "every_unit": {"all_business_units": True}}
+EVERY_UNIT_PLANS_IN_CI = ("twice_then_to_the_end",)
 
-Key = tuple[str, str]  # (stream, entity_id)
+Key = tuple[str, int, str]  # (stream, mid, entity_id)
+Unit = tuple[str, int]  # (stream, mid): what a state's cursor covers
 
 
 @dataclass
@@ -56,7 +61,7 @@ class Run:
         return [message["record"] for message in self.messages if message["type"] == "RECORD"]
 
     def keys(self) -> set[Key]:
-        return {(record["stream"], record["data"]["entity_id"]) for record in self.records}
+        return {(record["stream"], record["data"]["mid"], record["data"]["entity_id"]) for record in self.records}
 
 
 @dataclass
@@ -64,7 +69,7 @@ class Resumed:
     """A run started from the states earlier runs had emitted, and what those runs had delivered before it."""
 
     run: Run
-    cursors: dict[str, datetime]  # per stream, where the state it resumed from said the stream stopped
+    cursors: dict[Unit, datetime]  # per stream and unit, where the state it resumed from said it stopped
     delivered_before: set[Key] = field(default_factory=set)
     previous_run: Run | None = None
 
@@ -85,14 +90,23 @@ def sandbox() -> Iterator[Sandbox]:
         yield running
 
 
+@pytest.fixture(scope="module", params=list(UNIT_MODES), ids=str)
+def units(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def files(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def files(sandbox: Sandbox, units: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("kill_and_resume")
     catalog = harness.configured_catalog(harness.discovered(sandbox), STREAMS)
     (folder / "catalog.json").write_text(json.dumps(ConfiguredAirbyteCatalogSerializer.dump(catalog)))
     for workers in WORKER_COUNTS:
         config = sandbox.config(
-            start_date=START_DATE, window_days=WINDOW_DAYS, lookback_hours=LOOKBACK_HOURS, num_workers=workers
+            start_date=START_DATE,
+            window_days=WINDOW_DAYS,
+            lookback_hours=LOOKBACK_HOURS,
+            num_workers=workers,
+            **UNIT_MODES[units],
         )
         (folder / f"config_{workers}.json").write_text(json.dumps(config))
     return folder
@@ -108,7 +122,9 @@ def uninterrupted(files: Path) -> Run:
 @pytest.fixture(scope="module")
 def event_dates(uninterrupted: Run) -> dict[Key, datetime]:
     return {
-        (record["stream"], record["data"]["entity_id"]): harness.parse_datetime(record["data"][CURSOR])
+        (record["stream"], record["data"]["mid"], record["data"]["entity_id"]): harness.parse_datetime(
+            record["data"][CURSOR]
+        )
         for record in uninterrupted.records
     }
 
@@ -119,7 +135,9 @@ def workers(request: pytest.FixtureRequest) -> int:
 
 
 @pytest.fixture(scope="module", params=list(KILL_PLANS), ids=str)
-def plan(request: pytest.FixtureRequest, files: Path, workers: int, uninterrupted: Run) -> Plan:
+def plan(request: pytest.FixtureRequest, files: Path, units: str, workers: int, uninterrupted: Run) -> Plan:
+    if units != "one_unit" and request.param not in EVERY_UNIT_PLANS_IN_CI and not request.config.getoption("--slow"):
+        pytest.skip("every kill plan with every business unit: use --slow")
     kill_points = [max(1, int(fraction * len(uninterrupted.messages))) for fraction in KILL_PLANS[request.param]]
     return run_plan(files, workers, kill_points)
 
@@ -153,14 +171,15 @@ def test_a_state_only_covers_records_already_delivered(plan: Plan, event_dates: 
     for run in plan.runs:
         for message in run.messages:
             if message["type"] == "RECORD":
-                delivered.add((message["record"]["stream"], message["record"]["data"]["entity_id"]))
+                record = message["record"]
+                delivered.add((record["stream"], record["data"]["mid"], record["data"]["entity_id"]))
                 continue
-            stream, cursor = stream_and_cursor(message["state"])
-            older = {key for key, date in event_dates.items() if key[0] == stream and date < cursor}
-            missing = older - delivered
-            assert not missing, (
-                f"state {stream} at {cursor} before {len(missing)} of its records: {sorted(missing)[:3]}"
-            )
+            for unit, cursor in unit_cursors(message["state"]).items():
+                older = {key for key, date in event_dates.items() if key[:2] == unit and date < cursor}
+                missing = older - delivered
+                assert not missing, (
+                    f"state {unit} at {cursor} before {len(missing)} of its records: {sorted(missing)[:3]}"
+                )
 
 
 def test_a_resumed_run_re_emits_nothing_older_than_its_cursor_minus_the_lookback(
@@ -168,13 +187,13 @@ def test_a_resumed_run_re_emits_nothing_older_than_its_cursor_minus_the_lookback
 ) -> None:
     lookback = timedelta(hours=LOOKBACK_HOURS)
     for resumed in plan.resumed:
-        for stream, cursor in resumed.cursors.items():
+        for unit, cursor in resumed.cursors.items():
             too_old = sorted(
                 key
                 for key in resumed.run.keys() & resumed.delivered_before
-                if key[0] == stream and event_dates[key] < cursor - lookback
+                if key[:2] == unit and event_dates[key] < cursor - lookback
             )
-            assert not too_old, f"{stream} resumed at {cursor} re-emitted {len(too_old)} older records: {too_old[:3]}"
+            assert not too_old, f"{unit} resumed at {cursor} re-emitted {len(too_old)} older records: {too_old[:3]}"
 
 
 def test_a_resumed_run_does_not_start_over(plan: Plan, uninterrupted: Run) -> None:
@@ -194,10 +213,10 @@ def test_with_one_worker_what_is_re_emitted_past_the_cursor_fits_in_one_window(
     for resumed in plan.resumed:
         assert resumed.previous_run is not None
         again = resumed.run.keys() & resumed.previous_run.keys()
-        for stream, cursor in resumed.cursors.items():
-            newer = [event_dates[key] for key in again if key[0] == stream and event_dates[key] > cursor]
+        for unit, cursor in resumed.cursors.items():
+            newer = [event_dates[key] for key in again if key[:2] == unit and event_dates[key] > cursor]
             if newer:
-                assert max(newer) - min(newer) <= timedelta(days=WINDOW_DAYS), (stream, min(newer), max(newer))
+                assert max(newer) - min(newer) <= timedelta(days=WINDOW_DAYS), (unit, min(newer), max(newer))
 
 
 # -- running and killing the connector -----------------------------------------------------------------------
@@ -208,7 +227,7 @@ def run_plan(files: Path, workers: int, kill_points: list[int]) -> Plan:
     states: dict[str, dict[str, Any]] = {}  # per stream, the last state received by any run so far
     for kill_after in [*kill_points, None]:
         if runs:
-            cursors = {name: stream_and_cursor(state)[1] for name, state in states.items()}
+            cursors = {unit: cursor for state in states.values() for unit, cursor in unit_cursors(state).items()}
             delivered = set().union(*(run.keys() for run in runs))
         run = read(files, workers, list(states.values()), kill_after)
         if runs:
@@ -256,8 +275,9 @@ def json_lines(lines: Any) -> Iterator[dict[str, Any]]:
             yield json.loads(line)
 
 
-def stream_and_cursor(state: Mapping[str, Any]) -> tuple[str, datetime]:
+def unit_cursors(state: Mapping[str, Any]) -> dict[Unit, datetime]:
+    """Where a state message says each business unit of its stream stopped."""
     stream = state["stream"]
-    return stream["stream_descriptor"]["name"], harness.parse_datetime(
-        harness.only_unit(stream["stream_state"])[CURSOR]
-    )
+    name = stream["stream_descriptor"]["name"]
+    by_unit = stream["stream_state"]["business_units"]
+    return {(name, int(mid)): harness.parse_datetime(unit[CURSOR]) for mid, unit in by_unit.items()}

@@ -22,6 +22,8 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.datetimes import rest_datetime
 from source_sfmc.errors import SfmcErrorHandler, parsed_body
+from source_sfmc.keys import entity_id
+from source_sfmc.paging import PageGuard, whole_number
 from source_sfmc.stream_base import (
     WINDOW_END,
     WINDOW_START,
@@ -67,14 +69,18 @@ class RestStream(SfmcStream):
         return parsed_body(response)
 
     def list_all(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Every item of a `$page`/`$pageSize` listing, in order, until SFMC's count is reached (see `page_of`)."""
+        """Every item of a `$page`/`$pageSize` listing, in order, until SFMC's count is reached (see `page_of`) or
+        the listing ends by the rule of `paging` (an empty page, a page repeating the previous one, the cap)."""
         items: list[dict[str, Any]] = []
+        guard = PageGuard(self.stream_name, path)
         page = 1
         while True:
             body = self.get_json(path, {**(params or {}), "$page": page, "$pageSize": LIST_PAGE_SIZE})
             page_items, total = page_of(body)
+            if not page_items or guard.repeats(page_items):
+                return items
             items.extend(page_items)
-            if not page_items or (isinstance(total, int) and len(items) >= total) or len(page_items) < LIST_PAGE_SIZE:
+            if (total is not None and len(items) >= total) or len(page_items) < LIST_PAGE_SIZE:
                 return items
             page += 1
 
@@ -87,9 +93,10 @@ class RestStream(SfmcStream):
     def shared_listing(self, key: str, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         return self.context.memo(key, lambda: self.list_all(path, params))
 
-    def with_entity_id(self, item: Mapping[str, Any], entity_id: Any) -> dict[str, Any]:
+    def with_entity_id(self, item: Mapping[str, Any], *identity: Any) -> dict[str, Any]:
+        """The typed record with its entity_id from `identity` (the rule of `keys.entity_id`)."""
         record = self.typed(item)
-        record["entity_id"] = str(entity_id)
+        record["entity_id"] = entity_id(item, *identity)
         return record
 
 
@@ -108,7 +115,7 @@ def page_of(body: Any) -> tuple[list[dict[str, Any]], int | None]:
     raw = body.get("items") if body.get("items") is not None else body.get("entities")
     total = body.get("count") if body.get("count") is not None else body.get("totalCount")
     items = [item for item in raw if isinstance(item, dict)] if isinstance(raw, list) else []
-    return items, total if isinstance(total, int) and not isinstance(total, bool) else None
+    return items, whole_number(total)  # read tolerantly: "120" is 120
 
 
 # -- listings several streams share ------------------------------------------------------------------------
@@ -215,7 +222,7 @@ class JourneyActivities(RestStream):
                     "journeyStatus": journey.get("status"),
                     **activity,
                 }
-                yield self.with_entity_id(record, f"{journey.get('id')}:{activity.get('id') or activity.get('key')}")
+                yield self.with_entity_id(record, journey.get("id"), activity.get("id") or activity.get("key"))
 
 
 class Automations(RestStream):
@@ -304,6 +311,7 @@ class Assets(RestStream):
         in_window = _window_test(window)
         send_dates = bool(window)
         last_id = 0
+        guard = PageGuard(self.stream_name, self.probe_path)
         while True:
             status, body = self.post_query(self.query_body(last_id=last_id, window=window if send_dates else {}))
             if status == 400 and send_dates:  # only a query with a date condition gets here (AssetQueryErrorHandler)
@@ -313,13 +321,21 @@ class Assets(RestStream):
                 )
                 send_dates = False
                 continue
-            page = [item for item in (body or {}).get("items") or [] if isinstance(item, Mapping)]
+            page, total = page_of(body)
+            if guard.repeats(page):  # checked before any record of the page is emitted: a repeat is dropped
+                return
             for item in page:
                 if in_window(item.get("modifiedDate")):
                     yield self.with_entity_id(item, item.get("id"))
-            ids = [item["id"] for item in page if isinstance(item.get("id"), int)]
-            total = (body or {}).get("count")
-            if not ids or len(page) < ASSET_PAGE_SIZE or (isinstance(total, int) and total <= len(page)):
+            ids = [number for number in (whole_number(item.get("id")) for item in page) if number is not None]
+            if not ids or len(page) < ASSET_PAGE_SIZE or (total is not None and total <= len(page)):
+                return
+            if max(ids) <= last_id:
+                # The server ignored the id condition: asking again would bring the same items forever.
+                logger.warning(
+                    f"Stream 'assets': {self.probe_path} answered items at or below id {last_id} when asked for "
+                    "those after it; the listing ends here."
+                )
                 return
             last_id = max(ids)
 
@@ -434,8 +450,10 @@ class JourneyHistory(RestStream):
 
     def _entries_between(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
         first = self._search(start, end, page=1)
-        count = first.get("count") if isinstance(first.get("count"), int) else 0
-        if count >= JOURNEY_HISTORY_CAP:
+        # Without a usable count, pages are read until one comes back shorter than the page size asked for.
+        count = whole_number(first.get("count"))
+        count = count if count is not None and count >= 0 else None
+        if count is not None and count >= JOURNEY_HISTORY_CAP:
             if end - start <= JOURNEY_HISTORY_SHORTEST_RANGE:
                 raise AirbyteTracedException(
                     message=f"Journey history holds {JOURNEY_HISTORY_CAP:,} or more entries between "
@@ -449,10 +467,11 @@ class JourneyHistory(RestStream):
             yield from self._entries_between(middle, end)
             return
         page, seen, items = 1, 0, first.get("items") or []
-        while items:
+        guard = PageGuard(self.stream_name, self.path_of_search)
+        while isinstance(items, list) and items and not guard.repeats(items):
             yield from items
             seen += len(items)
-            if seen >= count:
+            if seen >= count if count is not None else len(items) < JOURNEY_HISTORY_PAGE_SIZE:
                 return
             page += 1
             items = self._search(start, end, page=page).get("items") or []

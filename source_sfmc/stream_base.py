@@ -24,6 +24,7 @@ from source_sfmc.business_units import MID, UnitTokens, current_mid, resolve_uni
 from source_sfmc.coerce import build_coercer
 from source_sfmc.config import ConfigError, SfmcConfig
 from source_sfmc.errors import RetryAfterBackoff, SfmcErrorHandler
+from source_sfmc.http_policy import apply_policy
 
 logger = logging.getLogger("airbyte")
 
@@ -79,7 +80,9 @@ def utc_now() -> datetime:
 
 
 def format_window_bound(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # The year is padded by hand: strftime's %Y writes year 1 (where a sync without a start date begins) as '1'.
+    utc = value.astimezone(UTC)
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
 
 
 def parse_window_bound(value: str) -> datetime:
@@ -129,6 +132,9 @@ class SfmcStream(HttpStream):
         self.config = context.config
         self.window_cursor: Cursor | None = None  # a UnitCursors in incremental syncs (state.py)
         super().__init__(authenticator=context.authenticator)
+        # The CDK's HttpStream builds its HTTP client's session itself and offers no hook for it; every request of
+        # this stream goes through that session, so the connector's transport policy is mounted on it here.
+        apply_policy(self._http_client._session, self.config)
         self._coerce = build_coercer(self.get_json_schema(), on_bad_value=self._warn_bad_value)
         self._warned_fields: set[str] = set()
 
@@ -168,7 +174,7 @@ class SfmcStream(HttpStream):
         return RetryAfterBackoff()
 
     def request_kwargs(self, **kwargs: Any) -> Mapping[str, Any]:
-        return {"timeout": self.config.request_timeout_seconds}
+        return {"timeout": self.config.request_timeout_seconds, "allow_redirects": False}
 
     def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
         return None
