@@ -70,9 +70,18 @@ class RestStream(SfmcStream):
         """Every item of a `$page`/`$pageSize` listing, in order, until SFMC's count is reached (see `page_of`)."""
         items: list[dict[str, Any]] = []
         page = 1
+        previous: list[dict[str, Any]] = []
         while True:
             body = self.get_json(path, {**(params or {}), "$page": page, "$pageSize": LIST_PAGE_SIZE})
             page_items, total = page_of(body)
+            if page_items and page_items == previous:
+                # Without this a listing that ignores `$page` and has no usable count would be read forever.
+                raise AirbyteTracedException(
+                    message=f"Stream '{self.stream_name}': Marketing Cloud answered the same items for $page={page} "
+                    f"as for $page={page - 1} of {path}, so the listing cannot be paged.",
+                    failure_type=FailureType.system_error,
+                )
+            previous = page_items
             items.extend(page_items)
             if not page_items or (isinstance(total, int) and len(items) >= total) or len(page_items) < LIST_PAGE_SIZE:
                 return items
@@ -108,7 +117,18 @@ def page_of(body: Any) -> tuple[list[dict[str, Any]], int | None]:
     raw = body.get("items") if body.get("items") is not None else body.get("entities")
     total = body.get("count") if body.get("count") is not None else body.get("totalCount")
     items = [item for item in raw if isinstance(item, dict)] if isinstance(raw, list) else []
-    return items, total if isinstance(total, int) and not isinstance(total, bool) else None
+    return items, whole_number(total)
+
+
+def whole_number(value: Any) -> int | None:
+    """A JSON count or id as an int: a JSON integer or a string of decimal digits (`"120"`); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    return None
 
 
 # -- listings several streams share ------------------------------------------------------------------------
@@ -313,10 +333,17 @@ class Assets(RestStream):
             for item in page:
                 if in_window(item.get("modifiedDate")):
                     yield self.with_entity_id(item, item.get("id"))
-            ids = [item["id"] for item in page if isinstance(item.get("id"), int)]
-            total = (body or {}).get("count")
-            if not ids or len(page) < ASSET_PAGE_SIZE or (isinstance(total, int) and total <= len(page)):
+            ids = [i for i in (whole_number(item.get("id")) for item in page) if i is not None]
+            total = whole_number((body or {}).get("count"))
+            if not ids or len(page) < ASSET_PAGE_SIZE or (total is not None and total <= len(page)):
                 return
+            if max(ids) <= last_id:
+                # SFMC ignored the id condition: asking again would answer the same page forever.
+                raise AirbyteTracedException(
+                    message=f"Stream 'assets': Marketing Cloud answered the asset query for id greaterThan "
+                    f"{last_id} with no asset past {last_id}, so the query cannot be paged.",
+                    failure_type=FailureType.system_error,
+                )
             last_id = max(ids)
 
 
