@@ -112,7 +112,7 @@ class SfmcErrorHandler(ErrorHandler):
         return MAX_RETRY_SECONDS
 
     def interpret_response(self, response_or_exception: requests.Response | Exception | None) -> ErrorResolution:
-        if self._split_on_timeout and isinstance(response_or_exception, requests.exceptions.ReadTimeout):
+        if self._splits(response_or_exception) and isinstance(response_or_exception, requests.exceptions.ReadTimeout):
             return _split(f"{self._stream_name}: no answer before the request timeout")
         if isinstance(response_or_exception, _TRANSIENT_EXCEPTIONS):
             return _retry(f"{self._stream_name}: {_describe_exception(response_or_exception)}")
@@ -160,7 +160,7 @@ class SfmcErrorHandler(ErrorHandler):
         status = response.status_code
         if status == 200:
             # A Describe answers a DefinitionResponseMsg; everything else we send is a Retrieve.
-            describing = response.request.headers.get("SOAPAction") == "Describe"
+            describing = _is_describe(response.request)
             try:
                 parsed = (
                     parse_describe(response.content)
@@ -190,9 +190,15 @@ class SfmcErrorHandler(ErrorHandler):
             )
         if fault.code.endswith("Client"):
             return _fail(f"{self._stream_name}: Marketing Cloud rejected the SOAP request: {text}")
-        if self._split_on_timeout and is_timeout_fault(fault):
+        if self._splits(response) and is_timeout_fault(fault):
             return _split(f"{self._stream_name}: Marketing Cloud timed out ({text})")
         return _retry(f"{self._stream_name}: SOAP fault {fault.code}: {text}")
+
+    def _splits(self, response_or_exception: requests.Response | Exception) -> bool:
+        """Whether a timeout of this request is a window to split: a Describe reads no window, so halving the
+        stream's windows would not make it faster; it is retried like any other request."""
+        request = getattr(response_or_exception, "request", None)
+        return self._split_on_timeout and not _is_describe(request)
 
     def _record_of(self, response: requests.Response) -> Callable[[dict], Any] | None:
         if not self._records or response.request is None or _PLAIN_RESULTS.get():
@@ -229,6 +235,10 @@ class RetryAfterBackoff(BackoffStrategy):
         if isinstance(retry_after, int | float) and retry_after > 0:
             return float(retry_after)
         return None
+
+
+def _is_describe(request: requests.PreparedRequest | None) -> bool:
+    return request is not None and request.headers.get("SOAPAction") == "Describe"
 
 
 def is_token_rejection(response: requests.Response) -> bool:

@@ -104,3 +104,11 @@ def test_the_choice_splits_the_wanted_properties_in_order_and_keeps_only_retriev
     assert list(choice.requested) == [name for name in wanted if name in choice.requested]
     for name in choice.requested:
         assert members.get(name, members.get(name.partition(".")[0])) is True
+
+
+@pytest.mark.parametrize(("written", "retrievable"), [("1", True), (" true ", True), ("0", False), ("false", False)])
+def test_is_retrievable_is_read_as_an_xsd_boolean(written, retrievable):
+    body = a_definition_response(("Send", [("ID", True)])).replace(
+        b"<IsRetrievable>true</IsRetrievable>", f"<IsRetrievable>{written}</IsRetrievable>".encode()
+    )
+    assert parse_describe(body)["Send"].properties == {"ID": retrievable}

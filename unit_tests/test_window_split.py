@@ -226,3 +226,30 @@ def test_checks_probe_that_keeps_timing_out_says_so(requests_mock):
     requests_mock.post(SOAP_URL, status_code=500, text=TIMEOUT_FAULT)
     with pytest.raises(AirbyteTracedException, match="timed out 3 times answering a one-page SentEvent retrieve"):
         streams()["sent_events"].probe()
+
+
+def a_describe_request() -> requests.PreparedRequest:
+    return requests.Request(
+        "POST", "https://mc1.soap.marketingcloudapis.com/Service.asmx", headers={"SOAPAction": "Describe"}, data=b"<x/>"
+    ).prepare()
+
+
+def a_describe_timeout_fault() -> requests.Response:
+    response = a_fault_response(TIMEOUT_FAULT)
+    response.request = a_describe_request()
+    return response
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        pytest.param(a_describe_timeout_fault, id="timeout fault"),
+        pytest.param(
+            lambda: requests.exceptions.ReadTimeout("read timed out", request=a_describe_request()),
+            id="no answer in time",
+        ),
+    ],
+)
+def test_a_describe_that_times_out_is_retried_not_split_since_it_reads_no_window(outcome):
+    handler = SfmcErrorHandler("sent_events", "soap", ("tracking_events_read",), split_on_timeout=True)
+    assert handler.interpret_response(outcome()).response_action == ResponseAction.RETRY
