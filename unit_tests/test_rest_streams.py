@@ -346,3 +346,20 @@ def test_a_listing_count_written_as_a_string_still_ends_the_listing(requests_moc
     route = requests_mock.get(f"{REST}hub/v1/campaigns", [{"json": {**a_page(1, 50), "count": "50"}}])
     assert len(read(Campaigns(context))) == 50
     assert route.call_count == 1
+
+
+def test_a_refused_date_condition_is_warned_about_once_and_not_sent_again_for_later_windows(
+    requests_mock, context, caplog
+):
+    def answer(request, response_context):
+        if "modifiedDate" in str(request.json()["query"]):
+            response_context.status_code = 400
+            return {"message": "greaterThanOrEqual needs a number", "errorcode": 10002}
+        return an_asset_page([1], 1)
+
+    route = requests_mock.post(f"{REST}asset/v1/content/assets/query", json=answer)
+    stream = Assets(context)
+    later = {WINDOW_START: "2025-02-01T00:00:00.000Z", WINDOW_END: "2025-03-01T00:00:00.000Z"}
+    read(stream, WINDOW), read(stream, later)
+    assert route.call_count == 3
+    assert caplog.text.count("refused the modifiedDate condition") == 1
