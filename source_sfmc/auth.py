@@ -9,6 +9,7 @@ problem, not a "refresh token" one).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -16,6 +17,8 @@ import time
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
+from xml.sax.saxutils import escape as xml_escape
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -26,6 +29,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.config import SfmcConfig, is_trusted_url
 from source_sfmc.errors import is_token_rejection
+from source_sfmc.http_policy import RedirectRefused, RequestDeadlineExceeded, UntrustedHost, policy_session
 from source_sfmc.soap.envelope import with_token
 
 logger = logging.getLogger("airbyte")
@@ -33,7 +37,10 @@ logger = logging.getLogger("airbyte")
 # FuelSDK renews with under 300 s left; tokens live 1079 s, so a renewal never races a request in flight.
 RENEW_MARGIN = timedelta(seconds=300)
 TOKEN_REQUEST_ATTEMPTS = 5
+CHECK_TOKEN_REQUEST_ATTEMPTS = 2
 _FUELOAUTH = re.compile(rb"<fueloauth\b")
+# What a bearer token can hold and still travel in a header and an XML element unchanged: visible ASCII.
+_PRINTABLE_TOKEN = re.compile(r"[\x21-\x7e]{1,8192}")
 
 
 class TokenError(AirbyteTracedException):
@@ -47,10 +54,15 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
     after a renewal carries the new token in its body, not the one it was first built with.
     """
 
-    def __init__(self, config: SfmcConfig, session: requests.Session | None = None) -> None:
+    def __init__(self, config: SfmcConfig, session: requests.Session | None = None, *, for_check: bool = False) -> None:
         super().__init__()
         self._config = config
-        self._session = session or requests.Session()
+        self._session = session or policy_session(config)
+        mask_every_rendering(config.client_secret)
+        # `read` rides out a host that is briefly unreachable; `check` answers within seconds: it says at once that
+        # nothing answers there, and tries a failing server only twice.
+        self._retry_connection_errors = not for_check
+        self._attempts = CHECK_TOKEN_REQUEST_ATTEMPTS if for_check else TOKEN_REQUEST_ATTEMPTS
         self._access_token: str | None = None
         self._expiry: AirbyteDateTime = ab_datetime_now() - timedelta(days=1)
         self._rest_base_url: str | None = None
@@ -108,7 +120,15 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                 message="The token answer from Marketing Cloud had no access_token.",
                 failure_type=FailureType.system_error,
             )
-        add_to_secrets(token)
+        if not _PRINTABLE_TOKEN.fullmatch(token):
+            # Never quoted, not even escaped or cut: the CDK masks a secret's literal text only, so any other
+            # rendering of it (a repr with \x01, a header error) would print it in the clear.
+            raise TokenError(
+                message="Refusing the token answer from Marketing Cloud: its access_token is not plain printable "
+                "text (it is not shown here).",
+                failure_type=FailureType.system_error,
+            )
+        mask_every_rendering(token)
         self._rest_base_url = self._instance_url(answer, "rest_instance_url")
         self._soap_base_url = self._instance_url(answer, "soap_instance_url")
         self._scopes = frozenset(str(answer.get("scope") or "").split())
@@ -166,22 +186,44 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
         if self._config.account_id is not None:
             body["account_id"] = self._config.account_id
         url = self._config.token_url
+        host = _host_of(url)
         last_problem = ""
-        for attempt in range(1, TOKEN_REQUEST_ATTEMPTS + 1):
+        for attempt in range(1, self._attempts + 1):
             try:
-                response = self._session.post(url, json=body, timeout=self._config.request_timeout_seconds)
+                response = self._session.post(
+                    url, json=body, timeout=self._config.request_timeout_seconds, allow_redirects=False
+                )
+            except (RedirectRefused, UntrustedHost) as error:
+                # Not retried: the client secret must not be offered to whatever the answer pointed at.
+                raise TokenError(
+                    message=f"Could not get an access token from Marketing Cloud: {error}",
+                    failure_type=FailureType.system_error,
+                ) from None
             except requests.exceptions.ConnectionError as error:
                 if _is_name_resolution_failure(error):
                     raise TokenError(
                         message=(
-                            f"Could not reach {url}: the host name does not resolve. "
+                            f"Could not reach {host}: the host name does not resolve. "
                             "Check the 'subdomain' config field against your tenant's Authentication Base URI."
                         ),
                         failure_type=FailureType.config_error,
                     ) from None
-                last_problem = f"connection failed ({type(error).__name__})"
-            except requests.exceptions.Timeout:
-                last_problem = f"no answer within {self._config.request_timeout_seconds} s"
+                if not self._retry_connection_errors:
+                    raise TokenError(
+                        message=(
+                            f"Could not connect to {host} ({_connection_problem(error)}). "
+                            "Check the 'subdomain' config field against your tenant's Authentication Base URI."
+                        ),
+                        failure_type=FailureType.config_error,
+                    ) from None
+                last_problem = f"could not connect to {host} ({_connection_problem(error)})"
+            except requests.exceptions.Timeout as error:
+                if not self._retry_connection_errors:
+                    raise TokenError(
+                        message=f"Could not get an access token from {host}: {_timeout_problem(error, self._config)}",
+                        failure_type=FailureType.transient_error,
+                    ) from None
+                last_problem = _timeout_problem(error, self._config)
             else:
                 answer = _json_or_none(response)
                 if response.status_code == 200 and isinstance(answer, dict):
@@ -194,11 +236,11 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                     last_problem = f"HTTP {response.status_code}"
                 else:
                     raise self._rejection(response, answer)
-            if attempt < TOKEN_REQUEST_ATTEMPTS:
+            if attempt < self._attempts:
                 time.sleep(min(2**attempt, 30))
         raise TokenError(
             message=f"Could not get an access token from Marketing Cloud: {last_problem} after "
-            f"{TOKEN_REQUEST_ATTEMPTS} attempts.",
+            f"{self._attempts} attempts. If this persists, check the 'subdomain' config field.",
             failure_type=FailureType.transient_error,
         )
 
@@ -255,6 +297,20 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
         return url
 
 
+_MASKED: set[str] = set()  # every form already handed to the CDK's filter (it keeps a list, not a set)
+_MASKED_LOCK = threading.Lock()
+
+
+def mask_every_rendering(secret: str) -> None:
+    """Mask a secret in every form a message could show it in: the CDK masks only the literal text, and a secret
+    can also appear JSON-escaped (a request body), XML-escaped (a SOAP envelope in a debug log) or as a repr()."""
+    forms = {secret, json.dumps(secret)[1:-1], xml_escape(secret), repr(secret)[1:-1], ascii(secret)[1:-1]}
+    with _MASKED_LOCK:
+        for form in forms - _MASKED:
+            _MASKED.add(form)
+            add_to_secrets(form)
+
+
 def _json_or_none(response: requests.Response) -> Any:
     try:
         return response.json()
@@ -267,6 +323,26 @@ def _int(value: Any, default: int) -> int:
         return int(value)
     except (TypeError, ValueError):
         return default
+
+
+def _host_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _timeout_problem(error: requests.exceptions.Timeout, config: SfmcConfig) -> str:
+    if isinstance(error, RequestDeadlineExceeded):
+        return str(error)
+    return f"no answer within {config.request_timeout_seconds} s (request_timeout_seconds)"
+
+
+def _connection_problem(error: BaseException) -> str:
+    text = repr(error)
+    if "Connection refused" in text or "ConnectionRefusedError" in text:
+        return "connection refused"
+    if "timed out" in text.lower():
+        return "connection timed out"
+    return f"connection failed: {type(error).__name__}"
 
 
 def _is_name_resolution_failure(error: BaseException) -> bool:

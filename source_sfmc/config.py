@@ -52,6 +52,15 @@ MAX_LINK_SENDS_RECENT_DAYS = 365
 # Tenant subdomains are 28 characters starting with "mc"; we accept any DNS label of that alphabet starting with
 # "mc" so that an unusual tenant is not refused by a guess about its length.
 _SUBDOMAIN = re.compile(r"^mc[a-z0-9](?:[a-z0-9-]{0,60}[a-z0-9])?$")
+# Whole numbers in config text: ASCII digits only (str.isdigit() also accepts '²' and '①', which int() refuses) and
+# few enough of them that no conversion limit or range check ever sees a huge value.
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,12}")
+# SFMC issues client ids and secrets as long random strings (those seen are 24 characters). A shorter value is a typing
+# mistake, and would be worse than useless: the CDK stars out every occurrence of a secret's text in every log line,
+# so a one-letter secret would blank that letter everywhere.
+MIN_CREDENTIAL_LENGTH = 10
+# Dates SFMC stores (SQL Server datetime) start in 1753; Python's start at year 1 and end in 9999.
+EARLIEST_START_DATE = datetime(1753, 1, 1, tzinfo=UTC)
 _SUBDOMAIN_FORM = (
     "the tenant subdomain such as 'mc563885gzs27c5t9-63k636ttgm', or one of the tenant's base URLs such as "
     "'https://mc563885gzs27c5t9-63k636ttgm.auth.marketingcloudapis.com/'"
@@ -103,8 +112,8 @@ def parse_config(raw: Mapping[str, Any], *, now: datetime | None = None) -> Sfmc
     now = now or datetime.now(UTC)
     auth_base_url, is_loopback = parse_subdomain(_required_text(raw, "subdomain"))
     return SfmcConfig(
-        client_id=_required_text(raw, "client_id"),
-        client_secret=_required_text(raw, "client_secret"),
+        client_id=_credential(raw, "client_id"),
+        client_secret=_credential(raw, "client_secret"),
         auth_base_url=auth_base_url,
         is_loopback=is_loopback,
         account_id=_optional_mid(raw.get("account_id")),
@@ -132,12 +141,12 @@ def parse_subdomain(value: str) -> tuple[str, bool]:
     value = value.strip()
     if "://" not in value:
         subdomain = value.lower().rstrip("/")
-        if not _SUBDOMAIN.match(subdomain):
+        if not _SUBDOMAIN.fullmatch(subdomain):
             raise ConfigError("subdomain", f"'{_shorten(value)}' is not a tenant subdomain; expected {_SUBDOMAIN_FORM}")
         return f"https://{subdomain}.auth.{SFMC_DOMAIN}/", False
 
-    parts = urlsplit(value)
     try:
+        parts = urlsplit(value)
         host, port = (parts.hostname or "").lower(), parts.port
     except ValueError as error:
         raise ConfigError("subdomain", f"'{_shorten(value)}' is not a valid URL ({error})") from None
@@ -157,7 +166,7 @@ def parse_subdomain(value: str) -> tuple[str, bool]:
     if port is not None:
         raise ConfigError("subdomain", f"remove the port ':{port}'; expected {_SUBDOMAIN_FORM}")
     subdomain = host.split(".", 1)[0]
-    if not _SUBDOMAIN.match(subdomain):
+    if not _SUBDOMAIN.fullmatch(subdomain):
         raise ConfigError(
             "subdomain", f"'{_shorten(host)}' does not start with a tenant subdomain; expected {_SUBDOMAIN_FORM}"
         )
@@ -166,8 +175,12 @@ def parse_subdomain(value: str) -> tuple[str, bool]:
 
 def is_trusted_url(url: str, *, allow_loopback: bool) -> bool:
     """Whether a URL (e.g. an instance URL from the token response) may receive the token."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError:
+        return False
     if parts.username or parts.password:
         return False
     if allow_loopback and _is_loopback(host):
@@ -195,20 +208,43 @@ def _required_text(raw: Mapping[str, Any], name: str) -> str:
     return value.strip()
 
 
+def _credential(raw: Mapping[str, Any], name: str) -> str:
+    value = _required_text(raw, name)
+    if len(value) < MIN_CREDENTIAL_LENGTH:
+        raise ConfigError(
+            name,
+            f"is too short to be a Marketing Cloud {name} (they are long random strings, {MIN_CREDENTIAL_LENGTH} "
+            "characters or more): copy it again from the installed package's API integration",
+        )
+    return value
+
+
+def _whole_number(value: Any) -> int | None:
+    """An int from a JSON int or from text of ASCII digits; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
+        return int(value.strip())
+    return None
+
+
 def _optional_mid(value: Any) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, bool):
-        raise ConfigError("account_id", "must be the numeric MID of a business unit, e.g. 7281234")
-    if isinstance(value, int):
-        mid = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        mid = int(value.strip())
-    else:
+    mid = _whole_number(value)
+    if mid is None:
         raise ConfigError("account_id", "must be the numeric MID of a business unit, e.g. 7281234")
     if not 0 < mid < 2**31:
         raise ConfigError("account_id", "must be a positive MID, e.g. 7281234")
     return mid
+
+
+# ASCII digits only ([0-9], not \d, which also matches other scripts' digits), anchored by fullmatch.
+_START_DATE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?"
+)
 
 
 def _optional_start_date(value: Any, now: datetime) -> datetime | None:
@@ -218,31 +254,32 @@ def _optional_start_date(value: Any, now: datetime) -> datetime | None:
     if not isinstance(value, str):
         raise ConfigError("start_date", f"must be {form}")
     text = value.strip()
-    if not re.match(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$", text):
+    if not _START_DATE.fullmatch(text):
         raise ConfigError("start_date", f"'{_shorten(text)}' is not {form}")
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise ConfigError("start_date", f"'{_shorten(text)}' is not a real date; expected {form}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    parsed = parsed.astimezone(UTC)
+    if parsed < EARLIEST_START_DATE:
+        raise ConfigError("start_date", f"'{text}' is before {EARLIEST_START_DATE:%Y}; expected {form}")
     if parsed > now:
         raise ConfigError("start_date", f"'{text}' is in the future; use a date before today")
     return parsed
 
 
 def _int_in_range(raw: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
-    value = raw.get(name)
-    if value is None:
+    raw_value = raw.get(name)
+    if raw_value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value.strip())
-        else:
-            raise ConfigError(name, f"must be a whole number from {low} to {high}")
+    value = _whole_number(raw_value)
+    if value is None:
+        raise ConfigError(name, f"must be a whole number from {low} to {high}")
     if not low <= value <= high:
-        raise ConfigError(name, f"must be from {low} to {high}, not {value}")
+        shown = str(value) if abs(value) < 10**12 else "a number that large"
+        raise ConfigError(name, f"must be from {low} to {high}, not {shown}")
     return value
 
 

@@ -22,6 +22,8 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.datetimes import rest_datetime
 from source_sfmc.errors import SfmcErrorHandler, parsed_body
+from source_sfmc.keys import entity_id
+from source_sfmc.paging import PageGuard, whole_number
 from source_sfmc.stream_base import (
     WINDOW_END,
     WINDOW_START,
@@ -67,23 +69,18 @@ class RestStream(SfmcStream):
         return parsed_body(response)
 
     def list_all(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Every item of a `$page`/`$pageSize` listing, in order, until SFMC's count is reached (see `page_of`)."""
+        """Every item of a `$page`/`$pageSize` listing, in order, until SFMC's count is reached (see `page_of`) or
+        the listing ends by the rule of `paging` (an empty page, a page repeating the previous one, the cap)."""
         items: list[dict[str, Any]] = []
+        guard = PageGuard(self.stream_name, path)
         page = 1
-        previous: list[dict[str, Any]] = []
         while True:
             body = self.get_json(path, {**(params or {}), "$page": page, "$pageSize": LIST_PAGE_SIZE})
             page_items, total = page_of(body)
-            if page_items and page_items == previous:
-                # Without this a listing that ignores `$page` and has no usable count would be read forever.
-                raise AirbyteTracedException(
-                    message=f"Stream '{self.stream_name}': Marketing Cloud answered the same items for $page={page} "
-                    f"as for $page={page - 1} of {path}, so the listing cannot be paged.",
-                    failure_type=FailureType.system_error,
-                )
-            previous = page_items
+            if not page_items or guard.repeats(page_items):
+                return items
             items.extend(page_items)
-            if not page_items or (isinstance(total, int) and len(items) >= total) or len(page_items) < LIST_PAGE_SIZE:
+            if (total is not None and len(items) >= total) or len(page_items) < LIST_PAGE_SIZE:
                 return items
             page += 1
 
@@ -96,9 +93,10 @@ class RestStream(SfmcStream):
     def shared_listing(self, key: str, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         return self.context.memo(key, lambda: self.list_all(path, params))
 
-    def with_entity_id(self, item: Mapping[str, Any], entity_id: Any) -> dict[str, Any]:
+    def with_entity_id(self, item: Mapping[str, Any], *identity: Any) -> dict[str, Any]:
+        """The typed record with its entity_id from `identity` (the rule of `keys.entity_id`)."""
         record = self.typed(item)
-        record["entity_id"] = str(entity_id)
+        record["entity_id"] = entity_id(item, *identity)
         return record
 
 
@@ -117,18 +115,7 @@ def page_of(body: Any) -> tuple[list[dict[str, Any]], int | None]:
     raw = body.get("items") if body.get("items") is not None else body.get("entities")
     total = body.get("count") if body.get("count") is not None else body.get("totalCount")
     items = [item for item in raw if isinstance(item, dict)] if isinstance(raw, list) else []
-    return items, whole_number(total)
-
-
-def whole_number(value: Any) -> int | None:
-    """A JSON count or id as an int: a JSON integer or a string of decimal digits (`"120"`); else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value.strip())
-    return None
+    return items, whole_number(total)  # read tolerantly: "120" is 120
 
 
 # -- listings several streams share ------------------------------------------------------------------------
@@ -235,7 +222,7 @@ class JourneyActivities(RestStream):
                     "journeyStatus": journey.get("status"),
                     **activity,
                 }
-                yield self.with_entity_id(record, f"{journey.get('id')}:{activity.get('id') or activity.get('key')}")
+                yield self.with_entity_id(record, journey.get("id"), activity.get("id") or activity.get("key"))
 
 
 class Automations(RestStream):
@@ -323,6 +310,7 @@ class Assets(RestStream):
         in_window = _window_test(window)
         send_dates = bool(window) and not self.dates_refused
         last_id = 0
+        guard = PageGuard(self.stream_name, self.probe_path)
         while True:
             status, body = self.post_query(self.query_body(last_id=last_id, window=window if send_dates else {}))
             if status == 400 and send_dates:  # only a query with a date condition gets here (AssetQueryErrorHandler)
@@ -333,21 +321,22 @@ class Assets(RestStream):
                 )
                 send_dates, self.dates_refused = False, True
                 continue
-            page = [item for item in (body or {}).get("items") or [] if isinstance(item, Mapping)]
+            page, total = page_of(body)
+            if guard.repeats(page):  # checked before any record of the page is emitted: a repeat is dropped
+                return
             for item in page:
                 if in_window(item.get("modifiedDate")):
                     yield self.with_entity_id(item, item.get("id"))
-            ids = [i for i in (whole_number(item.get("id")) for item in page) if i is not None]
-            total = whole_number((body or {}).get("count"))
+            ids = [number for number in (whole_number(item.get("id")) for item in page) if number is not None]
             if not ids or len(page) < ASSET_PAGE_SIZE or (total is not None and total <= len(page)):
                 return
             if max(ids) <= last_id:
-                # SFMC ignored the id condition: asking again would answer the same page forever.
-                raise AirbyteTracedException(
-                    message=f"Stream 'assets': Marketing Cloud answered the asset query for id greaterThan "
-                    f"{last_id} with no asset past {last_id}, so the query cannot be paged.",
-                    failure_type=FailureType.system_error,
+                # The server ignored the id condition: asking again would bring the same items forever.
+                logger.warning(
+                    f"Stream 'assets': {self.probe_path} answered items at or below id {last_id} when asked for "
+                    "those after it; the listing ends here."
                 )
+                return
             last_id = max(ids)
 
 
@@ -461,7 +450,7 @@ class JourneyHistory(RestStream):
 
     def _entries_between(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
         first = self._search(start, end, page=1)
-        count = first.get("count") if isinstance(first.get("count"), int) else 0
+        count = whole_number(first.get("count")) or 0
         if count >= JOURNEY_HISTORY_CAP:
             if end - start <= JOURNEY_HISTORY_SHORTEST_RANGE:
                 raise AirbyteTracedException(
@@ -476,7 +465,8 @@ class JourneyHistory(RestStream):
             yield from self._entries_between(middle, end)
             return
         page, seen, items = 1, 0, first.get("items") or []
-        while items:
+        guard = PageGuard(self.stream_name, self.path_of_search)
+        while isinstance(items, list) and items and not guard.repeats(items):
             yield from items
             seen += len(items)
             if seen >= count:

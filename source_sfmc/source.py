@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterator, Mapping
+import math
+from collections.abc import Iterator, Mapping, MutableMapping
 from queue import Queue
 from typing import Any
 
-import requests
-from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, SyncMode
+from airbyte_cdk.models import (
+    AirbyteConnectionStatus,
+    AirbyteMessage,
+    AirbyteStateMessage,
+    ConfiguredAirbyteCatalog,
+    FailureType,
+    Status,
+    SyncMode,
+    Type,
+)
 from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource, QueueItem
 from airbyte_cdk.sources.concurrent_source.concurrent_source_adapter import ConcurrentSourceAdapter
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
@@ -18,6 +28,8 @@ from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.streams.concurrent.adapters import StreamFacade
 from airbyte_cdk.sources.streams.concurrent.cursor import FinalStateCursor
 from airbyte_cdk.sources.utils.slice_logger import DebugSliceLogger
+from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.auth import SfmcAuthenticator
 from source_sfmc.config import ConfigError, SfmcConfig, parse_config
@@ -29,12 +41,38 @@ from source_sfmc.data_extensions import (
     catalog_facade,
     data_extension_streams,
 )
+from source_sfmc.http_policy import policy_session
 from source_sfmc.rest import REST_STREAMS
 from source_sfmc.soap.streams import SOAP_OBJECTS, soap_streams
-from source_sfmc.state import window_cursor
+from source_sfmc.state import read_input_state, window_cursor
 from source_sfmc.stream_base import SfmcStream, SyncContext
 
 logger = logging.getLogger("airbyte")
+
+
+# The CDK ends a sync in which streams failed with one more trace, "During the sync, the following streams did not
+# sync successfully: ...", always labelled config_error (concurrent_read_processor.py: "this combined error isn't
+# actionable, but rather the previously emitted individual errors"). Airbyte's platform decides whether to retry an
+# attempt from its earliest failure (ConnectionManagerWorkflowImpl: `failures.first().failureType != CONFIG_ERROR`),
+# which is a per-stream trace, but it marks a connection FAILED, the user's to fix, when *any* failure of the last
+# attempt is a config_error (ConnectionsHandler: `anyMatch { it.failureType == CONFIG_ERROR }`), so that summary
+# made every server fault look like the user's mistake. It is given the type its causes have instead.
+_CDK_SYNC_SUMMARY = "Concurrent read failure"
+
+
+def _bounded_int(digits: str) -> int | float:
+    return int(digits) if len(digits) <= 100 else math.inf
+
+
+def sync_failure_type(stream_failures: list[FailureType]) -> FailureType:
+    """The type of the sync's closing summary from its per-stream failures: config_error only when every one is
+    the user's to fix; system_error when any is a fault of the connector's; else transient_error (server faults
+    that outlasted the retries)."""
+    if stream_failures and all(failure == FailureType.config_error for failure in stream_failures):
+        return FailureType.config_error
+    if FailureType.system_error in stream_failures or not stream_failures:
+        return FailureType.system_error
+    return FailureType.transient_error
 
 
 class SourceSfmc(ConcurrentSourceAdapter):
@@ -64,9 +102,53 @@ class SourceSfmc(ConcurrentSourceAdapter):
         return ConcurrentSource.create(pool, 1, logger, DebugSliceLogger(), self._message_repository, queue=queue)
 
     # -- Airbyte verbs --------------------------------------------------------------------------------------
+    @staticmethod
+    def read_config(config_path: str) -> MutableMapping[str, Any]:
+        """The CDK's reader, except that every file gives a config or a config_error.
+
+        A JSON number too long for Python's int conversion (over 4,300 digits) would stop the CDK's reader with a
+        traceback; it is read as infinity instead, which `parse_config` refuses naming its field."""
+        with open(config_path, encoding="utf-8") as file:
+            contents = file.read()
+        try:
+            config = json.loads(contents, parse_int=_bounded_int)
+        except ValueError as error:
+            where = f" (line {error.lineno}, column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
+            raise AirbyteTracedException(
+                message=f"The config file is not valid JSON{where}.", failure_type=FailureType.config_error
+            ) from None
+        if not isinstance(config, MutableMapping):
+            raise ConfigError("config", "must be a JSON object")
+        return config
+
+    @classmethod
+    def read_state(cls, state_path: str) -> list[AirbyteStateMessage]:
+        return read_input_state(state_path)
+
+    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        """Always a CONNECTION_STATUS: the CDK's entry point prints one for config errors only and re-raises every
+        other failure, so a server fault or an unexpected error would end `check` with a trace and no status. On
+        success its message says what each API family found (the CDK's own `check` drops that message)."""
+        try:
+            succeeded, outcome = self.check_connection(logger, config)
+            if not succeeded:
+                return AirbyteConnectionStatus(status=Status.FAILED, message=repr(outcome))  # as the CDK reports it
+            return AirbyteConnectionStatus(status=Status.SUCCEEDED, message=outcome)
+        except AirbyteTracedException as error:
+            if error.failure_type == FailureType.config_error:
+                raise  # the entry point turns it into a failed CONNECTION_STATUS with its message
+            logger.error(f"Check failed: {filter_secrets(error.message or '')}")
+            return AirbyteConnectionStatus(status=Status.FAILED, message=filter_secrets(error.message or ""))
+        except Exception as error:  # a fault of ours: still answer, without quoting anything that may hold a secret
+            logger.error("Check failed with an unexpected error", exc_info=True)
+            return AirbyteConnectionStatus(
+                status=Status.FAILED,
+                message=f"The connection check failed with an unexpected error ({type(error).__name__}).",
+            )
+
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> tuple[bool, Any]:
         sfmc_config = parse_config(config)
-        return check_connection(self._context(sfmc_config))
+        return check_connection(self._context(sfmc_config, for_check=True))
 
     def read(
         self,
@@ -79,7 +161,16 @@ class SourceSfmc(ConcurrentSourceAdapter):
         self._catalog, self._state = catalog, state
         self._concurrent_source = self._concurrent_source_for(sfmc_config.num_workers)
         self._refuse_streams_without_start(sfmc_config, catalog)
-        yield from super().read(logger, config, catalog, state)
+        stream_failures: list[FailureType] = []
+        try:
+            for message in super().read(logger, config, catalog, state):
+                if message.type == Type.TRACE and message.trace and message.trace.error:
+                    stream_failures.append(message.trace.error.failure_type or FailureType.system_error)
+                yield message
+        except AirbyteTracedException as error:
+            if error.internal_message == _CDK_SYNC_SUMMARY:
+                error.failure_type = sync_failure_type(stream_failures)
+            raise
 
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
         context = self._context(parse_config(config))
@@ -91,8 +182,9 @@ class SourceSfmc(ConcurrentSourceAdapter):
 
     # -- assembly -------------------------------------------------------------------------------------------
     @staticmethod
-    def _context(config: SfmcConfig) -> SyncContext:
-        return SyncContext(config=config, authenticator=SfmcAuthenticator(config, session=requests.Session()))
+    def _context(config: SfmcConfig, *, for_check: bool = False) -> SyncContext:
+        authenticator = SfmcAuthenticator(config, session=policy_session(config), for_check=for_check)
+        return SyncContext(config=config, authenticator=authenticator)
 
     def _sync_mode(self, stream_name: str) -> SyncMode:
         for configured in self._catalog.streams if self._catalog else []:
@@ -108,7 +200,7 @@ class SourceSfmc(ConcurrentSourceAdapter):
         elif stream.cursor_field_name and self._sync_mode(stream.name) == SyncMode.incremental:
             cursor = window_cursor(stream, state_manager, self._message_repository)
             stream.window_cursor = cursor
-            state = state_manager.get_stream_state(stream.name, stream.namespace)
+            state = cursor.input_state
         else:
             cursor = FinalStateCursor(stream.name, stream.namespace, self._message_repository)
             state = None

@@ -3,22 +3,41 @@
 The cursor checkpoints after every window whose records were all emitted, whatever order windows finish in, and
 emits the state as `{cursor_field: <newest record cursor of the completed windows>}`. Two things here exist only
 for speed, because the cursor looks at every record: parsing its cursor value and hashing its window.
+
+Every incremental stream's cursor is built here (`window_cursor`), so two rules hold for all of them, data
+extension rows included (README, "Reliability"):
+- No cursor is later than now. A record dated after the upper bound of the window it was read in (at most the
+  sync's "now") is emitted, with one warning per stream naming the field and the value, but it moves the state
+  only to that bound. An input state later than now is reported and not trusted: the stream restarts from
+  `start_date`.
+- Input state never crashes a sync. A stream whose input state cannot be read (not an object, a cursor value
+  that is not a date, a date-range state whose slices have bad bounds) restarts from `start_date` with a
+  warning naming the stream and what is wrong; other streams read normally. (What cannot be tied to one
+  stream, a state file that is not JSON, is a config_error: see `read_input_state`.)
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import json
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from airbyte_cdk.models import AirbyteStateMessage, AirbyteStateMessageSerializer, FailureType
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import MessageRepository
 from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor, CursorField
 from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import (
     IsoMillisConcurrentStreamStateConverter,
 )
+from airbyte_cdk.sources.types import Record
 from airbyte_cdk.utils.datetime_helpers import AirbyteDateTime
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SfmcStream, utc_now
+from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SfmcStream, parse_window_bound, utc_now
+
+logger = logging.getLogger("airbyte")
 
 
 class IsoStateConverter(IsoMillisConcurrentStreamStateConverter):
@@ -39,21 +58,60 @@ class IsoStateConverter(IsoMillisConcurrentStreamStateConverter):
         return super().parse_timestamp(timestamp)
 
 
+class WindowCursor(ConcurrentCursor):
+    """The CDK's ConcurrentCursor, except that a record's cursor never carries the state past its window's end."""
+
+    _future_warned = False
+    input_state: dict[str, Any] = {}  # the input state the cursor started from, once checked
+
+    def observe(self, record: Record) -> None:
+        try:
+            cursor_value = self._extract_cursor_value(record)
+        except ValueError:
+            super().observe(record)  # the CDK logs a record without a cursor value
+            return
+        window = record.associated_slice
+        upper = _window_end(window)
+        if upper is not None and cursor_value > upper:
+            if not self._future_warned:
+                self._future_warned = True
+                logger.warning(
+                    f"Stream '{self._stream_name}': field '{self.cursor_field.cursor_field_key}' of a record is "
+                    f"{_shown(self.cursor_field.extract_value(record))}, later than the end of the window read "
+                    f"({window[WINDOW_END]}). The record is emitted, but the stream's state does not move past "
+                    "that end. Further such values are not logged."
+                )
+            cursor_value = upper
+        most_recent = self._most_recent_cursor_value_per_partition.get(window)
+        if most_recent is None or most_recent < cursor_value:
+            self._most_recent_cursor_value_per_partition[window] = cursor_value
+        elif most_recent > cursor_value:
+            self._is_ascending_order = False
+
+
 def window_cursor(
     stream: SfmcStream, state_manager: ConnectorStateManager, message_repository: MessageRepository
-) -> ConcurrentCursor:
+) -> WindowCursor:
     config = stream.config
     start = stream.cursor_start
     # Without a start date, a stream that allows it reads everything in one window rather than walking window by
     # window from year 1.
     slice_range: timedelta | None = config.window if start else None
-    return ConcurrentCursor(
+    converter = IsoStateConverter()
+    stream_state = trusted_stream_state(
+        stream.name,
+        stream.cursor_field_name or "",
+        state_manager.get_stream_state(stream.name, stream.namespace),
+        converter,
+        utc_now(),
+    )
+    cursor = WindowCursor(
         stream_name=stream.name,
         stream_namespace=stream.namespace,
-        stream_state=state_manager.get_stream_state(stream.name, stream.namespace),
+        stream_state=stream_state,
         message_repository=message_repository,
         connector_state_manager=state_manager,
-        connector_state_converter=IsoStateConverter(),
+        connector_state_converter=converter,
         cursor_field=CursorField(
             stream.cursor_field_name or "", supports_catalog_defined_cursor_field=not stream.source_defined_cursor
         ),
@@ -63,3 +121,140 @@ def window_cursor(
         lookback_window=stream.lookback,
         slice_range=slice_range,
     )
+    cursor.input_state = stream_state
+    return cursor
+
+
+def trusted_stream_state(
+    stream_name: str, cursor_field: str, state: Any, converter: IsoStateConverter, now: datetime
+) -> dict[str, Any]:
+    """The stream's input state if it can be trusted, else {} (the stream restarts from start_date) and a warning."""
+    if not state:
+        return {}
+    problem = _state_problem(state, cursor_field, converter, now)
+    if problem is None:
+        return dict(state)
+    logger.warning(f"Stream '{stream_name}': its input state {problem}. The stream restarts from start_date.")
+    return {}
+
+
+def _state_problem(state: Any, cursor_field: str, converter: IsoStateConverter, now: datetime) -> str | None:
+    if not isinstance(state, Mapping):
+        return f"is not a JSON object but {_shown(state)}"
+    if converter.is_state_message_compatible(state):  # the CDK's date-range form, with slices
+        slices = state.get("slices")
+        if not isinstance(slices, list) or not slices:
+            return "is a date-range state without slices"
+        for stream_slice in slices:
+            if not isinstance(stream_slice, Mapping):
+                return f"has a slice that is not an object: {_shown(stream_slice)}"
+            bounds = {}
+            for key in (converter.START_KEY, converter.END_KEY, converter.MOST_RECENT_RECORD_KEY):
+                if key == converter.MOST_RECENT_RECORD_KEY and stream_slice.get(key) is None:
+                    continue
+                bounds[key] = _as_date(stream_slice.get(key), converter)
+                if bounds[key] is None:
+                    return f"has a slice whose '{key}' is not a date: {_shown(stream_slice.get(key))}"
+                if bounds[key] > now:
+                    return f"has a slice whose '{key}' ({_shown(stream_slice.get(key))}) is later than now"
+            if bounds[converter.START_KEY] > bounds[converter.END_KEY]:
+                return "has a slice whose start is after its end"
+        return None
+    if cursor_field not in state:
+        return f"has no '{cursor_field}' cursor (keys: {_shown(sorted(map(str, state))[:5])})"
+    value = state[cursor_field]
+    parsed = _as_date(value, converter)
+    if parsed is None:
+        return f"has a '{cursor_field}' cursor that is not a date: {_shown(value)}"
+    if parsed > now:
+        return f"has a '{cursor_field}' cursor later than now: {_shown(value)}"
+    return None
+
+
+def _as_date(value: Any, converter: IsoStateConverter) -> datetime | None:
+    """A state value as an aware datetime, or None when it is not one (never raises)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = converter.parse_timestamp(value)
+    except Exception:  # the CDK's parser raises several types for text that is not a date
+        return None
+    if not isinstance(parsed, datetime):
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _window_end(window: Any) -> datetime | None:
+    end = window.get(WINDOW_END) if isinstance(window, Mapping) else None
+    try:
+        return AirbyteDateTime.from_datetime(parse_window_bound(end)) if isinstance(end, str) else None
+    except ValueError:
+        return None
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def read_input_state(state_path: str) -> list[AirbyteStateMessage]:
+    """The input state file as per-stream state messages, keeping every stream whose state can be read.
+
+    The CDK's reader stops the whole sync with a traceback on the first thing it cannot take. Here a stream whose
+    state cannot be read (a stream_state that is not an object, a GLOBAL or legacy state, which this connector never
+    writes) is left out with a warning naming it, so it restarts from start_date while the others resume. A file that
+    is not JSON at all names no stream: it is a config_error.
+    """
+    if not state_path:
+        return []
+    try:
+        with open(state_path, encoding="utf-8") as file:
+            raw = json.load(file)
+    except (OSError, ValueError) as error:
+        raise AirbyteTracedException(
+            message=f"The input state could not be read: it is not a JSON file ({type(error).__name__}). Reset the "
+            "connection's state (or pass no state) to read every stream from start_date.",
+            failure_type=FailureType.config_error,
+        ) from None
+    if raw is None:
+        return []
+    if isinstance(raw, Mapping):  # the legacy form, one object keyed by stream name
+        _restart_warning(sorted(map(str, raw)), "is in the legacy state format, which this connector does not read")
+        return []
+    if not isinstance(raw, list):
+        _restart_warning([], f"is {_shown(raw)}, not a list of state messages")
+        return []
+    messages: list[AirbyteStateMessage] = []
+    for item in raw:
+        names = _stream_names_in(item)
+        kind = item.get("type") if isinstance(item, Mapping) else None
+        if kind != "STREAM":
+            _restart_warning(names, f"is a {kind or 'malformed'} state message; this connector reads STREAM states")
+            continue
+        try:
+            messages.append(AirbyteStateMessageSerializer.load(item))
+        except Exception:  # the serializer raises several types; none names more than "the state is malformed"
+            _restart_warning(names, "is not a JSON object of cursor values")
+    return messages
+
+
+def _stream_names_in(item: Any) -> list[str]:
+    if not isinstance(item, Mapping):
+        return []
+    descriptors: list[Any] = []
+    stream = item.get("stream")
+    if isinstance(stream, Mapping):
+        descriptors.append(stream.get("stream_descriptor"))
+    global_state = item.get("global")
+    if isinstance(global_state, Mapping) and isinstance(global_state.get("stream_states"), list):
+        descriptors += [
+            entry.get("stream_descriptor") for entry in global_state["stream_states"] if isinstance(entry, Mapping)
+        ]
+    if isinstance(item.get("data"), Mapping):
+        return sorted(map(str, item["data"]))
+    return [str(d["name"]) for d in descriptors if isinstance(d, Mapping) and isinstance(d.get("name"), str)]
+
+
+def _restart_warning(stream_names: list[str], problem: str) -> None:
+    who = ", ".join(f"'{name}'" for name in stream_names[:20]) or "(no stream named)"
+    logger.warning(f"Input state for stream(s) {who} {problem}; those streams restart from start_date.")

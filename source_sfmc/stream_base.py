@@ -24,6 +24,7 @@ from source_sfmc.auth import SfmcAuthenticator
 from source_sfmc.coerce import build_coercer
 from source_sfmc.config import ConfigError, SfmcConfig
 from source_sfmc.errors import RetryAfterBackoff, SfmcErrorHandler
+from source_sfmc.http_policy import apply_policy
 
 logger = logging.getLogger("airbyte")
 
@@ -110,6 +111,9 @@ class SfmcStream(HttpStream):
         self.config = context.config
         self.window_cursor: ConcurrentCursor | None = None
         super().__init__(authenticator=context.authenticator)
+        # The CDK's HttpStream builds its HTTP client's session itself and offers no hook for it; every request of
+        # this stream goes through that session, so the connector's transport policy is mounted on it here.
+        apply_policy(self._http_client._session, self.config)
         self._coerce = build_coercer(self.get_json_schema(), on_bad_value=self._warn_bad_value)
         self._warned_fields: set[str] = set()
 
@@ -149,7 +153,7 @@ class SfmcStream(HttpStream):
         return RetryAfterBackoff()
 
     def request_kwargs(self, **kwargs: Any) -> Mapping[str, Any]:
-        return {"timeout": self.config.request_timeout_seconds}
+        return {"timeout": self.config.request_timeout_seconds, "allow_redirects": False}
 
     def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
         return None

@@ -1,10 +1,14 @@
+import json
+from xml.sax.saxutils import escape as xml_escape
+
 import pytest
 import requests
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.datetime_helpers import ab_datetime_now
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_sfmc.auth import SfmcAuthenticator
+from source_sfmc.auth import SfmcAuthenticator, mask_every_rendering
 from source_sfmc.config import parse_config
 from source_sfmc.soap.envelope import retrieve_envelope
 
@@ -15,7 +19,7 @@ SOAP = f"https://{SUBDOMAIN}.soap.marketingcloudapis.com/"
 
 
 def a_config(**overrides):
-    raw = {"client_id": "the-id", "client_secret": "the-secret", "subdomain": SUBDOMAIN, **overrides}
+    raw = {"client_id": "the-client-id", "client_secret": "the-secret", "subdomain": SUBDOMAIN, **overrides}
     return parse_config(raw)
 
 
@@ -40,7 +44,7 @@ def test_token_request_is_a_json_client_credentials_body(requests_mock, authenti
     authenticator.get_access_token()
     assert requests_mock.last_request.json() == {
         "grant_type": "client_credentials",
-        "client_id": "the-id",
+        "client_id": "the-client-id",
         "client_secret": "the-secret",
     }
 
@@ -148,3 +152,20 @@ def test_soap_envelope_gets_the_current_token_on_every_send(requests_mock, authe
     body = authenticator(prepared).body
     assert b">tok-2<" in body and b"tok-1" not in body and b"stale-token" not in body
     assert prepared.headers["Content-Length"] == str(len(body))
+
+
+@pytest.mark.parametrize(
+    "render",
+    [
+        str,
+        lambda text: repr(text)[1:-1],
+        lambda text: ascii(text)[1:-1],
+        lambda text: json.dumps(text)[1:-1],
+        xml_escape,
+    ],
+    ids=["literal", "repr", "ascii", "json", "xml"],
+)
+def test_every_rendering_of_a_secret_is_masked(render):
+    secret = 'Se<cr>et&"back\\slash\u00e9-\x01'
+    mask_every_rendering(secret)
+    assert filter_secrets(f"before {render(secret)} after") == "before **** after"

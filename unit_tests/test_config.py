@@ -2,17 +2,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from airbyte_cdk.models import FailureType
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from source_sfmc.config import ConfigError, is_trusted_url, parse_config
+from source_sfmc.config import KNOWN_FIELDS, ConfigError, is_trusted_url, parse_config
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 SUBDOMAIN = "mc563885gzs27c5t9-63k636ttgm"
 
 
 def a_config(**overrides):
-    config = {"client_id": "id", "client_secret": "secret", "subdomain": SUBDOMAIN}
+    config = {"client_id": "a-client-id-0123", "client_secret": "a-client-secret-4567", "subdomain": SUBDOMAIN}
     config.update(overrides)
     return {key: value for key, value in config.items() if value is not ...}
 
@@ -130,7 +130,7 @@ def test_unknown_field_is_named():
 
 
 def test_secret_is_not_in_the_config_repr():
-    assert "secret" not in repr(parse(client_secret="secret")).replace("client_secret", "")
+    assert "hunter2hunter2" not in repr(parse(client_secret="hunter2hunter2"))
 
 
 @pytest.mark.parametrize(
@@ -161,6 +161,141 @@ def test_link_sends_recent_period_is_read_in_days():
 
 @given(st.one_of(st.integers(max_value=0), st.integers(min_value=366), st.text(), st.floats(), st.booleans()))
 def test_a_bad_link_sends_recent_period_is_a_config_error_naming_the_field(value):
-    if isinstance(value, str) and value.strip().isdigit() and 1 <= int(value.strip()) <= 365:
+    text = value.strip() if isinstance(value, str) else ""
+    if text.isascii() and text.isdigit() and 1 <= int(text) <= 365:
         return  # a number in range, written as text, is accepted like the other day counts
     assert_config_error("link_sends_recent_days", link_sends_recent_days=value)
+
+
+# -- any JSON value for any field: a valid config or a config_error naming the field -----------------------------
+NUMBER_FIELDS = (
+    "account_id",
+    "window_days",
+    "request_timeout_seconds",
+    "lookback_hours",
+    "num_workers",
+    "link_sends_recent_days",
+)
+
+
+@pytest.mark.parametrize("field", NUMBER_FIELDS)
+@pytest.mark.parametrize("text", ["²", "①", "¹²", "٣", "1" * 5000, "9" * 13, "+5", "5 5", "0x10", "1e3", "5.0"])
+def test_number_text_that_is_not_plain_ascii_digits_is_a_config_error_naming_the_field(field, text):
+    message = assert_config_error(field, **{field: text})
+    assert len(message) < 300
+
+
+@pytest.mark.parametrize("field", NUMBER_FIELDS)
+def test_a_huge_json_number_is_a_config_error_that_does_not_print_it(field):
+    message = assert_config_error(field, **{field: 10**5000})
+    assert len(message) < 300
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("client_id", "i"), ("client_secret", "s"), ("client_secret", "123456789")]
+)
+def test_a_credential_too_short_to_be_real_is_a_config_error_naming_the_field(field, value):
+    message = assert_config_error(field, **{field: value})
+    assert "too short" in message
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0001-01-01T00:00:00+01:00",  # before year 1 once in UTC
+        "9999-12-31T23:59:59-01:00",  # after year 9999 once in UTC
+        "1600-01-01",
+        "\uff12\uff10\uff12\uff14-01-01",  # full-width digits, which \\d would match
+        "2024-01-01T00:00:00.1234567Z",
+    ],
+)
+def test_a_start_date_python_or_sfmc_cannot_hold_is_a_config_error(value):
+    assert_config_error("start_date", start_date=value)
+
+
+@pytest.mark.parametrize("value", ["http://[::1", "https://mc5.auth.marketingcloudapis.com:99999/", "mcabc\n/x"])
+def test_a_subdomain_url_that_cannot_be_parsed_is_a_config_error(value):
+    assert_config_error("subdomain", subdomain=value)
+
+
+def test_a_trusted_url_check_never_raises_on_a_malformed_url():
+    assert is_trusted_url("https://[::1", allow_loopback=True) is False
+    assert is_trusted_url("https://x.marketingcloudapis.com:abc/", allow_loopback=False) is False
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=8,
+)
+FIELDS = sorted(KNOWN_FIELDS)
+PROPERTY_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _config_or_error_naming(field, raw):
+    try:
+        return parse_config(raw, now=NOW)
+    except ConfigError as error:
+        assert error.failure_type == FailureType.config_error
+        assert error.field_name == field, (error.field_name, field)
+        assert f"'{field}'" in error.message
+        return None
+
+
+@PROPERTY_SETTINGS
+@given(field=st.sampled_from(FIELDS), value=JSON_VALUES)
+def test_any_json_value_in_any_field_gives_a_config_or_a_config_error_naming_that_field(field, value):
+    _config_or_error_naming(field, {**a_config(), field: value})
+
+
+@PROPERTY_SETTINGS
+@given(field=st.sampled_from(NUMBER_FIELDS), text=st.text(max_size=20))
+def test_any_text_in_a_number_field_gives_a_config_or_a_config_error_naming_it(field, text):
+    config = _config_or_error_naming(field, {**a_config(), field: text})
+    if config is not None and text.strip():
+        assert text.strip().isascii() and text.strip().isdigit()
+
+
+@PROPERTY_SETTINGS
+@given(
+    text=st.text(max_size=40) | st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(Z|[+-][0-9]{2}:[0-9]{2})")
+)
+def test_any_start_date_text_gives_a_date_in_range_or_a_config_error(text):
+    config = _config_or_error_naming("start_date", {**a_config(), "start_date": text})
+    if config is not None and config.start_date is not None:
+        assert datetime(1753, 1, 1, tzinfo=UTC) <= config.start_date <= NOW
+
+
+@PROPERTY_SETTINGS
+@given(
+    text=st.text(max_size=60)
+    | st.from_regex(r"(https?://)?mc[a-z0-9-]{0,30}(\.[a-z]{1,5}){0,4}(:[0-9]{1,6})?/?", fullmatch=True)
+)
+def test_any_subdomain_text_gives_a_trusted_base_url_or_a_config_error(text):
+    config = _config_or_error_naming("subdomain", {**a_config(), "subdomain": text})
+    if config is not None:
+        assert is_trusted_url(config.auth_base_url, allow_loopback=config.is_loopback)
+        assert config.auth_base_url.endswith("/")
+
+
+# -- the config file itself ------------------------------------------------------------------------------------
+def test_a_json_number_too_long_for_python_is_read_and_refused_naming_its_field(tmp_path):
+    from source_sfmc.source import SourceSfmc
+
+    path = tmp_path / "config.json"
+    path.write_text('{"window_days": ' + "1" * 5000 + "}")
+    config = SourceSfmc.read_config(str(path))
+    assert_config_error("window_days", window_days=config["window_days"])
+
+
+@pytest.mark.parametrize("contents", ["{not json", "[1, 2]", '"text"', ""])
+def test_a_config_file_that_is_not_a_json_object_is_a_config_error(tmp_path, contents):
+    from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+    from source_sfmc.source import SourceSfmc
+
+    path = tmp_path / "config.json"
+    path.write_text(contents)
+    with pytest.raises(AirbyteTracedException) as raised:
+        SourceSfmc.read_config(str(path))
+    assert raised.value.failure_type == FailureType.config_error

@@ -116,7 +116,7 @@ def test_the_key_list_still_selects_by_external_key_case_insensitively() -> None
     assert not is_selected(selection, "Orders", "Customers")
 
 
-BASE = {"client_id": "i", "client_secret": "s", "subdomain": "mc563885gzs27c5t9-63k636ttgm"}
+BASE = {"client_id": "a-client-id-01", "client_secret": "a-secret-45", "subdomain": "mc563885gzs27c5t9-63k636ttgm"}
 
 
 def test_pattern_settings_are_parsed_into_the_config() -> None:

@@ -326,7 +326,9 @@ def test_the_schema_names_the_external_key_it_was_discovered_for() -> None:
 
 
 def orders_stream() -> DataExtensionRowsStream:
-    config = parse_config({"client_id": "id", "client_secret": "secret", "subdomain": "http://127.0.0.1:9"})
+    config = parse_config(
+        {"client_id": "a-client-id-01", "client_secret": "a-secret-45", "subdomain": "http://127.0.0.1:9"}
+    )
     context = SyncContext(config=config, authenticator=SfmcAuthenticator(config))  # never asked for a token here
     orders = table(
         field("OrderId", "Number", is_primary_key=True), field("Amount", "Decimal"), field("Note"), name="Orders"
@@ -409,7 +411,7 @@ def test_discovering_hundreds_of_data_extensions_takes_two_paged_retrieves(reque
         return soap_page(listing[page * 250 : (page + 1) * 250], more=page == 0, request_id="d1")
 
     route = requests_mock.post(SOAP_ENDPOINT, text=answer)
-    config = parse_config({"client_id": "i", "client_secret": "s", "subdomain": SUBDOMAIN})
+    config = parse_config({"client_id": "a-client-id-01", "client_secret": "a-secret-45", "subdomain": SUBDOMAIN})
     streams = data_extension_streams(SyncContext(config=config, authenticator=SfmcAuthenticator(config)))
 
     assert len(streams) == 300
@@ -419,7 +421,9 @@ def test_discovering_hundreds_of_data_extensions_takes_two_paged_retrieves(reque
 
 
 def context_listing(*tables: DataExtensionTable) -> SyncContext:
-    config = parse_config({"client_id": "id", "client_secret": "secret", "subdomain": "http://127.0.0.1:9"})
+    config = parse_config(
+        {"client_id": "a-client-id-01", "client_secret": "a-secret-45", "subdomain": "http://127.0.0.1:9"}
+    )
     context = SyncContext(config=config, authenticator=SfmcAuthenticator(config))
     context._memo["data_extension_tables"] = list(tables)  # what discovery listed
     return context
@@ -524,7 +528,9 @@ def serve_listing(requests_mock: Any, listing: list[str], fields: list[str]) -> 
 
 
 def context_for(**settings: Any) -> SyncContext:
-    config = parse_config({"client_id": "i", "client_secret": "s", "subdomain": SUBDOMAIN, **settings})
+    config = parse_config(
+        {"client_id": "a-client-id-01", "client_secret": "a-secret-45", "subdomain": SUBDOMAIN, **settings}
+    )
     return SyncContext(config=config, authenticator=SfmcAuthenticator(config))
 
 

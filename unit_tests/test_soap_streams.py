@@ -4,8 +4,9 @@ import pytest
 
 from source_sfmc.auth import SfmcAuthenticator
 from source_sfmc.config import parse_config
+from source_sfmc.keys import digest
 from source_sfmc.soap.parse import RetrievePage
-from source_sfmc.soap.streams import SOAP_OBJECTS, digest, soap_properties, soap_streams
+from source_sfmc.soap.streams import SOAP_OBJECTS, soap_properties, soap_streams
 from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SyncContext, load_schema
 from unit_tests.wsdl import assert_valid_retrieve
 
@@ -18,7 +19,13 @@ def a_context(*, describe=False, **overrides):
     """A sync's context; unless `describe`, as if Describe had already answered that it knows none of the types
     (so every schema property is requested and no Describe request is made)."""
     config = parse_config(
-        {"client_id": "id", "client_secret": "secret", "subdomain": SUBDOMAIN, "start_date": "2025-01-01", **overrides}
+        {
+            "client_id": "a-client-id-0123",
+            "client_secret": "a-client-secret-4567",
+            "subdomain": SUBDOMAIN,
+            "start_date": "2025-01-01",
+            **overrides,
+        }
     )
     context = SyncContext(config=config, authenticator=SfmcAuthenticator(config))
     if not describe:

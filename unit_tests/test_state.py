@@ -1,13 +1,22 @@
 import copy
+import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
+from airbyte_cdk.sources.message import InMemoryMessageRepository
+from airbyte_cdk.sources.streams.concurrent.cursor import CursorField
 from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import (
     IsoMillisConcurrentStreamStateConverter,
 )
-from airbyte_cdk.sources.types import StreamSlice
+from airbyte_cdk.sources.types import Record, StreamSlice
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from source_sfmc.state import IsoStateConverter
-from source_sfmc.stream_base import WINDOW_END, WINDOW_START, as_window
+from source_sfmc.state import IsoStateConverter, WindowCursor, read_input_state, trusted_stream_state
+from source_sfmc.stream_base import WINDOW_END, WINDOW_START, as_window, parse_window_bound
 
 CDK = IsoMillisConcurrentStreamStateConverter()
 OURS = IsoStateConverter()
@@ -51,3 +60,110 @@ def test_window_survives_the_deep_copy_the_cdk_makes_of_each_partition():
     copied = copy.deepcopy(window)
     assert hash(copied) == hash(window)
     assert {window: 1}[copied] == 1
+
+
+# -- input state is checked, never trusted blindly ---------------------------------------------------------------
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=12), children, max_size=3),
+    max_leaves=8,
+)
+STATE_LIKE = st.fixed_dictionaries(
+    {"state_type": st.sampled_from(["date-range", "other"]), "slices": JSON_VALUES}
+) | st.dictionaries(st.sampled_from(["ModifiedDate", "other"]), JSON_VALUES, max_size=2)
+PROPERTY_SETTINGS = settings(max_examples=200, deadline=None)
+
+
+@PROPERTY_SETTINGS
+@given(state=JSON_VALUES | STATE_LIKE)
+def test_any_input_state_is_either_kept_whole_or_dropped_and_never_raises(state):
+    trusted = trusted_stream_state("emails", "ModifiedDate", state, IsoStateConverter(), NOW)
+    assert trusted in ({}, state)
+
+
+@PROPERTY_SETTINGS
+@given(state=JSON_VALUES | STATE_LIKE)
+def test_a_kept_input_state_builds_a_cursor_whose_windows_end_by_now(state):
+    trusted = trusted_stream_state("emails", "ModifiedDate", state, IsoStateConverter(), NOW)
+    cursor = _cursor(trusted)
+    windows = list(cursor.stream_slices())
+    assert all(parse_window_bound(window[WINDOW_END]) <= NOW for window in windows)
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"ModifiedDate": "not a date"},
+        {"ModifiedDate": None},
+        {"ModifiedDate": [1, 2]},
+        {"ModifiedDate": "2099-01-01T00:00:00.000Z"},
+        {"state_type": "date-range", "slices": [{"start": "x", "end": "2025-01-01T00:00:00.000Z"}]},
+        {"state_type": "date-range", "slices": []},
+        "2025-01-01",
+        [1, 2],
+    ],
+)
+def test_an_input_state_that_cannot_be_trusted_is_dropped(state):
+    assert trusted_stream_state("emails", "ModifiedDate", state, IsoStateConverter(), NOW) == {}
+
+
+def test_a_good_input_state_is_kept():
+    state = {"ModifiedDate": "2025-06-01T00:00:00.000Z"}
+    assert trusted_stream_state("emails", "ModifiedDate", state, IsoStateConverter(), NOW) == state
+
+
+@PROPERTY_SETTINGS
+@given(content=JSON_VALUES.map(json.dumps) | st.text(max_size=40))
+def test_any_state_file_is_read_or_is_a_config_error(tmp_path_factory, content):
+    path = tmp_path_factory.mktemp("state") / "state.json"
+    path.write_text(content)
+    try:
+        messages = read_input_state(str(path))
+    except AirbyteTracedException as error:
+        assert error.failure_type == FailureType.config_error
+        assert "input state" in error.message
+    else:
+        assert all(message.stream is not None for message in messages)
+
+
+# -- a record dated past its window moves the cursor only to the window's end -------------------------------------
+def _cursor(state):
+    return WindowCursor(
+        stream_name="rows",
+        stream_namespace=None,
+        stream_state=state,
+        message_repository=InMemoryMessageRepository(),
+        connector_state_manager=ConnectorStateManager(),
+        connector_state_converter=IsoStateConverter(),
+        cursor_field=CursorField("ModifiedDate"),
+        slice_boundary_fields=(WINDOW_START, WINDOW_END),
+        start=datetime(2025, 1, 1, tzinfo=UTC),
+        end_provider=lambda: NOW,
+        lookback_window=timedelta(hours=24),
+        slice_range=timedelta(days=90),
+    )
+
+
+def test_a_record_dated_after_its_window_moves_the_state_only_to_the_window_end(caplog):
+    cursor = _cursor({})
+    window = as_window(
+        StreamSlice(
+            partition={},
+            cursor_slice={WINDOW_START: "2025-01-01T00:00:00.000Z", WINDOW_END: "2026-11-23T00:00:00.000Z"},
+        )
+    )
+    for modified in ("2099-01-01T00:00:00Z", "2030-05-05T00:00:00Z", "2025-02-01T00:00:00Z"):
+        cursor.observe(Record({"ModifiedDate": modified}, stream_name="rows", associated_slice=window))
+    cursor.close_partition(_Partition(window))
+    assert cursor.state == {"ModifiedDate": "2026-11-23T00:00:00.000Z"}
+    future = [r for r in caplog.records if "2099" in r.getMessage()]
+    assert len(future) == 1 and "ModifiedDate" in future[0].getMessage()
+
+
+class _Partition:
+    def __init__(self, window):
+        self._window = window
+
+    def to_slice(self):
+        return self._window

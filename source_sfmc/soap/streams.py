@@ -6,8 +6,9 @@ of its JSON schema, so the schema is the one place that says what a stream reads
 
 from __future__ import annotations
 
-import hashlib
 import logging
+import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +21,8 @@ from airbyte_cdk.sources.streams.http.request_window_split_exception import Requ
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.errors import SfmcErrorHandler, parsed_body, plain_results
+from source_sfmc.keys import event_key, field_value, key_of
+from source_sfmc.paging import PageGuard
 from source_sfmc.soap.describe import (
     DESCRIBE_HEADERS,
     ObjectDefinition,
@@ -48,6 +51,8 @@ from source_sfmc.stream_base import (
 )
 from source_sfmc.window_split import ATTEMPTS_AT_MIN_WINDOW, MIN_WINDOW, WindowSpan, can_split, halves
 
+_NEXT_PAGE = "_sfmc_next_page"
+_CONTINUED_REQUEST_ID = re.compile(rb"<ContinueRequest>\s*([^<\s]+)\s*</ContinueRequest>")
 logger = logging.getLogger("airbyte")
 
 COMPUTED_FIELDS = frozenset({"entity_id"})
@@ -75,35 +80,6 @@ def soap_properties(schema: Mapping[str, Any]) -> list[str]:
         else:
             properties.append(name)
     return properties
-
-
-def digest(*values: Any) -> str:
-    """A stable identity for records SFMC gives no id (tracking events): same fields, same entity_id.
-
-    It runs once per event, so it is kept lean: the values are nearly always text already."""
-    joined = "\x1f".join(value if value.__class__ is str else "" if value is None else str(value) for value in values)
-    return hashlib.blake2b(joined.encode("utf-8"), digest_size=16).hexdigest()
-
-
-def _field(record: Mapping[str, Any], path: str) -> Any:
-    value: Any = record
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return value
-
-
-def key_of(*paths: str) -> Callable[[Mapping[str, Any]], str]:
-    """entity_id from one field (its value) or several (joined with ':')."""
-    if len(paths) == 1:
-        (path,) = paths
-        return lambda raw: str(_field(raw, path))
-    return lambda raw: ":".join(str(_field(raw, path)) for path in paths)
-
-
-def event_key(*extra: str) -> Callable[[Mapping[str, Any]], str]:
-    """entity_id of a tracking event: the digest of the (top-level) fields that identify it."""
-    names = ("SendID", "SubscriberKey", "EventType", "EventDate", *extra, "BatchID")
-    return lambda raw: digest(*map(raw.get, names))
 
 
 @dataclass(frozen=True)
@@ -192,6 +168,8 @@ class SoapStream(SfmcStream):
         super().__init__(context)
         self.properties = soap_properties(self.get_json_schema())  # what the schema declares
         self.options = RetrieveOptions(query_all_accounts=context.config.query_all_accounts)
+        self._guards: dict[str, PageGuard] = {}
+        self._guards_lock = threading.Lock()
 
     @property
     def url_base(self) -> str:
@@ -272,15 +250,32 @@ class SoapStream(SfmcStream):
         return self.envelope(stream_slice or {}, (next_page_token or {}).get("request_id"))
 
     def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
-        page: RetrievePage = parsed_body(response)
-        if page.overall_status == "MoreDataAvailable" and page.request_id:
-            return {"request_id": page.request_id}
-        return None
+        return getattr(response, _NEXT_PAGE, None)
 
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
         page: RetrievePage = parsed_body(response)
         self.raise_for_status(page, continuing=b"ContinueRequest" in (response.request.body or b""))
-        return self.records_of(page.results)
+        # Decided before any record of the page is emitted, so that a page repeating the previous one is dropped.
+        next_page, repeated = self._follow(response, page)
+        setattr(response, _NEXT_PAGE, next_page)
+        return iter(()) if repeated else self.records_of(page.results)
+
+    def _follow(self, response: requests.Response, page: RetrievePage) -> tuple[Mapping[str, Any] | None, bool]:
+        """(the next page's token or None, whether this page repeats the previous one), by the rule of `paging`.
+
+        The guard of a retrieve's chain of pages travels from each page to the next under its RequestID: windows
+        are read concurrently by the same stream object."""
+        sent = _CONTINUED_REQUEST_ID.search(response.request.body or b"")
+        with self._guards_lock:
+            guard = self._guards.pop(sent.group(1).decode(), None) if sent else None
+        guard = guard or PageGuard(self.stream_name, f"Retrieve of {self.spec.object_type}")
+        if guard.repeats(page.results):
+            return None, True
+        if page.overall_status != "MoreDataAvailable" or not page.request_id or not page.results:
+            return None, False
+        with self._guards_lock:
+            self._guards[page.request_id] = guard
+        return {"request_id": page.request_id}, False
 
     def get_error_handler(self) -> ErrorHandler | None:
         records = {self.spec.object_type: self.record} if self.types_while_parsing else {}
@@ -433,6 +428,7 @@ class SoapStream(SfmcStream):
         """Every raw result (a plain dict, never typed) of a Retrieve of any object, through this stream's HTTP
         client and error policy."""
         request_id: str | None = None
+        guard = PageGuard(self.stream_name, f"Retrieve of {object_type}")
         while True:
             token = self.context.authenticator.get_access_token()
             body = (
@@ -450,8 +446,10 @@ class SoapStream(SfmcStream):
                 )
             page: RetrievePage = parsed_body(response)
             self.raise_for_status(page, continuing=request_id is not None, object_type=object_type)
+            if guard.repeats(page.results):
+                return
             yield from page.results
-            if page.overall_status != "MoreDataAvailable" or not page.request_id:
+            if page.overall_status != "MoreDataAvailable" or not page.request_id or not page.results:
                 return
             request_id = page.request_id
 
@@ -511,7 +509,7 @@ def data_extension_fields(stream: SoapStream) -> dict[str, list[dict]]:
     def fetch() -> dict[str, list[dict]]:
         by_key: dict[str, list[dict]] = {}
         for field in stream.retrieve("DataExtensionField", DATA_EXTENSION_FIELD_PROPERTIES):
-            key = _field(field, "DataExtension.CustomerKey")
+            key = field_value(field, "DataExtension.CustomerKey")
             by_key.setdefault(str(key), []).append(field)
         for fields in by_key.values():
             fields.sort(key=_ordinal)

@@ -1,0 +1,178 @@
+"""Hostile answers over real HTTP: every paging loop ends, no record is emitted twice because a server ignored a
+page parameter, paging fields are read tolerantly, and no record is keyed by the text of a missing value."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
+from airbyte_cdk.test.models.outcome import ExpectedOutcome
+
+from integration_tests.harness import configured_catalog, discovered, error_messages, records_by_stream
+from integration_tests.sandbox import Sandbox
+from integration_tests.standins import (
+    Answer,
+    Received,
+    is_token_request,
+    json_answer,
+    soap_answer,
+    stand_in,
+    token_answer,
+)
+from source_sfmc.keys import DIGEST_PREFIX
+from source_sfmc.source import SourceSfmc
+
+
+def _read_stream(sandbox: Sandbox, stream: str, answer: Callable[[Received], Answer], **config: Any):
+    """Read one stream (full refresh) from a stand-in whose token endpoint works and `answer` does the rest."""
+
+    def script(request: Received) -> Answer:
+        return token_answer(server.url) if is_token_request(request) else answer(request)
+
+    with stand_in(script) as server:
+        catalog = configured_catalog(discovered(sandbox), [stream], incremental=False)
+        output: EntrypointOutput = read(
+            SourceSfmc(), server.config(**config), catalog, None, expected_outcome=ExpectedOutcome.EXPECT_EXCEPTION
+        )
+        requests = server.retrieves_and_rest()
+    return output, records_by_stream(output.records).get(stream, []), requests
+
+
+def _campaigns(first: int, count: int) -> list[dict[str, Any]]:
+    return [{"id": str(n), "name": f"campaign {n}"} for n in range(first, first + count)]
+
+
+def _page_of(request: Received) -> int:
+    return int(parse_qs(urlsplit(request.path).query).get("$page", ["1"])[0])
+
+
+# -- 7. every paging loop ends -------------------------------------------------------------------------------------
+def test_a_listing_without_count_that_ignores_the_page_parameter_ends_and_emits_each_record_once(
+    sandbox: Sandbox,
+) -> None:
+    output, records, requests = _read_stream(
+        sandbox, "campaigns", lambda request: json_answer({"items": _campaigns(0, 50)})
+    )
+    assert len(requests) == 2  # the second page repeats the first: the listing ends there
+    assert sorted(record["entity_id"] for record in records) == sorted(str(n) for n in range(50))
+    assert error_messages(output) == []
+
+
+def test_a_listing_whose_count_is_text_reads_it_as_the_number(sandbox: Sandbox) -> None:
+    def answer(request: Received) -> Answer:
+        page = _page_of(request)
+        return json_answer({"items": _campaigns((page - 1) * 50, min(50, 120 - (page - 1) * 50)), "count": "120"})
+
+    output, records, requests = _read_stream(sandbox, "campaigns", answer)
+    assert len(records) == 120 and len(requests) == 3
+    assert error_messages(output) == []
+
+
+def test_a_listing_that_never_stops_growing_ends_at_a_short_page_or_the_page_cap(sandbox: Sandbox) -> None:
+    def answer(request: Received) -> Answer:
+        page = _page_of(request)
+        return json_answer({"items": _campaigns((page - 1) * 50, 50) if page <= 4 else [], "count": "lots"})
+
+    output, records, requests = _read_stream(sandbox, "campaigns", answer)
+    assert len(records) == 200 and len(requests) == 5
+    assert error_messages(output) == []
+
+
+def _asset_answer(page: Any, items: list[dict[str, Any]], count: Any = 120) -> Answer:
+    return json_answer({"page": page, "pageSize": 50, "count": count, "items": items})
+
+
+def _assets(first: int, count: int) -> list[dict[str, Any]]:
+    return [
+        {"id": n, "name": f"asset {n}", "modifiedDate": "2025-02-01T00:00:00Z"} for n in range(first, first + count)
+    ]
+
+
+def _after_id(request: Received) -> int:
+    """The id the asset query asks for items after (its keyset condition)."""
+    query = json.loads(request.body)["query"]
+    condition = query.get("leftOperand", query)
+    return int(condition["value"])
+
+
+def test_asset_paging_fields_given_as_text_are_read_as_numbers(sandbox: Sandbox) -> None:
+    def answer(request: Received) -> Answer:
+        after = _after_id(request)
+        remaining = max(0, 120 - after)
+        return _asset_answer("1", _assets(after + 1, min(50, remaining)), count=str(remaining))
+
+    output, records, requests = _read_stream(sandbox, "assets", answer)
+    assert error_messages(output) == []
+    assert len(records) == 120 and len(requests) == 3
+
+
+def test_an_asset_query_that_ignores_its_id_condition_emits_each_asset_once(sandbox: Sandbox) -> None:
+    output, records, requests = _read_stream(
+        sandbox, "assets", lambda request: _asset_answer("1", _assets(1, 50), count=1000)
+    )
+    assert error_messages(output) == []
+    assert len(records) == 50 and len({record["entity_id"] for record in records}) == 50
+    assert len(requests) == 2
+
+
+def test_an_asset_query_answering_lower_ids_than_asked_ends(sandbox: Sandbox) -> None:
+    def answer(request: Received) -> Answer:
+        after = _after_id(request)
+        return _asset_answer(1, _assets(1 if after else 100, 50), count=1000)  # then ids below those asked for
+
+    output, records, requests = _read_stream(sandbox, "assets", answer)
+    assert error_messages(output) == []
+    assert len(requests) == 2 and len(records) == 100
+
+
+_ROW = '<Results xsi:type="List" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><ID>{id}</ID><ListName>l{id}</ListName></Results>'
+
+
+def test_a_soap_retrieve_that_always_has_more_data_with_the_same_page_ends_and_emits_each_row_once(
+    sandbox: Sandbox,
+) -> None:
+    rows = "".join(_ROW.format(id=n) for n in range(5))
+    output, records, requests = _read_stream(
+        sandbox, "subscriber_lists", lambda request: soap_answer(rows, "MoreDataAvailable", "same-request-id")
+    )
+    assert error_messages(output) == []
+    assert sorted(record["entity_id"] for record in records) == [str(n) for n in range(5)]
+    assert len(requests) == 2
+
+
+def test_a_soap_retrieve_that_says_more_data_with_an_empty_page_ends(sandbox: Sandbox) -> None:
+    def answer(request: Received) -> Answer:
+        first = b"ContinueRequest" not in request.body
+        rows = "".join(_ROW.format(id=n) for n in range(3)) if first else ""
+        return soap_answer(rows, "MoreDataAvailable", "rid-" + str(len(request.body)))
+
+    output, records, requests = _read_stream(sandbox, "subscriber_lists", answer)
+    assert error_messages(output) == []
+    assert len(records) == 3 and len(requests) == 2
+
+
+# -- 8. no record is keyed "None" ----------------------------------------------------------------------------------
+def test_campaigns_without_an_id_get_distinct_keys_never_none(sandbox: Sandbox) -> None:
+    items = [{"id": None, "name": "a"}, {"name": "b"}, {"id": None, "name": "c"}]
+    output, records, _ = _read_stream(sandbox, "campaigns", lambda request: json_answer({"items": items, "count": 3}))
+    keys = [record["entity_id"] for record in records]
+    assert len(keys) == 3 and len(set(keys)) == 3
+    assert all(key.startswith(DIGEST_PREFIX) for key in keys)
+    assert error_messages(output) == []
+
+
+def test_a_folder_answer_without_its_id_gets_a_digest_key(sandbox: Sandbox) -> None:
+    folder = (
+        '<Results xsi:type="DataFolder" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        "<Name>{name}</Name><ContentType>email</ContentType></Results>"
+    )
+    rows = folder.format(name="Shared") + folder.format(name="Private")
+    output, records, _ = _read_stream(sandbox, "folders", lambda request: soap_answer(rows))
+    keys = [record["entity_id"] for record in records]
+    assert len(set(keys)) == 2 and all(key.startswith(DIGEST_PREFIX) for key in keys)
+    assert not any(re.fullmatch(r"None|", key) for key in keys)
+    assert error_messages(output) == []

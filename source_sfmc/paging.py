@@ -1,0 +1,72 @@
+"""When a paging loop ends: the one rule every REST and SOAP listing follows.
+
+A listing ends on the server's own end signal (SOAP `OverallStatus` other than `MoreDataAvailable`, a REST `count`
+reached, a short page), on an empty page, on a page that repeats the previous one (a server that ignores the page
+parameter would otherwise be asked forever, and its records emitted again and again), or fails at a hard cap of
+pages with an error naming the stream and the endpoint. Paging fields are read tolerantly: `"120"` is 120, and a
+value that is not a whole number is treated as absent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+logger = logging.getLogger("airbyte")
+
+# 100,000 pages is 5 million REST items or 250 million SOAP rows in one listing: far beyond any real account.
+MAX_PAGES = 100_000
+
+
+def whole_number(value: Any) -> int | None:
+    """A paging field as an int: an int, a whole float, or text of ASCII digits; None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) < 19:
+        return int(value.strip())
+    return None
+
+
+def page_fingerprint(items: Any) -> str:
+    """A digest of a page's content, to tell a page that repeats the previous one."""
+    canonical = json.dumps(items, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).hexdigest()
+
+
+class PageGuard:
+    """Follows one listing's pages: says when it must stop, and fails it at the hard cap."""
+
+    def __init__(self, stream_name: str, endpoint: str, max_pages: int = MAX_PAGES) -> None:
+        self.stream_name = stream_name
+        self.endpoint = endpoint
+        self.max_pages = max_pages
+        self.pages = 0
+        self._previous: str | None = None
+
+    def repeats(self, items: Any) -> bool:
+        """Count a page; True when it is the same as the previous page (the listing must end, without it)."""
+        self.pages += 1
+        fingerprint = page_fingerprint(items)
+        if fingerprint == self._previous:
+            logger.warning(
+                f"Stream '{self.stream_name}': {self.endpoint} answered page {self.pages} with the same items as "
+                "the page before; the listing ends here (the server ignored the page parameter)."
+            )
+            return True
+        self._previous = fingerprint
+        if self.pages >= self.max_pages:
+            raise AirbyteTracedException(
+                message=f"Stream '{self.stream_name}': {self.endpoint} still had more pages after {self.max_pages} "
+                "pages; stopping rather than paging forever.",
+                failure_type=FailureType.system_error,
+            )
+        return False
