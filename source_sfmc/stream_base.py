@@ -45,15 +45,27 @@ class SyncContext:
     authenticator: SfmcAuthenticator
     _memo: dict[str, Any] = field(default_factory=dict)
     _memo_locks: dict[str, threading.Lock] = field(default_factory=dict)
+    _memo_failures: dict[str, Exception] = field(default_factory=dict)
     _memo_guard: threading.Lock = field(default_factory=threading.Lock)
 
     def memo(self, key: str, compute: Callable[[], Any]) -> Any:
-        """Compute `key` once per sync, even when several streams ask at the same time."""
+        """Compute `key` once per sync, even when several streams ask at the same time.
+
+        A computation that failed (its requests already retried to the end of the error policy) fails every later
+        caller of the sync with the same error instead of being tried again: otherwise each window of a stream would
+        spend the whole retry budget again on a Describe or listing that is down, and the sync would take hours to
+        report what its first window already knew."""
         with self._memo_guard:
             lock = self._memo_locks.setdefault(key, threading.Lock())
         with lock:
+            if key in self._memo_failures:
+                raise self._memo_failures[key]
             if key not in self._memo:
-                self._memo[key] = compute()
+                try:
+                    self._memo[key] = compute()
+                except Exception as error:
+                    self._memo_failures[key] = error
+                    raise
             return self._memo[key]
 
 
