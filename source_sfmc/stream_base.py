@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import threading
@@ -59,12 +60,13 @@ class SyncContext:
             lock = self._memo_locks.setdefault(key, threading.Lock())
         with lock:
             if key in self._memo_failures:
-                raise self._memo_failures[key]
+                # A copy each time: callers add their own context to the message (the window that failed).
+                raise copy.copy(self._memo_failures[key])
             if key not in self._memo:
                 try:
                     self._memo[key] = compute()
                 except Exception as error:
-                    self._memo_failures[key] = error
+                    self._memo_failures[key] = copy.copy(error)
                     raise
             return self._memo[key]
 

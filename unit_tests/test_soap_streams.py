@@ -317,6 +317,7 @@ def test_a_describe_that_failed_is_not_sent_again_by_the_streams_later_windows(r
     route = requests_mock.post(SOAP_URL, text=fault, status_code=500)
     later = {WINDOW_START: "2025-01-31T00:00:00.000Z", WINDOW_END: "2025-03-02T00:00:00.000Z"}
     for window in (A_WINDOW, later):
-        with pytest.raises(Exception, match="Unable to describe SentEvent"):
+        with pytest.raises(Exception, match="Unable to describe SentEvent") as raised:
             list(stream.read_records(SyncMode.full_refresh, stream_slice=window))
+        assert f"window {window[WINDOW_START]} to" in str(raised.value.message)  # each failure names its window
     assert route.call_count == 1
