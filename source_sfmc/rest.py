@@ -450,8 +450,10 @@ class JourneyHistory(RestStream):
 
     def _entries_between(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
         first = self._search(start, end, page=1)
-        count = whole_number(first.get("count")) or 0
-        if count >= JOURNEY_HISTORY_CAP:
+        # Without a usable count, pages are read until one comes back shorter than the page size asked for.
+        count = whole_number(first.get("count"))
+        count = count if count is not None and count >= 0 else None
+        if count is not None and count >= JOURNEY_HISTORY_CAP:
             if end - start <= JOURNEY_HISTORY_SHORTEST_RANGE:
                 raise AirbyteTracedException(
                     message=f"Journey history holds {JOURNEY_HISTORY_CAP:,} or more entries between "
@@ -469,7 +471,7 @@ class JourneyHistory(RestStream):
         while isinstance(items, list) and items and not guard.repeats(items):
             yield from items
             seen += len(items)
-            if seen >= count:
+            if seen >= count if count is not None else len(items) < JOURNEY_HISTORY_PAGE_SIZE:
                 return
             page += 1
             items = self._search(start, end, page=page).get("items") or []

@@ -76,7 +76,9 @@ def utc_now() -> datetime:
 
 
 def format_window_bound(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # The year is padded by hand: strftime's %Y writes year 1 (where a sync without a start date begins) as '1'.
+    utc = value.astimezone(UTC)
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
 
 
 def parse_window_bound(value: str) -> datetime:

@@ -300,6 +300,42 @@ def test_a_second_that_holds_the_cap_fails_with_a_clear_error(requests_mock, con
         )
 
 
+def history_page(first, size, **extra):
+    return {**extra, "items": [{"id": f"entry-{first + n}"} for n in range(size)]}
+
+
+@pytest.mark.parametrize("count", [None, "120", -1])
+def test_a_journey_history_answer_without_a_usable_count_is_paged_until_a_short_page(requests_mock, context, count):
+    extra = {} if count is None else {"count": count}
+    route = requests_mock.post(
+        HISTORY_SEARCH,
+        [
+            {"json": history_page(0, 50, **extra)},
+            {"json": history_page(50, 50, **extra)},
+            {"json": history_page(100, 20, **extra)},
+        ],
+    )
+
+    records = read(JourneyHistory(context), A_DAY)
+
+    assert [record["entity_id"] for record in records] == [f"entry-{n}" for n in range(120)]
+    assert [request.qs["$page"] for request in route.request_history] == [["1"], ["2"], ["3"]]
+
+
+def test_journey_history_entries_without_an_id_get_distinct_stable_keys(requests_mock, context):
+    entries = [
+        {"contactKey": "a", "transactionTime": "2026-11-01T01:00:00"},
+        {"contactKey": "b", "transactionTime": "2026-11-01T01:00:00"},
+    ]
+    requests_mock.post(HISTORY_SEARCH, json={"count": 2, "items": entries})
+
+    first, second = (record["entity_id"] for record in read(JourneyHistory(context), A_DAY))
+    again = read(JourneyHistory(context), A_DAY)[0]["entity_id"]
+
+    assert first != second and "None" not in (first, second)
+    assert again == first
+
+
 @given(
     st.one_of(
         st.none(),
