@@ -264,6 +264,9 @@ class Assets(RestStream):
     scopes = ("documents_and_images_read", "saved_content_read")
     cursor_field_name = "modifiedDate"
     probe_path = "asset/v1/content/assets/query"
+    # Set once SFMC refused the date condition: later windows of the sync are read by id alone from the start
+    # (one warning, no refused request per window).
+    dates_refused = False
 
     def probe(self) -> None:
         self.get_json(self.probe_path, post=self.query_body(last_id=0, window={}, size=1))
@@ -309,7 +312,7 @@ class Assets(RestStream):
     def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         window = {key: stream_slice[key] for key in (WINDOW_START, WINDOW_END) if stream_slice.get(key)}
         in_window = _window_test(window)
-        send_dates = bool(window)
+        send_dates = bool(window) and not self.dates_refused
         last_id = 0
         guard = PageGuard(self.stream_name, self.probe_path)
         while True:
@@ -317,9 +320,10 @@ class Assets(RestStream):
             if status == 400 and send_dates:  # only a query with a date condition gets here (AssetQueryErrorHandler)
                 logger.warning(
                     f"Stream 'assets': Marketing Cloud refused the modifiedDate condition of the asset query "
-                    f"({_message_of(body)}); reading by id and keeping the window's dates on our side instead."
+                    f"({_message_of(body)}); reading this and later windows by id and keeping their dates on our "
+                    "side instead."
                 )
-                send_dates = False
+                send_dates, self.dates_refused = False, True
                 continue
             page, total = page_of(body)
             if guard.repeats(page):  # checked before any record of the page is emitted: a repeat is dropped

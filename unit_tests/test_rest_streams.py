@@ -356,3 +356,48 @@ def test_any_listing_body_reads_as_a_list_of_items_and_an_integer_total_or_none(
     items, total = page_of(body)
     assert all(isinstance(item, dict) for item in items)
     assert total is None or (isinstance(total, int) and not isinstance(total, bool))
+
+
+def test_asset_ids_written_as_strings_still_page_past_the_first_page(requests_mock, context):
+    def answer(request, response_context):
+        after = int(request.json()["query"]["leftOperand"]["value"])
+        ids = [i for i in range(1, 71) if i > after][:50]
+        return {**an_asset_page([], 70 - after), "items": [an_asset(str(i)) for i in ids]}
+
+    requests_mock.post(f"{REST}asset/v1/content/assets/query", json=answer)
+    assert [record["id"] for record in read(Assets(context), WINDOW)] == list(range(1, 71))
+
+
+def test_an_asset_query_that_ignores_the_id_condition_ends_instead_of_looping(requests_mock, context):
+    route = requests_mock.post(f"{REST}asset/v1/content/assets/query", json=an_asset_page(range(1, 51), 500))
+    assert len(read(Assets(context), WINDOW)) == 50
+    assert route.call_count == 2
+
+
+def test_a_listing_that_ignores_page_ends_instead_of_looping(requests_mock, context):
+    route = requests_mock.get(f"{REST}hub/v1/campaigns", json={"items": items(0, 50)})
+    assert len(read(Campaigns(context))) == 50
+    assert route.call_count == 2
+
+
+def test_a_listing_count_written_as_a_string_still_ends_the_listing(requests_mock, context):
+    route = requests_mock.get(f"{REST}hub/v1/campaigns", [{"json": {**a_page(1, 50), "count": "50"}}])
+    assert len(read(Campaigns(context))) == 50
+    assert route.call_count == 1
+
+
+def test_a_refused_date_condition_is_warned_about_once_and_not_sent_again_for_later_windows(
+    requests_mock, context, caplog
+):
+    def answer(request, response_context):
+        if "modifiedDate" in str(request.json()["query"]):
+            response_context.status_code = 400
+            return {"message": "greaterThanOrEqual needs a number", "errorcode": 10002}
+        return an_asset_page([1], 1)
+
+    route = requests_mock.post(f"{REST}asset/v1/content/assets/query", json=answer)
+    stream = Assets(context)
+    later = {WINDOW_START: "2025-02-01T00:00:00.000Z", WINDOW_END: "2025-03-01T00:00:00.000Z"}
+    read(stream, WINDOW), read(stream, later)
+    assert route.call_count == 3
+    assert caplog.text.count("refused the modifiedDate condition") == 1

@@ -106,6 +106,14 @@ def test_the_choice_splits_the_wanted_properties_in_order_and_keeps_only_retriev
         assert members.get(name, members.get(name.partition(".")[0])) is True
 
 
+@pytest.mark.parametrize(("written", "retrievable"), [("1", True), (" true ", True), ("0", False), ("false", False)])
+def test_is_retrievable_is_read_as_an_xsd_boolean(written, retrievable):
+    body = a_definition_response(("Send", [("ID", True)])).replace(
+        b"<IsRetrievable>true</IsRetrievable>", f"<IsRetrievable>{written}</IsRetrievable>".encode()
+    )
+    assert parse_describe(body)["Send"].properties == {"ID": retrievable}
+
+
 def test_a_describe_answer_in_an_unknown_encoding_is_refused_with_its_cause():
     body = (
         b'<?xml version="1.0" encoding="x-klingon"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'

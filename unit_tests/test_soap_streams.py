@@ -378,3 +378,21 @@ def test_a_type_whose_properties_are_all_unretrievable_fails_as_a_config_error(r
     with pytest.raises(AirbyteTracedException, match="deselect the stream") as raised:
         stream.envelope({})
     assert raised.value.failure_type.value == "config_error"
+
+
+def test_a_describe_that_failed_is_not_sent_again_by_the_streams_later_windows(requests_mock):
+    from airbyte_cdk.models import SyncMode
+
+    stream = soap_streams(a_context(describe=True))[[s.stream_name for s in SOAP_OBJECTS].index("sent_events")]
+    fault = (
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault>'
+        "<faultcode>soap:Client</faultcode><faultstring>Unable to describe SentEvent</faultstring>"
+        "</soap:Fault></soap:Body></soap:Envelope>"
+    )
+    route = requests_mock.post(SOAP_URL, text=fault, status_code=500)
+    later = {WINDOW_START: "2025-01-31T00:00:00.000Z", WINDOW_END: "2025-03-02T00:00:00.000Z"}
+    for window in (A_WINDOW, later):
+        with pytest.raises(Exception, match="Unable to describe SentEvent") as raised:
+            list(stream.read_records(SyncMode.full_refresh, stream_slice=window))
+        assert f"window {window[WINDOW_START]} to" in str(raised.value.message)  # each failure names its window
+    assert route.call_count == 1

@@ -62,7 +62,8 @@ def parse_describe(body: bytes) -> dict[str, ObjectDefinition]:
         for prop in _as_list(_child(raw, "Properties")):
             name = _child(prop, "Name")
             if isinstance(name, str) and name:
-                properties[name] = str(_child(prop, "IsRetrievable")).strip().lower() == "true"
+                # xsd:boolean: "true" or "1" (whitespace collapsed); missing means not retrievable, as FuelSDK reads it.
+                properties[name] = str(_child(prop, "IsRetrievable")).strip().lower() in ("true", "1")
         definitions[object_type] = ObjectDefinition(object_type, properties)
     return definitions
 
