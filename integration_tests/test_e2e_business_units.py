@@ -90,6 +90,19 @@ def test_each_unit_has_records_of_its_own_with_the_same_ids_as_others(all_units:
     )
 
 
+SHARED_DATA_EXTENSION = "SURVEY-Q2-2025"  # in the parent's Shared Data Extensions folder
+
+
+def test_a_shared_data_extension_is_listed_once_with_the_parents_mid(
+    all_units: tuple[Sync, dict[str, int]], one_unit_reads: dict[int, Sync]
+) -> None:
+    def shared(sync: Sync) -> list[int]:
+        return [r["mid"] for r in sync.records["data_extensions"] if r["CustomerKey"] == SHARED_DATA_EXTENSION]
+
+    assert shared(all_units[0]) == [MAIN_MID]
+    assert shared(one_unit_reads[CHILD_MIDS[0]]) == [MAIN_MID]  # a child sees it; it stays the parent's
+
+
 def test_one_token_per_unit(all_units: tuple[Sync, dict[str, int]]) -> None:
     assert all_units[1] == {str(mid): 1 for mid in ALL_MIDS}
 

@@ -133,7 +133,8 @@ def test_patterns_and_folders_choose_what_discovery_offers(sandbox: Any) -> None
         config_of(sandbox, data_extensions_include=["Newsletter_*", "Newsletter?DE"], data_extensions_exclude=["*.DE"])
     )
     assert set(streams) == {"data_extension__newsletter_de"}
-    # Folders of the sandbox: Data Extensions/CRM, Data Extensions/Web & App, Data Extensions/Archive (old).
+    # Folders of the sandbox: Data Extensions/CRM, Data Extensions/Web & App, Data Extensions/Archive (old), and
+    # Shared Data Extensions (the survey, shared with every child unit).
     crm = {
         "data_extension__customers_master",
         "data_extension__empty_de",
@@ -142,7 +143,7 @@ def test_patterns_and_folders_choose_what_discovery_offers(sandbox: Any) -> None
     }
     assert set(discovered(config_of(sandbox, data_extension_folders_include=["data extensions/crm"]))) == crm
     excluded = discovered(config_of(sandbox, data_extension_folders_exclude=["*/Archive*", "*/Web & App"]))
-    assert set(excluded) == crm
+    assert set(excluded) == crm | {"data_extension__survey_q2_2025_fe377fe5"}
 
 
 def test_decimals_booleans_and_row_keys_arrive_exactly(sandbox: Any, catalog: dict[str, AirbyteStream]) -> None:

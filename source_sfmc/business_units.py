@@ -19,6 +19,11 @@ twice):
 - SOAP BusinessUnit (listing the units, and the `business_units` stream): QueryAllAccounts=true from the home
   unit's token, "Retrieve Business Units" (SFMC SOAP docs, BusinessUnit object): the parent and every child it can
   see, each once.
+- What a unit sees but another unit owns (the parent's shared data extensions, listed by every child): a SOAP
+  record's `Client.ID` names its owner; it is marked with the owner's MID, and skipped in a child's read when the
+  owner is read in the same sync (`SoapStream.marked`), so it is emitted once.
+- Data extension rows: read in one unit, the first of the sync (the top unit with `all_business_units`, where
+  shared data extensions live); reading each child's own data extensions is not done yet.
 
 Assumptions where PROTOCOL.md is silent: the package's own unit (no `account_id`, no `business_units`) is learnt
 from `GET /v2/userinfo` (`organization.member_id`), so its records carry its MID too; inactive units

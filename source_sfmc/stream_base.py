@@ -252,7 +252,9 @@ class SfmcStream(HttpStream):
         set_unit(mid)  # every request of this slice goes to its business unit, with that unit's token
         try:
             for record in self.read_slice(stream_slice or {}):
-                yield self.marked(record, mid)
+                marked = self.marked(record, mid)
+                if marked is not None:
+                    yield marked
         except AirbyteTracedException as error:
             raise self._with_context(error, stream_slice) from error
         except requests.RequestException as error:
@@ -270,8 +272,8 @@ class SfmcStream(HttpStream):
             {},
         )
 
-    def marked(self, record: Mapping[str, Any], mid: int | None) -> Mapping[str, Any]:
-        """The record with the MID of the business unit it was read from."""
+    def marked(self, record: Mapping[str, Any], mid: int | None) -> Mapping[str, Any] | None:
+        """The record with the MID of the business unit it was read from (None: not emitted from this unit)."""
         if type(record) is dict:
             record[MID] = mid
             return record

@@ -45,7 +45,7 @@ from .soap_filters import (
     compile_filter,
     order_bounds,
 )
-from .soap_generators.data_extensions import DataExtension
+from .soap_generators.data_extensions import SHARED, DataExtension
 from .soap_generators.rows import Collection
 from .soap_objects import BOOL, DATE, INT, PAIRS, SCHEMAS, STR, ObjectSchema
 
@@ -99,7 +99,7 @@ class Query:
         while i < hi:
             row = coll.row(i)
             i += 1
-            if mids is not None and row["Client.ID"] not in mids:
+            if mids is not None and row["Client.ID"] not in mids and not row.get(SHARED):
                 continue
             if pred is not None and not pred(row):
                 continue

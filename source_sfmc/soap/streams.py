@@ -295,6 +295,18 @@ class SoapStream(SfmcStream):
         own_reading = type(self).read_slice is SoapStream.read_slice
         return self.splits_windows and own_reading and self.spec.cursor is not None
 
+    def marked(self, record: Mapping[str, Any], mid: int | None) -> Mapping[str, Any] | None:
+        """A record carries the MID of the unit that owns it (`Client.ID`). A unit's token also lists what other
+        units share with it (the parent's shared data extensions, PROTOCOL.md section 7): such a record is the
+        owner's, and when the owner is read in this sync too it is emitted there only, so it is read once."""
+        client = record.get("Client")
+        owner = client.get("ID") if isinstance(client, Mapping) else None
+        if isinstance(owner, int) and mid is not None and owner != mid:
+            if owner in self.context.known_units():
+                return None
+            mid = owner
+        return super().marked(record, mid)
+
     def record(self, raw: dict) -> dict[str, Any]:
         """The typed record, with its entity_id, of one parsed result (called by the parser, once per result).
         Properties Describe said this account cannot retrieve were left out of the retrieve; they are null."""
@@ -632,7 +644,7 @@ class BusinessUnitsStream(SoapStream):
     def units(self) -> tuple[int, ...]:
         return (None,)  # type: ignore[return-value]  # the home unit, whose MID may not be known yet
 
-    def marked(self, record: Mapping[str, Any], mid: int | None) -> Mapping[str, Any]:
+    def marked(self, record: Mapping[str, Any], mid: int | None) -> Mapping[str, Any] | None:
         return super().marked(record, record.get("ID"))
 
 

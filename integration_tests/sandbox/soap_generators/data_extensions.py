@@ -38,6 +38,7 @@ class DataExtensionSpec:
     order_field: str | None = None  # a Date field whose values increase with the row index
     retention_days: int | None = None
     scales: bool = True  # lookup tables keep their size
+    shared: bool = False  # in the parent's Shared Data Extensions folder (600), seen by every child unit
 
 
 def _f(name: str, field_type: str, gen: str, **kw) -> FieldSpec:
@@ -178,6 +179,7 @@ DATA_EXTENSIONS = (
             _f("SubmittedAt", "Date", "any_date", blank_pct=5),
         ),
         description="NPS survey; SubmittedAt is not in row order",
+        shared=True,
     ),
     DataExtensionSpec(
         "unsub_reasons",
@@ -385,13 +387,20 @@ def build_data_extensions(seed: int, scale: float, subscribers: Subscribers) -> 
             DataExtension(
                 spec,
                 guid(hash_at(salt, 100 + i)),
-                choose(hash_at(salt, i), (201, 202, 203)),
+                600 if spec.shared else choose(hash_at(salt, i), (201, 202, 203)),
                 created,
                 modified,
                 DataExtensionRows(seed, spec, size, subscribers),
             )
         )
     return tuple(out)
+
+
+# Data extensions in the parent's "Shared Data Extensions" folder (ContentType shared_dataextension) are the
+# parent's, and every child unit sees them too (PROTOCOL.md section 7): a retrieve from a child's token lists them
+# (and their fields) with the parent's Client.ID.
+SHARED_FOLDER_IDS = frozenset({600})
+SHARED = "_shared"  # row flag, never rendered: which rows every unit of the enterprise sees
 
 
 def data_extension_rows(seed: int, data_extensions: Sequence[DataExtension]) -> tuple[list[dict], list[dict]]:
@@ -418,6 +427,7 @@ def data_extension_rows(seed: int, data_extensions: Sequence[DataExtension]) -> 
                 "DataRetentionPeriod": "Days" if spec.retention_days else None,
                 "CategoryID": de.category_id,
                 "Status": "Active",
+                SHARED: de.category_id in SHARED_FOLDER_IDS,
             }
         )
         de_rows.append(row)
@@ -444,6 +454,7 @@ def data_extension_rows(seed: int, data_extensions: Sequence[DataExtension]) -> 
                     "IsPrimaryKey": f.primary_key,
                     "FieldType": f.field_type,
                     "DataExtension.CustomerKey": de.key,
+                    SHARED: de.category_id in SHARED_FOLDER_IDS,
                 }
             )
             field_rows.append(frow)
