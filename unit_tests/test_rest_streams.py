@@ -358,6 +358,22 @@ def test_any_listing_body_reads_as_a_list_of_items_and_an_integer_total_or_none(
     assert total is None or (isinstance(total, int) and not isinstance(total, bool))
 
 
+def test_the_campaign_list_of_the_reference_example_reads_its_items_and_count():
+    # "GET /hub/v1/campaigns" (getCampaignCollection.htm), example response: HAL-style links beside the page.
+    body = {
+        "page": 1,
+        "pageSize": 2,
+        "count": 3,
+        "links": {
+            "self": {"href": "/v1/campaigns?$page=1&$pagesize=2"},
+            "next": {"href": "/v1/campaigns?$page=2&$pagesize=2"},
+        },
+        "items": [{"id": "301", "name": "2012 Master Campaign"}, {"id": "302", "name": "Spring"}],
+    }
+    items, total = page_of(body)
+    assert [item["id"] for item in items] == ["301", "302"] and total == 3
+
+
 def test_asset_ids_written_as_strings_still_page_past_the_first_page(requests_mock, context):
     def answer(request, response_context):
         after = int(request.json()["query"]["leftOperand"]["value"])
