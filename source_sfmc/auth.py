@@ -29,7 +29,13 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.config import SfmcConfig, is_trusted_url
 from source_sfmc.errors import is_token_rejection
-from source_sfmc.http_policy import RedirectRefused, RequestDeadlineExceeded, UntrustedHost, policy_session
+from source_sfmc.http_policy import (
+    BodyTooLarge,
+    RedirectRefused,
+    RequestDeadlineExceeded,
+    UntrustedHost,
+    policy_session,
+)
 from source_sfmc.soap.envelope import with_token
 
 logger = logging.getLogger("airbyte")
@@ -193,8 +199,9 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                 response = self._session.post(
                     url, json=body, timeout=self._config.request_timeout_seconds, allow_redirects=False
                 )
-            except (RedirectRefused, UntrustedHost) as error:
-                # Not retried: the client secret must not be offered to whatever the answer pointed at.
+            except (RedirectRefused, UntrustedHost, BodyTooLarge) as error:
+                # Not retried: the client secret must not be offered to whatever the answer pointed at, and an
+                # answer too large to read would be as large again.
                 raise TokenError(
                     message=f"Could not get an access token from Marketing Cloud: {error}",
                     failure_type=FailureType.system_error,
