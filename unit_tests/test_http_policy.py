@@ -13,10 +13,16 @@ import pytest
 import requests
 
 from integration_tests.standins import Answer, Received, closed_port, redirect_to, stand_in
+from source_sfmc import http_policy
 from source_sfmc.auth import TOKEN_REQUEST_ATTEMPTS, SfmcAuthenticator, TokenError
 from source_sfmc.config import parse_config
-from source_sfmc import http_policy
-from source_sfmc.http_policy import BodyTooLarge, RedirectRefused, RequestDeadlineExceeded, UntrustedHost, policy_session
+from source_sfmc.http_policy import (
+    BodyTooLarge,
+    RedirectRefused,
+    RequestDeadlineExceeded,
+    UntrustedHost,
+    policy_session,
+)
 
 
 def a_config(subdomain: str, **overrides):
@@ -162,8 +168,7 @@ def test_a_token_answer_too_large_to_read_fails_the_token_request_without_retryi
     monkeypatch.setattr(http_policy, "MAX_BODY_BYTES", 1024 * 1024)
     bomb = gzip.compress(b" " * (8 * 1024 * 1024))
     answer = Answer(200, {"Content-Type": "application/json", "Content-Encoding": "gzip"}, bomb)
-    with stand_in(lambda _: answer) as server:
-        with pytest.raises(TokenError) as failed:
-            SfmcAuthenticator(a_config(server.url)).get_access_token()
+    with stand_in(lambda _: answer) as server, pytest.raises(TokenError) as failed:
+        SfmcAuthenticator(a_config(server.url)).get_access_token()
     assert len(server.received) == 1
     assert "larger than 1 MB" in failed.value.message
