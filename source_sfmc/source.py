@@ -113,6 +113,10 @@ class SourceSfmc(ConcurrentSourceAdapter):
             contents = file.read()
         try:
             config = json.loads(contents, parse_int=_bounded_int)
+        except RecursionError:  # valid JSON nested deeper than Python's parser goes: no config is
+            raise AirbyteTracedException(
+                message="The config file is nested too deeply to be a config.", failure_type=FailureType.config_error
+            ) from None
         except ValueError as error:
             where = f" (line {error.lineno}, column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
             raise AirbyteTracedException(

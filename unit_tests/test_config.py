@@ -300,7 +300,9 @@ def test_a_json_number_too_long_for_python_is_read_and_refused_naming_its_field(
     assert_config_error("window_days", window_days=config["window_days"])
 
 
-@pytest.mark.parametrize("contents", ["{not json", "[1, 2]", '"text"', ""])
+@pytest.mark.parametrize(
+    "contents", ["{not json", "[1, 2]", '"text"', "", '{"client_id": ' + "[" * 100_000 + "]" * 100_000 + "}"]
+)
 def test_a_config_file_that_is_not_a_json_object_is_a_config_error(tmp_path, contents):
     from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -314,7 +316,7 @@ def test_a_config_file_that_is_not_a_json_object_is_a_config_error(tmp_path, con
 
 
 _URL_PIECES = st.sampled_from(
-    ["evil.test", "mc1", ".", "\\", "/", "@", ":", "%2F", "#", "?", ";", "443", "-", "\t", "\uff0e"]
+    ["evil.test", "mc1", ".", "\\", "/", "@", ":", "%2F", "#", "?", ";", "443", "-", "\t", "\n", "\uff0e", "\u3002"]
 )
 
 
