@@ -26,7 +26,7 @@ import socket
 import threading
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -161,8 +161,8 @@ class SfmcTransport(HTTPAdapter):
             response.close()
             raise RedirectRefused(
                 f"{_host(url)} answered HTTP {response.status_code} redirecting to "
-                f"{_host(location) if location else 'no location'}; Marketing Cloud's APIs do not redirect, "
-                "so the redirect was not followed and nothing was sent there.",
+                f"{_host(urljoin(url, location)) if location else 'no location'}; Marketing Cloud's APIs do not "
+                "redirect, so the redirect was not followed and nothing was sent there.",
                 request=request,
                 response=None,
             )

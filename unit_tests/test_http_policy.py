@@ -172,3 +172,12 @@ def test_a_token_answer_too_large_to_read_fails_the_token_request_without_retryi
         SfmcAuthenticator(a_config(server.url)).get_access_token()
     assert len(server.received) == 1
     assert "larger than 1 MB" in failed.value.message
+
+
+def test_a_redirect_to_a_relative_location_names_the_host_it_resolves_to() -> None:
+    with stand_in(lambda _: redirect_to("/elsewhere", 302)) as server:
+        session = policy_session(a_config(server.url))
+        with pytest.raises(RedirectRefused) as refused:
+            session.get(f"{server.url}/hub/v1/campaigns")
+    assert str(refused.value).count(server.url) == 2  # from that host, to that host
+    assert len(server.received) == 1
