@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from airbyte_cdk.models import AirbyteCatalog
+from airbyte_cdk.test.standard_tests.pytest_hooks import pytest_addoption as cdk_pytest_addoption
 
 from integration_tests import harness
 from integration_tests.harness import Sync
@@ -108,6 +109,9 @@ def early_entities(sandbox: Sandbox) -> Sync:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--slow", action="store_true", default=False, help="also run tests marked slow (full scale)")
+    # The CDK standard suite's own options (--connector-image, --read-scenarios, ...): its hooks module is not a
+    # plugin, so they exist only if registered here.
+    cdk_pytest_addoption(parser)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -32,8 +32,8 @@ REPEAT_READ_STREAMS = {"campaigns", "assets", "subscriber_lists", "sends", "emai
 
 
 # -- builders ---------------------------------------------------------------------------------------------
-def sample_config(sandbox: Sandbox) -> dict[str, Any]:
-    return {**json.loads((HERE / "sample_config.json").read_text()), "subdomain": sandbox.base_url}
+def sandbox_config(sandbox: Sandbox) -> dict[str, Any]:
+    return {**json.loads((HERE / "sandbox_config.json").read_text()), "subdomain": sandbox.base_url}
 
 
 def acceptance_catalog(names: set[str] | None = None, *, sync_mode: SyncMode | None = None) -> ConfiguredAirbyteCatalog:
@@ -86,7 +86,7 @@ def parse_instant(text: str) -> datetime:
 # -- fixtures ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def full_read_of_every_stream(sandbox: Sandbox) -> EntrypointOutput:
-    return read_ok(sample_config(sandbox), acceptance_catalog(sync_mode=SyncMode.full_refresh))
+    return read_ok(sandbox_config(sandbox), acceptance_catalog(sync_mode=SyncMode.full_refresh))
 
 
 # -- tests ------------------------------------------------------------------------------------------------
@@ -110,7 +110,7 @@ def test_expected_records_cover_every_stream_that_reads() -> None:
 
 
 def test_two_sequential_full_refresh_reads_emit_the_same_records(sandbox: Sandbox) -> None:
-    config, catalog = sample_config(sandbox), acceptance_catalog(REPEAT_READ_STREAMS, sync_mode=SyncMode.full_refresh)
+    config, catalog = sandbox_config(sandbox), acceptance_catalog(REPEAT_READ_STREAMS, sync_mode=SyncMode.full_refresh)
     first, second = records_by_stream(read_ok(config, catalog)), records_by_stream(read_ok(config, catalog))
     assert set(first) == REPEAT_READ_STREAMS
     assert {stream: canonical(rows) for stream, rows in first.items()} == {
@@ -119,7 +119,7 @@ def test_two_sequential_full_refresh_reads_emit_the_same_records(sandbox: Sandbo
 
 
 def test_a_second_incremental_read_repeats_no_record_older_than_the_lookback(sandbox: Sandbox) -> None:
-    config, catalog = sample_config(sandbox), incremental_catalog(REPEAT_READ_STREAMS)
+    config, catalog = sandbox_config(sandbox), incremental_catalog(REPEAT_READ_STREAMS)
     lookback = timedelta(hours=config.get("lookback_hours", 24))
     first = read_ok(config, catalog)
     states = last_states(first)
@@ -152,8 +152,8 @@ def test_a_future_state_is_not_trusted_each_incremental_stream_restarts_from_sta
     # future by one bad record never hides the rows modified since.
     future_state = json.loads((HERE / "abnormal_state.json").read_text())
     catalog = incremental_catalog()
-    output = read_ok(sample_config(sandbox), catalog, future_state)
-    fresh = read_ok(sample_config(sandbox), catalog)
+    output = read_ok(sandbox_config(sandbox), catalog, future_state)
+    fresh = read_ok(sandbox_config(sandbox), catalog)
     assert {s["stream"]["stream_descriptor"]["name"] for s in future_state} >= {s.stream.name for s in catalog.streams}
     assert {name: len(rows) for name, rows in records_by_stream(output).items()} == {
         name: len(rows) for name, rows in records_by_stream(fresh).items()

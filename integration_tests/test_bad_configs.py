@@ -66,6 +66,9 @@ BAD_CONFIGS: list[tuple[str, Any]] = [
     ("query_all_accounts", "yes"),
     ("data_extensions", "not-a-list"),
     ("unknown_setting", "anything"),
+    ("link_sends_recent_days", "²"),
+    ("link_sends_recent_days", 0),
+    ("link_sends_recent_days", 12.5),
 ]
 
 
@@ -110,6 +113,8 @@ def test_the_valid_base_config_passes_validation(tmp_path: Path) -> None:
         ("check", "window_days", 0),
         ("check", "subdomain", "mc1/path"),
         ("check", "client_id", MISSING),
+        ("check", "link_sends_recent_days", "²"),
+        ("read", "link_sends_recent_days", "²"),
         ("read", "window_days", 0),
         ("read", "subdomain", "mc1/path"),
         ("read", "client_id", MISSING),
@@ -140,3 +145,16 @@ def test_the_real_command_names_the_field_without_a_bare_traceback(
     ]
     assert any(f"'{field}'" in text for text in told), completed.stdout[-2000:] + completed.stderr[-2000:]
     assert not completed.stderr.lstrip().startswith("Traceback")
+
+
+@pytest.mark.parametrize("field", ["link_sends_recent_days", "window_days", "account_id", "start_date"])
+def test_check_takes_an_optional_setting_left_null_as_unset_like_read(field: str, tmp_path: Path) -> None:
+    # `read` parses the config alone, where null means "not set"; `check` must not refuse what `read` accepts.
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config_with(field, None)))
+
+    completed = subprocess.run(
+        [CONNECTOR, "check", "--config", str(config_path)], capture_output=True, text=True, timeout=60
+    )
+
+    assert "Config validation error" not in completed.stdout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from airbyte_cdk.models import AirbyteConnectionStatus, Status
+from airbyte_cdk.models import AirbyteCatalog, AirbyteConnectionStatus, Status
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 
 from integration_tests import harness
@@ -24,6 +24,24 @@ def test_check_succeeds_against_the_sandbox(sandbox: Sandbox) -> None:
     status = connection_status(harness.run_check(sandbox.config()))
 
     assert status.status == Status.SUCCEEDED, status.message
+
+
+def test_a_successful_check_says_per_api_family_what_a_sync_will_see(sandbox: Sandbox, catalog: AirbyteCatalog) -> None:
+    data_extensions = [stream for stream in catalog.streams if stream.name.startswith("data_extension__")]
+
+    status = connection_status(harness.run_check(sandbox.config()))
+
+    assert data_extensions
+    assert status.message.startswith(f"REST: ok; SOAP: ok; data extensions: {len(data_extensions)} found")
+
+
+def test_a_check_with_rest_scopes_only_says_soap_and_data_extensions_have_none(start_sandbox: StartSandbox) -> None:
+    rest_only = start_sandbox(scopes=("campaigns_read",))
+
+    status = connection_status(harness.run_check(rest_only.config()))
+
+    assert status.status == Status.SUCCEEDED
+    assert status.message == "REST: ok; SOAP: no scope granted; data extensions: no scope granted"
 
 
 def test_check_with_a_wrong_secret_fails_with_a_message_that_names_the_credentials(sandbox: Sandbox) -> None:

@@ -105,3 +105,17 @@ def test_the_next_sync_reads_again_the_links_of_sends_within_the_recent_period(
     assert not again.errors, again.errors[:3]
     assert expected
     assert harness.entity_ids(again.records[STREAM]) == expected
+
+
+@pytest.mark.parametrize("stream", [STREAM, "sends"])
+def test_a_first_incremental_sync_without_a_start_date_reads_every_send(sandbox: Sandbox, stream: str) -> None:
+    # The cursor then starts at year 1; a lookback (30 days here, 24 hours for sends) cannot go before it.
+    catalog = harness.configured_catalog(harness.discovered(sandbox), [stream])
+    full = harness.configured_catalog(harness.discovered(sandbox), [stream], incremental=False)
+
+    sync = harness.run_read(sandbox, sandbox.config(start_date=None), catalog)
+
+    assert not sync.errors, sync.errors[:3]
+    assert harness.entity_ids(sync.records[stream]) == harness.entity_ids(
+        harness.run_read(sandbox, sandbox.config(start_date=None), full).records[stream]
+    )

@@ -177,6 +177,9 @@ def test_token_requests_fail_only_rarely(start_sandbox: Any) -> None:
 # --- REST shapes --------------------------------------------------------------------------------
 
 
+REST_ERROR_DOCS = "https://developer.salesforce.com/docs/atlas.en-us.mc-apis.meta/mc-apis/error-handling.htm"
+
+
 def test_rest_rate_limit_answers_429_in_both_sfmc_shapes(start_sandbox: Any) -> None:
     running = start_sandbox(faults="rate_limit:1.0")
     token = new_token(running)
@@ -186,8 +189,18 @@ def test_rest_rate_limit_answers_429_in_both_sfmc_shapes(start_sandbox: Any) -> 
     blocked = [answer for answer in answers if "Retry-After" not in answer.headers]
     assert with_retry and blocked
     assert {answer.headers["Retry-After"] for answer in with_retry} == {"1"}
-    assert with_retry[0].json() == {"message": "Rate limit exceeded", "errorcode": 50100, "retryAfter": 1}
-    assert blocked[0].json() == {"message": "Your requests are temporarily blocked.", "errorcode": 50200}
+    # Every REST error carries message, errorcode and documentation ("Handle Errors in REST API").
+    assert with_retry[0].json() == {
+        "message": "Rate limit exceeded",
+        "errorcode": 50100,
+        "documentation": REST_ERROR_DOCS,
+        "retryAfter": 1,
+    }
+    assert blocked[0].json() == {
+        "message": "Your requests are temporarily blocked.",
+        "errorcode": 50200,
+        "documentation": REST_ERROR_DOCS,
+    }
 
 
 def test_rest_server_errors_are_json_500s_or_gateway_html(start_sandbox: Any) -> None:

@@ -169,7 +169,12 @@ def test_rest_call_without_its_scope_is_forbidden(start_sandbox: Any) -> None:
 
 def test_unknown_path_answers_not_found(sandbox: Sandbox, api: requests.Session) -> None:
     response = get(api, sandbox, "/hub/v1/nothing-here")
-    assert response.status_code == 404 and response.json() == {"errorcode": 404, "message": "Not Found"}
+    assert response.status_code == 404
+    assert response.json() == {
+        "errorcode": 404,
+        "message": "Not Found",
+        "documentation": NOT_AUTHORIZED["documentation"],
+    }
 
 
 # --- campaigns ----------------------------------------------------------------------------------
@@ -236,7 +241,11 @@ def test_journey_activities_carry_no_invented_statistics(sandbox: Sandbox, api: 
 def test_assets_of_an_unknown_campaign_are_a_bad_request(sandbox: Sandbox, api: requests.Session) -> None:
     response = get(api, sandbox, "/hub/v1/campaigns/999999/assets")
     assert response.status_code == 400
-    assert response.json() == {"message": "Campaign ID is invalid", "errorcode": 10000}
+    assert response.json() == {
+        "message": "Campaign ID is invalid",
+        "errorcode": 10000,
+        "documentation": NOT_AUTHORIZED["documentation"],
+    }
 
 
 # --- assets -------------------------------------------------------------------------------------

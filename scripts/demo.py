@@ -1,7 +1,11 @@
-"""The main job: spec, check, discover, then a read of every stream, through the `source-sfmc` command.
+"""The main job: spec, check, discover through the `source-sfmc` command, then every stream landed locally.
 
 Without `--config`, it starts the bundled SFMC sandbox on a free loopback port and reads from it. With
-`--config secrets/config.json` it runs against a real Marketing Cloud account. Prints per-stream counts.
+`--config secrets/config.json` it runs against a real Marketing Cloud account.
+
+With `--pyairbyte PYTHON` (a venv's python that has PyAirbyte, see scripts/setup-demo.sh) the records land in
+PyAirbyte's default DuckDB cache (scripts/land_duckdb.py); without it, or if PyAirbyte fails, in JSON lines,
+one file per stream under demo-output/. Either way it prints per-stream counts.
 """
 
 from __future__ import annotations
@@ -18,12 +22,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_CONFIG = ROOT / "integration_tests" / "sandbox_config.json"
+JSON_LINES_DIR = ROOT / "demo-output"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", type=Path, help="a connector config for a real account (default: sandbox)")
     parser.add_argument("--streams", help="comma-separated stream names to read (default: all)")
+    parser.add_argument("--pyairbyte", type=Path, help="python of a venv with PyAirbyte: land in DuckDB")
+    parser.add_argument(
+        "--json-lines-dir", type=Path, default=JSON_LINES_DIR, help="where JSON lines land without PyAirbyte"
+    )
     args = parser.parse_args()
 
     sandbox = None
@@ -40,7 +49,7 @@ def main() -> int:
             config_path = work / "config.json"
             config_path.write_text(json.dumps(config))
         try:
-            return run_connector(config_path, work, args.streams)
+            return run_connector(config_path, work, args.streams, args.pyairbyte, args.json_lines_dir)
         finally:
             if sandbox is not None:
                 sandbox.terminate()
@@ -76,7 +85,9 @@ def connector(*args: str) -> list[dict]:
     return messages
 
 
-def run_connector(config_path: Path, work: Path, stream_filter: str | None) -> int:
+def run_connector(
+    config_path: Path, work: Path, stream_filter: str | None, pyairbyte: Path | None, json_lines_dir: Path
+) -> int:
     started = time.monotonic()
     spec = [m for m in connector("spec") if m["type"] == "SPEC"]
     print(f"spec: {'ok' if spec else 'FAILED'}")
@@ -99,6 +110,28 @@ def run_connector(config_path: Path, work: Path, stream_filter: str | None) -> i
     streams = [s for s in streams if wanted is None or s["name"] in wanted]
     print(f"discover: {len(streams)} streams")
 
+    if pyairbyte is not None:
+        if land_in_duckdb(pyairbyte, config_path, stream_filter) == 0:
+            print(f"\nread and landed in {time.monotonic() - started:.1f} s")
+            return 0
+        print("\nPyAirbyte did not finish (see above): landing JSON lines instead")
+    else:
+        print("\nPyAirbyte is not installed here: landing JSON lines instead of DuckDB")
+    return land_json_lines(config_path, work, streams, started, json_lines_dir)
+
+
+def land_in_duckdb(pyairbyte: Path, config_path: Path, stream_filter: str | None) -> int:
+    """PyAirbyte reads every stream with this venv's source-sfmc into its DuckDB cache; its output is shown."""
+    print("\nreading every stream into DuckDB through PyAirbyte")
+    command = [str(pyairbyte), str(ROOT / "scripts" / "land_duckdb.py"), "--config", str(config_path)]
+    command += ["--executable", str(Path(sys.executable).parent / "source-sfmc")]
+    if stream_filter:
+        command += ["--streams", stream_filter]
+    return subprocess.run(command, cwd=ROOT).returncode
+
+
+def land_json_lines(config_path: Path, work: Path, streams: list[dict], started: float, json_lines_dir: Path) -> int:
+    """`source-sfmc read` of every stream; each stream's records in <json_lines_dir>/<stream>.jsonl."""
     configured = {
         "streams": [
             {
@@ -119,6 +152,14 @@ def run_connector(config_path: Path, work: Path, stream_filter: str | None) -> i
     records = Counter(m["record"]["stream"] for m in messages if m["type"] == "RECORD")
     states = Counter(m["state"]["stream"]["stream_descriptor"]["name"] for m in messages if m["type"] == "STATE")
     errors = [m for m in messages if m["type"] == "TRACE" and m["trace"].get("type") == "ERROR"]
+    json_lines_dir.mkdir(parents=True, exist_ok=True)
+    for stream in streams:
+        lines = [
+            json.dumps(m["record"]["data"]) + "\n"
+            for m in messages
+            if m["type"] == "RECORD" and m["record"]["stream"] == stream["name"]
+        ]
+        (json_lines_dir / f"{stream['name']}.jsonl").write_text("".join(lines))
 
     print(f"\n{'stream':<32}{'records':>10}{'states':>8}")
     for stream in streams:
@@ -132,6 +173,7 @@ def run_connector(config_path: Path, work: Path, stream_filter: str | None) -> i
     if unchanged:
         print(f"(read incrementally from start_date: nothing in {', '.join(unchanged)} changed since then)")
     print(f"\nread: {'FAILED' if errors else 'ok'} in {time.monotonic() - started:.1f} s")
+    print(f"records: one JSON-lines file per stream in {json_lines_dir}")
     return 1 if errors else 0
 
 

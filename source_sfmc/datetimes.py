@@ -88,7 +88,7 @@ def to_filter_value(dt: datetime) -> str:
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError(f"filter dates must be timezone-aware, got {dt!r}")
     utc = dt.astimezone(UTC)
-    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"  # %Y writes year 1 as '1'
 
 
 def _from_iso(value: str) -> datetime:

@@ -24,7 +24,7 @@ from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, Err
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 
 from source_sfmc.http_policy import BodyTooLarge, RedirectRefused, RequestDeadlineExceeded, UntrustedHost
-from source_sfmc.soap.describe import parse_describe
+from source_sfmc.soap.describe import DESCRIBE_HEADERS, parse_describe
 from source_sfmc.soap.envelope import requested_object_type
 from source_sfmc.soap.parse import MalformedResponse, SoapFault, parse_fault, parse_retrieve
 
@@ -42,20 +42,21 @@ _TRANSIENT_EXCEPTIONS = (
 )
 
 
-# Set around a request whose Retrieve results must stay plain dicts whatever object it asks for (`plain_results`).
-# A context variable is per thread, and the error handler runs in the thread that sends the request.
-_PLAIN_RESULTS: ContextVar[bool] = ContextVar("sfmc_plain_results", default=False)
+# Set around a Retrieve sent on the side of a stream's windows (`side_retrieve`). A context variable is per
+# thread, and the error handler runs in the thread that sends the request.
+_SIDE_RETRIEVE: ContextVar[bool] = ContextVar("sfmc_side_retrieve", default=False)
 
 
 @contextmanager
-def plain_results() -> Iterator[None]:
-    """Requests sent inside this block get their Retrieve results as plain dicts, never typed records: for a
-    stream retrieving objects on the side (data extension fields, folders), even of its own object type."""
-    token = _PLAIN_RESULTS.set(True)
+def side_retrieve() -> Iterator[None]:
+    """Requests sent inside this block retrieve objects on the side of the stream's date windows (data extension
+    fields, folders): their results stay plain dicts, never typed records, even of the stream's own object type,
+    and a timeout is retried, not split, since they read no window to split."""
+    token = _SIDE_RETRIEVE.set(True)
     try:
         yield
     finally:
-        _PLAIN_RESULTS.reset(token)
+        _SIDE_RETRIEVE.reset(token)
 
 
 def parsed_body(response: requests.Response) -> Any:
@@ -87,7 +88,8 @@ class SfmcErrorHandler(ErrorHandler):
 
     With `split_on_timeout` (streams that read date windows and can split them), a request that times out, by
     getting no answer in time or by SFMC's "Timeout expired" fault, is SPLIT_REQUEST_WINDOW rather than retried:
-    the same dense window would most likely time out again (`window_split.py`)."""
+    the same dense window would most likely time out again (`window_split.py`). Requests that read no window of
+    the stream are retried on a timeout like any other stream's: a Describe, and retrieves on the side."""
 
     def __init__(
         self,
@@ -113,7 +115,9 @@ class SfmcErrorHandler(ErrorHandler):
         return MAX_RETRY_SECONDS
 
     def interpret_response(self, response_or_exception: requests.Response | Exception | None) -> ErrorResolution:
-        if self._split_on_timeout and isinstance(response_or_exception, requests.exceptions.ReadTimeout):
+        if isinstance(response_or_exception, requests.exceptions.ReadTimeout) and self._splits(
+            response_or_exception.request
+        ):
             return _split(f"{self._stream_name}: no answer before the request timeout")
         if isinstance(response_or_exception, _TRANSIENT_EXCEPTIONS):
             return _retry(f"{self._stream_name}: {_describe_exception(response_or_exception)}")
@@ -164,7 +168,7 @@ class SfmcErrorHandler(ErrorHandler):
         status = response.status_code
         if status == 200:
             # A Describe answers a DefinitionResponseMsg; everything else we send is a Retrieve.
-            describing = response.request.headers.get("SOAPAction") == "Describe"
+            describing = _is_describe(response.request)
             try:
                 parsed = (
                     parse_describe(response.content)
@@ -194,12 +198,19 @@ class SfmcErrorHandler(ErrorHandler):
             )
         if fault.code.endswith("Client"):
             return _fail(f"{self._stream_name}: Marketing Cloud rejected the SOAP request: {text}")
-        if self._split_on_timeout and is_timeout_fault(fault):
+        if is_timeout_fault(fault) and self._splits(response.request):
             return _split(f"{self._stream_name}: Marketing Cloud timed out ({text})")
         return _retry(f"{self._stream_name}: SOAP fault {fault.code}: {text}")
 
+    def _splits(self, request: Any) -> bool:
+        """Whether a timeout of `request` splits its window: only a Retrieve (or its continuation) of the stream's
+        own windows does."""
+        if not self._split_on_timeout or _SIDE_RETRIEVE.get():
+            return False
+        return not _is_describe(request)
+
     def _record_of(self, response: requests.Response) -> Callable[[dict], Any] | None:
-        if not self._records or response.request is None or _PLAIN_RESULTS.get():
+        if not self._records or response.request is None or _SIDE_RETRIEVE.get():
             return None
         return self._records.get(requested_object_type(response.request.body) or "")
 
@@ -226,7 +237,8 @@ class RetryAfterBackoff(BackoffStrategy):
         if not isinstance(response_or_exception, requests.Response):
             return None
         header = response_or_exception.headers.get("Retry-After")
-        if header and header.strip().isdigit():
+        # ASCII digits only: str.isdigit() also takes '²', which float() refuses.
+        if header and header.strip().isascii() and header.strip().isdigit():
             return float(header.strip())
         body = _json_or_empty(response_or_exception)
         retry_after = body.get("retryAfter")
@@ -269,6 +281,10 @@ def _fault_or_none(content: bytes) -> SoapFault | None:
         return parse_fault(content)
     except MalformedResponse:
         return None
+
+
+def _is_describe(request: Any) -> bool:
+    return request is not None and request.headers.get("SOAPAction") == DESCRIBE_HEADERS["SOAPAction"]
 
 
 def _describe_exception(error: Exception) -> str:

@@ -264,6 +264,9 @@ class Assets(RestStream):
     scopes = ("documents_and_images_read", "saved_content_read")
     cursor_field_name = "modifiedDate"
     probe_path = "asset/v1/content/assets/query"
+    # Set once SFMC refused the date condition: later windows of the sync are read by id alone from the start
+    # (one warning, no refused request per window).
+    dates_refused = False
 
     def probe(self) -> None:
         self.get_json(self.probe_path, post=self.query_body(last_id=0, window={}, size=1))
@@ -305,7 +308,7 @@ class Assets(RestStream):
     def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         window = {key: stream_slice[key] for key in (WINDOW_START, WINDOW_END) if stream_slice.get(key)}
         in_window = _window_test(window)
-        send_dates = bool(window)
+        send_dates = bool(window) and not self.dates_refused
         last_id = 0
         guard = PageGuard(self.stream_name, self.probe_path)
         while True:
@@ -313,9 +316,10 @@ class Assets(RestStream):
             if status == 400 and send_dates:  # only a query with a date condition gets here (AssetQueryErrorHandler)
                 logger.warning(
                     f"Stream 'assets': Marketing Cloud refused the modifiedDate condition of the asset query "
-                    f"({_message_of(body)}); reading by id and keeping the window's dates on our side instead."
+                    f"({_message_of(body)}); reading this and later windows by id and keeping their dates on our "
+                    "side instead."
                 )
-                send_dates = False
+                send_dates, self.dates_refused = False, True
                 continue
             page, total = page_of(body)
             if guard.repeats(page):  # checked before any record of the page is emitted: a repeat is dropped
@@ -446,8 +450,10 @@ class JourneyHistory(RestStream):
 
     def _entries_between(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
         first = self._search(start, end, page=1)
-        count = whole_number(first.get("count")) or 0
-        if count >= JOURNEY_HISTORY_CAP:
+        # Without a usable count, pages are read until one comes back shorter than the page size asked for.
+        count = whole_number(first.get("count"))
+        count = count if count is not None and count >= 0 else None
+        if count is not None and count >= JOURNEY_HISTORY_CAP:
             if end - start <= JOURNEY_HISTORY_SHORTEST_RANGE:
                 raise AirbyteTracedException(
                     message=f"Journey history holds {JOURNEY_HISTORY_CAP:,} or more entries between "
@@ -465,7 +471,7 @@ class JourneyHistory(RestStream):
         while isinstance(items, list) and items and not guard.repeats(items):
             yield from items
             seen += len(items)
-            if seen >= count:
+            if seen >= count if count is not None else len(items) < JOURNEY_HISTORY_PAGE_SIZE:
                 return
             page += 1
             items = self._search(start, end, page=page).get("items") or []

@@ -27,7 +27,11 @@ class SfmcEntrypoint(AirbyteEntrypoint):
     def validate_connection(source_spec: ConnectorSpecification, config: Mapping[str, Any]) -> None:
         connector_config, _ = split_config(config)
         parse_config(connector_config)
-        AirbyteEntrypoint.validate_connection(source_spec, config)
+        # parse_config reads an optional setting left null as not set, and so does `read`; the spec's schema
+        # would refuse the null ("None is not of type 'integer'", naming no field), so it checks the rest.
+        AirbyteEntrypoint.validate_connection(
+            source_spec, {key: value for key, value in config.items() if value is not None}
+        )
 
 
 # Objects allocated between two young-generation collections (CPython's default is 700).

@@ -132,9 +132,13 @@ class SourceSfmc(ConcurrentSourceAdapter):
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         """Always a CONNECTION_STATUS: the CDK's entry point prints one for config errors only and re-raises every
-        other failure, so a server fault or an unexpected error would end `check` with a trace and no status."""
+        other failure, so a server fault or an unexpected error would end `check` with a trace and no status. On
+        success its message says what each API family found (the CDK's own `check` drops that message)."""
         try:
-            return super().check(logger, config)
+            succeeded, outcome = self.check_connection(logger, config)
+            if not succeeded:
+                return AirbyteConnectionStatus(status=Status.FAILED, message=repr(outcome))  # as the CDK reports it
+            return AirbyteConnectionStatus(status=Status.SUCCEEDED, message=outcome)
         except AirbyteTracedException as error:
             if error.failure_type == FailureType.config_error:
                 raise  # the entry point turns it into a failed CONNECTION_STATUS with its message

@@ -64,6 +64,14 @@ class WindowCursor(ConcurrentCursor):
     _future_warned = False
     input_state: dict[str, Any] = {}  # the input state the cursor started from, once checked
 
+    def _calculate_lower_boundary_of_last_slice(self, lower_boundary: Any) -> Any:
+        # A first sync without a start date starts at year 1, where the lookback cannot go back further (the
+        # CDK's subtraction overflows): it then starts at year 1 itself.
+        try:
+            return super()._calculate_lower_boundary_of_last_slice(lower_boundary)
+        except OverflowError:
+            return lower_boundary
+
     def observe(self, record: Record) -> None:
         try:
             cursor_value = self._extract_cursor_value(record)

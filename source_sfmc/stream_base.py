@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import threading
@@ -45,15 +46,28 @@ class SyncContext:
     authenticator: SfmcAuthenticator
     _memo: dict[str, Any] = field(default_factory=dict)
     _memo_locks: dict[str, threading.Lock] = field(default_factory=dict)
+    _memo_failures: dict[str, Exception] = field(default_factory=dict)
     _memo_guard: threading.Lock = field(default_factory=threading.Lock)
 
     def memo(self, key: str, compute: Callable[[], Any]) -> Any:
-        """Compute `key` once per sync, even when several streams ask at the same time."""
+        """Compute `key` once per sync, even when several streams ask at the same time.
+
+        A computation that failed (its requests already retried to the end of the error policy) fails every later
+        caller of the sync with the same error instead of being tried again: otherwise each window of a stream would
+        spend the whole retry budget again on a Describe or listing that is down, and the sync would take hours to
+        report what its first window already knew."""
         with self._memo_guard:
             lock = self._memo_locks.setdefault(key, threading.Lock())
         with lock:
+            if key in self._memo_failures:
+                # A copy each time: callers add their own context to the message (the window that failed).
+                raise copy.copy(self._memo_failures[key])
             if key not in self._memo:
-                self._memo[key] = compute()
+                try:
+                    self._memo[key] = compute()
+                except Exception as error:
+                    self._memo_failures[key] = copy.copy(error)
+                    raise
             return self._memo[key]
 
 
@@ -62,7 +76,9 @@ def utc_now() -> datetime:
 
 
 def format_window_bound(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # The year is padded by hand: strftime's %Y writes year 1 (where a sync without a start date begins) as '1'.
+    utc = value.astimezone(UTC)
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
 
 
 def parse_window_bound(value: str) -> datetime:

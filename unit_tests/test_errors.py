@@ -146,6 +146,11 @@ def test_backoff_without_a_hint_defers_to_the_exponential_default():
     assert RetryAfterBackoff().backoff_time(a_response(503, b""), 1) is None
 
 
+@pytest.mark.parametrize("header", ["²", "١٢", " 7x"])
+def test_a_retry_after_header_that_is_not_ascii_seconds_defers_to_the_default(header):
+    assert RetryAfterBackoff().backoff_time(a_response(429, {}, {"Retry-After": header}), 1) is None
+
+
 def test_an_answer_too_deep_to_parse_is_retried_with_its_cause():
     body = (
         b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><RetrieveResponseMsg>'
@@ -188,11 +193,11 @@ def test_a_retrieve_of_another_object_stays_plain():
     assert parsed_body(response).results == [{"ID": "7"}]
 
 
-def test_a_retrieve_asked_for_plain_results_stays_plain_even_of_the_streams_own_object():
-    from source_sfmc.errors import plain_results
+def test_a_retrieve_asked_for_side_retrieve_stays_plain_even_of_the_streams_own_object():
+    from source_sfmc.errors import side_retrieve
 
     handler = SfmcErrorHandler("folders", "soap", ("email_read",), {"Email": lambda raw: {"id": int(raw["ID"])}})
     response = a_retrieve_answer("Email")
-    with plain_results():
+    with side_retrieve():
         handler.interpret_response(response)
     assert parsed_body(response).results == [{"ID": "7"}]

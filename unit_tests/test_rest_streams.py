@@ -300,6 +300,42 @@ def test_a_second_that_holds_the_cap_fails_with_a_clear_error(requests_mock, con
         )
 
 
+def history_page(first, size, **extra):
+    return {**extra, "items": [{"id": f"entry-{first + n}"} for n in range(size)]}
+
+
+@pytest.mark.parametrize("count", [None, "120", -1])
+def test_a_journey_history_answer_without_a_usable_count_is_paged_until_a_short_page(requests_mock, context, count):
+    extra = {} if count is None else {"count": count}
+    route = requests_mock.post(
+        HISTORY_SEARCH,
+        [
+            {"json": history_page(0, 50, **extra)},
+            {"json": history_page(50, 50, **extra)},
+            {"json": history_page(100, 20, **extra)},
+        ],
+    )
+
+    records = read(JourneyHistory(context), A_DAY)
+
+    assert [record["entity_id"] for record in records] == [f"entry-{n}" for n in range(120)]
+    assert [request.qs["$page"] for request in route.request_history] == [["1"], ["2"], ["3"]]
+
+
+def test_journey_history_entries_without_an_id_get_distinct_stable_keys(requests_mock, context):
+    entries = [
+        {"contactKey": "a", "transactionTime": "2026-11-01T01:00:00"},
+        {"contactKey": "b", "transactionTime": "2026-11-01T01:00:00"},
+    ]
+    requests_mock.post(HISTORY_SEARCH, json={"count": 2, "items": entries})
+
+    first, second = (record["entity_id"] for record in read(JourneyHistory(context), A_DAY))
+    again = read(JourneyHistory(context), A_DAY)[0]["entity_id"]
+
+    assert first != second and "None" not in (first, second)
+    assert again == first
+
+
 @given(
     st.one_of(
         st.none(),
@@ -316,3 +352,64 @@ def test_any_listing_body_reads_as_a_list_of_items_and_an_integer_total_or_none(
     items, total = page_of(body)
     assert all(isinstance(item, dict) for item in items)
     assert total is None or (isinstance(total, int) and not isinstance(total, bool))
+
+
+def test_the_campaign_list_of_the_reference_example_reads_its_items_and_count():
+    # "GET /hub/v1/campaigns" (getCampaignCollection.htm), example response: HAL-style links beside the page.
+    body = {
+        "page": 1,
+        "pageSize": 2,
+        "count": 3,
+        "links": {
+            "self": {"href": "/v1/campaigns?$page=1&$pagesize=2"},
+            "next": {"href": "/v1/campaigns?$page=2&$pagesize=2"},
+        },
+        "items": [{"id": "301", "name": "2012 Master Campaign"}, {"id": "302", "name": "Spring"}],
+    }
+    items, total = page_of(body)
+    assert [item["id"] for item in items] == ["301", "302"] and total == 3
+
+
+def test_asset_ids_written_as_strings_still_page_past_the_first_page(requests_mock, context):
+    def answer(request, response_context):
+        after = int(request.json()["query"]["leftOperand"]["value"])
+        ids = [i for i in range(1, 71) if i > after][:50]
+        return {**an_asset_page([], 70 - after), "items": [an_asset(str(i)) for i in ids]}
+
+    requests_mock.post(f"{REST}asset/v1/content/assets/query", json=answer)
+    assert [record["id"] for record in read(Assets(context), WINDOW)] == list(range(1, 71))
+
+
+def test_an_asset_query_that_ignores_the_id_condition_ends_instead_of_looping(requests_mock, context):
+    route = requests_mock.post(f"{REST}asset/v1/content/assets/query", json=an_asset_page(range(1, 51), 500))
+    assert len(read(Assets(context), WINDOW)) == 50
+    assert route.call_count == 2
+
+
+def test_a_listing_that_ignores_page_ends_instead_of_looping(requests_mock, context):
+    route = requests_mock.get(f"{REST}hub/v1/campaigns", json={"items": items(0, 50)})
+    assert len(read(Campaigns(context))) == 50
+    assert route.call_count == 2
+
+
+def test_a_listing_count_written_as_a_string_still_ends_the_listing(requests_mock, context):
+    route = requests_mock.get(f"{REST}hub/v1/campaigns", [{"json": {**a_page(1, 50), "count": "50"}}])
+    assert len(read(Campaigns(context))) == 50
+    assert route.call_count == 1
+
+
+def test_a_refused_date_condition_is_warned_about_once_and_not_sent_again_for_later_windows(
+    requests_mock, context, caplog
+):
+    def answer(request, response_context):
+        if "modifiedDate" in str(request.json()["query"]):
+            response_context.status_code = 400
+            return {"message": "greaterThanOrEqual needs a number", "errorcode": 10002}
+        return an_asset_page([1], 1)
+
+    route = requests_mock.post(f"{REST}asset/v1/content/assets/query", json=answer)
+    stream = Assets(context)
+    later = {WINDOW_START: "2025-02-01T00:00:00.000Z", WINDOW_END: "2025-03-01T00:00:00.000Z"}
+    read(stream, WINDOW), read(stream, later)
+    assert route.call_count == 3
+    assert caplog.text.count("refused the modifiedDate condition") == 1

@@ -13,7 +13,12 @@ from functools import cache
 
 import pytest
 
-from source_sfmc.soap.streams import SOAP_OBJECTS
+from source_sfmc.soap.streams import (
+    DATA_EXTENSION_FIELD_PROPERTIES,
+    LINK_SENDS_SEND_PROPERTIES,
+    SOAP_OBJECTS,
+    soap_properties,
+)
 from source_sfmc.stream_base import load_schema
 from unit_tests.wsdl import requires_wsdl, wsdl_path
 
@@ -205,3 +210,54 @@ def test_the_member_listing_walks_ancestors_and_skips_nested_elements():
     members = wsdl_members("TriggeredSendDefinition")
     assert {"Client", "Name", "InteractionObjectID", "SendClassification", "Priority"} <= members
     assert "Address" not in wsdl_members("Subscriber")  # an item of Addresses, not a member
+
+
+def _member_types(type_name: str) -> dict[str, str]:
+    """Each member of a type (its ancestors' included) with the name of its type."""
+    complex_type = _types()[type_name]
+    extension = complex_type.find(f"{_XS}complexContent/{_XS}extension")
+    owner = extension if extension is not None else complex_type
+    inherited = _member_types(extension.get("base").split(":")[-1]) if extension is not None else {}
+    own = {
+        e.get("name"): (e.get("type") or "").split(":")[-1]
+        for e in owner.findall(f"{_XS}sequence/{_XS}element")
+        if e.get("name")
+    }
+    return {**inherited, **own}
+
+
+def unknown_properties(object_type: str, properties) -> set[str]:
+    """Requested `Properties` paths that do not name a member at every step (`Link.ID`: Link of LinkSend, then ID of
+    its type); SFMC refuses the whole retrieve when one does not."""
+    unknown = set()
+    for path in properties:
+        type_name = object_type
+        for part in path.split("."):
+            members = _member_types(type_name) if type_name in _types() else {}
+            if part not in members:
+                unknown.add(path)
+                break
+            type_name = members[part]
+    return unknown
+
+
+@pytest.mark.parametrize("stream", SPECS)
+def test_every_requested_property_is_a_wsdl_member_at_every_step(stream):
+    spec = SPECS[stream]
+    properties = soap_properties(load_schema(spec.schema_name or spec.stream_name))
+
+    unknown = unknown_properties(spec.object_type, properties)
+
+    assert not unknown, f"{stream} asks {spec.object_type} for {sorted(unknown)}, which the WSDL does not have"
+
+
+def test_the_other_retrieves_ask_only_for_wsdl_members():
+    assert not unknown_properties("DataExtensionField", DATA_EXTENSION_FIELD_PROPERTIES)
+    assert not unknown_properties("Send", LINK_SENDS_SEND_PROPERTIES)
+
+
+def test_the_member_check_walks_nested_types():
+    assert unknown_properties("LinkSend", ["Link.TotalClicks", "Link.Clicks", "SendID.ID"]) == {
+        "Link.Clicks",
+        "SendID.ID",
+    }

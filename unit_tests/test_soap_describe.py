@@ -104,3 +104,31 @@ def test_the_choice_splits_the_wanted_properties_in_order_and_keeps_only_retriev
     assert list(choice.requested) == [name for name in wanted if name in choice.requested]
     for name in choice.requested:
         assert members.get(name, members.get(name.partition(".")[0])) is True
+
+
+@pytest.mark.parametrize(("written", "retrievable"), [("1", True), (" true ", True), ("0", False), ("false", False)])
+def test_is_retrievable_is_read_as_an_xsd_boolean(written, retrievable):
+    body = a_definition_response(("Send", [("ID", True)])).replace(
+        b"<IsRetrievable>true</IsRetrievable>", f"<IsRetrievable>{written}</IsRetrievable>".encode()
+    )
+    assert parse_describe(body)["Send"].properties == {"ID": retrievable}
+
+
+def test_a_describe_answer_in_an_unknown_encoding_is_refused_with_its_cause():
+    body = (
+        b'<?xml version="1.0" encoding="x-klingon"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
+        b"<soap:Body><DefinitionResponseMsg/></soap:Body></soap:Envelope>"
+    )
+    with pytest.raises(MalformedResponse, match="encoding that cannot be read"):
+        parse_describe(body)
+
+
+def test_a_deeply_nested_describe_answer_is_refused():
+    body = (
+        b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><DefinitionResponseMsg>'
+        + b"<ObjectDefinition>" * 100_000
+        + b"</ObjectDefinition>" * 100_000
+        + b"</DefinitionResponseMsg></soap:Body></soap:Envelope>"
+    )
+    with pytest.raises(MalformedResponse, match="nested more than"):
+        parse_describe(body)

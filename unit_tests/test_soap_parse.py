@@ -1,5 +1,7 @@
 """Retrieve responses and SOAP faults -> plain values; broken or hostile bodies are refused whole."""
 
+import tracemalloc
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -392,3 +394,35 @@ def test_header_blocks_are_not_results():
         b"<Security><Timestamp><Results>not a result</Results></Timestamp></Security></soap:Header>",
     )
     assert parse_retrieve(body).results == [{"ID": "1"}]
+
+
+def test_deep_nesting_outside_results_is_refused_too():
+    body = results_envelope(result("<ID>1</ID>")).replace(
+        b"</soap:Header>", b"<Security>" + nested(100).encode() + b"</Security></soap:Header>"
+    )
+    with pytest.raises(MalformedResponse, match="nested more than 64 levels deep"):
+        parse_retrieve(body)
+
+
+def test_deep_nesting_is_refused_as_it_opens_before_it_is_built():
+    body = results_envelope(result(nested(300_000)))
+    tracemalloc.start()
+    try:
+        with pytest.raises(MalformedResponse, match="nested more than 64 levels deep"):
+            parse_retrieve(body)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20  # building 300,000 nested dicts first takes well over 100 MiB
+
+
+def test_more_data_available_without_a_request_id_is_refused():
+    body = results_envelope(result("<ID>1</ID>"), status="MoreDataAvailable", request_id=None)
+    with pytest.raises(MalformedResponse, match="MoreDataAvailable but there is no RequestID"):
+        parse_retrieve(body)
+
+
+def test_more_data_available_with_an_empty_request_id_is_refused():
+    body = results_envelope(result("<ID>1</ID>"), status="MoreDataAvailable", request_id="")
+    with pytest.raises(MalformedResponse, match="MoreDataAvailable but there is no RequestID"):
+        parse_retrieve(body)

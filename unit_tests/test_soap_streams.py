@@ -1,5 +1,7 @@
 """The SOAP stream table: every stream's envelopes validate against the WSDL, and its records are keyed and typed."""
 
+import re
+
 import pytest
 
 from source_sfmc.auth import SfmcAuthenticator
@@ -150,6 +152,13 @@ def test_clicks_on_different_urls_are_different_events():
     assert first["entity_id"] != second["entity_id"]
 
 
+def test_answers_to_one_survey_question_at_once_are_different_events():
+    # SFMC's SurveyEvent page: one event per question and answer pair (a question taking several answers).
+    question = {"EventType": "Survey", "Question": "Which topics interest you?"}
+    first, second = parse("survey_events", an_event(**question, Answer="Sales"), an_event(**question, Answer="Tips"))
+    assert first["entity_id"] != second["entity_id"]
+
+
 def test_entity_id_is_a_digest_of_the_identifying_fields():
     (record,) = parse("sent_events", an_event(EventType="Sent"))
     assert record["entity_id"] == digest("364147", "a@example.com", "Sent", "2025-01-03T08:15:27.123", None)
@@ -257,6 +266,62 @@ def test_a_token_expired_fault_gets_a_new_token_into_the_retried_envelope(reques
     assert ">tok-2<" in sent_bodies[1] and "tok-1" not in sent_bodies[1]
 
 
+def soap_answer(status, request_id, results):
+    return (
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soap:Body>'
+        '<RetrieveResponseMsg xmlns="http://exacttarget.com/wsdl/partnerAPI">'
+        f"<OverallStatus>{status}</OverallStatus><RequestID>{request_id}</RequestID>{results}"
+        "</RetrieveResponseMsg></soap:Body></soap:Envelope>"
+    )
+
+
+def a_send(send_id):
+    return f'<Results xsi:type="Send"><ID>{send_id}</ID><SendDate>2025-01-03T08:15:27.123</SendDate></Results>'
+
+
+def a_link_send(send_id, link_id):
+    return (
+        f'<Results xsi:type="LinkSend"><ID>{link_id}</ID><SendID>{send_id}</SendID>'
+        f"<Link><ID>{link_id}</ID><TotalClicks>3</TotalClicks><URL>https://example.com/{link_id}</URL></Link></Results>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("send_ids", "batches_asked", "more_links"),
+    [
+        (list(map(str, range(1, 51))), [(50, "IN")], []),
+        ([*map(str, range(1, 51)), "S-51"], [(50, "IN"), (1, "equals")], []),
+        ([*map(str, range(1, 52)), "S-52"], [(50, "IN"), (2, "IN")], ["51:5100"]),
+    ],
+    ids=["50 sends", "51 sends, the last id not a number", "52 sends"],
+)
+def test_link_sends_asks_for_the_links_of_50_sends_at_a_time(requests_mock, send_ids, batches_asked, more_links):
+    # Only the first two sends of a batch have links (the others none); the first batch's answer needs a
+    # ContinueRequest, which brings send 3's link.
+    batches = []
+
+    def answer(request, _):
+        body = request.text
+        assert_valid_retrieve(request.body)
+        if "<ObjectType>Send</ObjectType>" in body:
+            return soap_answer("OK", "r-s", "".join(map(a_send, send_ids)))
+        if "<ContinueRequest>r-1</ContinueRequest>" in body:
+            return soap_answer("OK", "r-2", a_link_send("3", 300))
+        asked = re.findall(r"<Value>([^<]*)</Value>", body)
+        batches.append((len(asked), re.search(r"<SimpleOperator>(\w+)</SimpleOperator>", body).group(1)))
+        links = "".join(a_link_send(send_id, int(send_id) * 100) for send_id in asked[:2] if send_id.isdigit())
+        return soap_answer("MoreDataAvailable" if len(batches) == 1 else "OK", "r-1", links)
+
+    requests_mock.post(SOAP_URL, text=answer)
+
+    records = read_window("link_sends")
+
+    assert batches == batches_asked
+    assert [record["entity_id"] for record in records] == ["1:100", "2:200", "3:300", *more_links]
+    assert {record["SendDate"] for record in records} == {"2025-01-03T14:15:27.123000+00:00"}
+
+
 def a_describe_answer(object_type, retrievable, not_retrievable=()):
     properties = "".join(
         f"<Properties><Name>{name}</Name><IsRetrievable>{str(ok).lower()}</IsRetrievable></Properties>"
@@ -303,3 +368,21 @@ def test_a_type_whose_properties_are_all_unretrievable_fails_as_a_config_error(r
     with pytest.raises(AirbyteTracedException, match="deselect the stream") as raised:
         stream.envelope({})
     assert raised.value.failure_type.value == "config_error"
+
+
+def test_a_describe_that_failed_is_not_sent_again_by_the_streams_later_windows(requests_mock):
+    from airbyte_cdk.models import SyncMode
+
+    stream = soap_streams(a_context(describe=True))[[s.stream_name for s in SOAP_OBJECTS].index("sent_events")]
+    fault = (
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault>'
+        "<faultcode>soap:Client</faultcode><faultstring>Unable to describe SentEvent</faultstring>"
+        "</soap:Fault></soap:Body></soap:Envelope>"
+    )
+    route = requests_mock.post(SOAP_URL, text=fault, status_code=500)
+    later = {WINDOW_START: "2025-01-31T00:00:00.000Z", WINDOW_END: "2025-03-02T00:00:00.000Z"}
+    for window in (A_WINDOW, later):
+        with pytest.raises(Exception, match="Unable to describe SentEvent") as raised:
+            list(stream.read_records(SyncMode.full_refresh, stream_slice=window))
+        assert f"window {window[WINDOW_START]} to" in str(raised.value.message)  # each failure names its window
+    assert route.call_count == 1

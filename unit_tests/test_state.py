@@ -176,3 +176,32 @@ class _Partition:
 
     def to_slice(self):
         return self._window
+
+
+@pytest.mark.parametrize("lookback_hours", [1, 24, 720])
+def test_a_first_sync_without_a_start_date_reads_everything_in_one_window_despite_the_lookback(lookback_hours):
+    # With no start date and no state the cursor starts at year 1; the lookback must not take it before that.
+    from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
+    from airbyte_cdk.sources.message import InMemoryMessageRepository
+
+    from source_sfmc.auth import SfmcAuthenticator
+    from source_sfmc.config import parse_config
+    from source_sfmc.rest import Assets
+    from source_sfmc.state import window_cursor
+    from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SyncContext
+
+    config = parse_config(
+        {
+            "client_id": "a-client-id-long-enough",
+            "client_secret": "a-client-secret-long-enough",
+            "subdomain": "mc563885gzs27c5t9-63k636ttgm",
+            "lookback_hours": lookback_hours,
+        }
+    )
+    stream = Assets(SyncContext(config=config, authenticator=SfmcAuthenticator(config)))
+    cursor = window_cursor(stream, ConnectorStateManager([]), InMemoryMessageRepository())
+
+    (window,) = cursor.stream_slices()
+
+    assert window[WINDOW_START].startswith("0001-01-01")
+    assert window[WINDOW_END] <= datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z"

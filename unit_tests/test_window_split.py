@@ -133,9 +133,9 @@ def test_a_timeout_of_a_stream_without_windows_is_retried_not_split(requests_moc
 
 
 # -- the error policy tells a timeout apart --------------------------------------------------------------------
-def a_fault_response(body: str, status: int = 500) -> requests.Response:
+def a_fault_response(body: str, status: int = 500, request: requests.PreparedRequest | None = None):
     response = requests.Response()
-    response.status_code, response._content = status, body.encode()
+    response.status_code, response._content, response.request = status, body.encode(), request
     return response
 
 
@@ -226,3 +226,54 @@ def test_checks_probe_that_keeps_timing_out_says_so(requests_mock):
     requests_mock.post(SOAP_URL, status_code=500, text=TIMEOUT_FAULT)
     with pytest.raises(AirbyteTracedException, match="timed out 3 times answering a one-page SentEvent retrieve"):
         streams()["sent_events"].probe()
+
+
+# -- requests outside a window are retried, whatever stream sends them -------------------------------------------
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        pytest.param({"status_code": 500, "text": TIMEOUT_FAULT}, id="timeout fault"),
+        pytest.param({"exc": requests.exceptions.ReadTimeout("read timed out")}, id="no answer in time"),
+    ],
+)
+def test_a_side_listing_of_a_splitting_stream_is_retried_on_a_timeout_not_split(requests_mock, outcome):
+    route = requests_mock.post(SOAP_URL, [outcome, {"text": retrieve_page("OK", "r", 1)}])
+    folders = streams()["folders"]
+    assert folders.can_split_windows
+    assert len(list(folders.retrieve("DataFolder", ("ID", "Name")))) == 1
+    assert route.call_count == 2
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        pytest.param(lambda request: a_fault_response(TIMEOUT_FAULT, request=request), id="timeout fault"),
+        pytest.param(lambda request: requests.exceptions.ReadTimeout("slow", request=request), id="no answer in time"),
+    ],
+)
+def test_a_describe_timing_out_is_retried_not_split(outcome):
+    describe = requests.Request(
+        "POST", SOAP_URL, headers={"SOAPAction": "Describe"}, data=b"<DefinitionRequestMsg/>"
+    ).prepare()
+    handler = SfmcErrorHandler("sent_events", "soap", ("tracking_events_read",), split_on_timeout=True)
+    assert handler.interpret_response(outcome(describe)).response_action == ResponseAction.RETRY
+
+
+def test_a_timeout_on_a_continuation_page_rereads_the_window_in_halves_and_loses_nothing(requests_mock):
+    route = requests_mock.post(
+        SOAP_URL,
+        [
+            {"text": retrieve_page("MoreDataAvailable", "r-1", 1, 2)},
+            {"status_code": 500, "text": TIMEOUT_FAULT},
+            {"text": retrieve_page("OK", "r-2", 1)},
+            {"text": retrieve_page("OK", "r-3", 2, 3)},
+        ],
+    )
+    records = read(streams()["sent_events"], "2025-01-01T00:00:00.000Z", "2025-01-03T00:00:00.000Z")
+    assert [r["SendID"] for r in records] == [1, 2, 1, 2, 3]  # the first pages again, deduplicated by entity_id
+    assert b"ContinueRequest" in route.request_history[1].body
+    halves = [_DATE_VALUE.findall(request.text) for request in route.request_history[2:]]
+    assert halves == [
+        ["2025-01-01T00:00:00.000Z", "2025-01-02T00:00:00.000Z"],
+        ["2025-01-02T00:00:00.000Z", "2025-01-03T00:00:00.000Z"],
+    ]

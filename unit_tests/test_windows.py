@@ -1,6 +1,9 @@
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
+import pytest
+
+from source_sfmc.datetimes import to_filter_value
 from source_sfmc.stream_base import date_windows, format_window_bound, parse_window_bound
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -20,3 +23,11 @@ def test_window_bounds_are_utc_milliseconds():
     bound = datetime(2025, 1, 1, 6, 30, 15, 123456, tzinfo=UTC)
     assert format_window_bound(bound) == "2025-01-01T06:30:15.123Z"
     assert parse_window_bound("2025-01-01T06:30:15.123Z") == datetime(2025, 1, 1, 6, 30, 15, 123000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("year", [1, 99, 999, 2025])
+def test_window_bounds_and_filter_dates_write_four_digit_years(year):
+    # A sync without a start date begins at year 1, which strftime's %Y writes as '1' and SFMC cannot convert.
+    moment = datetime(year, 1, 1, tzinfo=UTC)
+    assert format_window_bound(moment) == f"{year:04d}-01-01T00:00:00.000Z"
+    assert to_filter_value(moment) == f"{year:04d}-01-01T00:00:00.000Z"

@@ -10,6 +10,7 @@ never faulted more than `MAX_CONSECUTIVE_FAULTS` times in a row, so retries alwa
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 import uuid
@@ -173,24 +174,29 @@ _JSON = {"Content-Type": "application/json; charset=utf-8"}
 _HTML = {"Content-Type": "text/html"}
 _XML = {"Content-Type": "text/xml; charset=utf-8"}
 RETRY_AFTER_SECONDS = 1
+_REST_DOCS = "https://developer.salesforce.com/docs/atlas.en-us.mc-apis.meta/mc-apis/error-handling.htm"
 
 
 def rest_rate_limit(variant: int) -> Response:
+    # Both bodies carry the three keys of every REST error ("Handle Errors in REST API", error-handling.htm).
     if variant % 4 == 3:  # SFMC's other throttle answer: a block, without Retry-After
-        return 429, dict(_JSON), b'{"message":"Your requests are temporarily blocked.","errorcode":50200}'
-    body = f'{{"message":"Rate limit exceeded","errorcode":50100,"retryAfter":{RETRY_AFTER_SECONDS}}}'
-    return 429, {**_JSON, "Retry-After": str(RETRY_AFTER_SECONDS)}, body.encode()
+        body = {"message": "Your requests are temporarily blocked.", "errorcode": 50200, "documentation": _REST_DOCS}
+        return 429, dict(_JSON), json.dumps(body).encode()
+    body = {
+        "message": "Rate limit exceeded",
+        "errorcode": 50100,
+        "documentation": _REST_DOCS,
+        "retryAfter": RETRY_AFTER_SECONDS,
+    }
+    return 429, {**_JSON, "Retry-After": str(RETRY_AFTER_SECONDS)}, json.dumps(body).encode()
 
 
 def rest_server_error(variant: int) -> Response:
     """What a failing SFMC stack answers: its own JSON 500, or the gateway's HTML 502/503."""
     choice = variant % 3
     if choice == 0:
-        body = (
-            '{"documentation":"https://developer.salesforce.com/docs/atlas.en-us.mc-apis.meta/mc-apis/'
-            'error-handling.htm","errorcode":0,"message":"Internal Server Error"}'
-        )
-        return 500, dict(_JSON), body.encode()
+        body = {"message": "Internal Server Error", "errorcode": 0, "documentation": _REST_DOCS}
+        return 500, dict(_JSON), json.dumps(body).encode()
     status, reason = (502, "Bad Gateway") if choice == 1 else (503, "Service Unavailable")
     title = f"{status} {reason}"
     html = f"<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center></body></html>\r\n"

@@ -40,27 +40,31 @@ def json_response(status: int, payload: object, headers: Mapping[str, str] | Non
     return status, {**JSON_HEADERS, **(headers or {})}, body
 
 
+def error_response(status: int, message: str, errorcode: int, **extra: object) -> Response:
+    """SFMC's REST error body: `{"message", "errorcode", "documentation"}`, every key always present.
+
+    Shape and codes: "Handle Errors in REST API"
+    (https://developer.salesforce.com/docs/atlas.en-us.mc-apis.meta/mc-apis/error-handling.htm): 400 with 10000-10006
+    (validation), 401 with 0 (Not Authorized), 403 with 20000-20002 (authorization). `extra` carries the few keys
+    an answer adds beside them (the throttle's `retryAfter`).
+    """
+    return json_response(status, {"message": message, "errorcode": errorcode, "documentation": DOCUMENTATION, **extra})
+
+
 def not_authorized() -> Response:
-    return json_response(401, {"documentation": DOCUMENTATION, "errorcode": 0, "message": "Not Authorized"})
+    return error_response(401, "Not Authorized", 0)
 
 
 def insufficient_privileges() -> Response:
-    return json_response(
-        403,
-        {
-            "documentation": DOCUMENTATION,
-            "errorcode": 20002,
-            "message": "Insufficient privileges to complete this action.",
-        },
-    )
+    return error_response(403, "Insufficient privileges to complete this action.", 20002)
 
 
 def not_found() -> Response:
-    return json_response(404, {"errorcode": 404, "message": "Not Found"})
+    return error_response(404, "Not Found", 404)
 
 
 def bad_request(message: str, errorcode: int = 10000) -> Response:
-    return json_response(400, {"message": message, "errorcode": errorcode})
+    return error_response(400, message, errorcode)
 
 
 # --- paging -------------------------------------------------------------------------------------
@@ -97,6 +101,16 @@ def _page_and_size(raw_page: object, raw_size: object, limit: PageLimit) -> tupl
 
 def _page_of(items: list[Any], page: int, size: int) -> list[Any]:
     return items[(page - 1) * size : page * size]
+
+
+def _page_links(path: str, page: int, size: int, total: int, order_by: str | None) -> dict[str, dict[str, str]]:
+    """HAL-style `links` of a hub listing, as in getCampaignCollection's example: relative to the API's version root
+    (`/v1/campaigns`, without `/hub`), lower-case `$pagesize`/`$orderby`; `next` only while pages remain."""
+    order = f"&$orderby={order_by}" if order_by else ""
+    links = {"self": {"href": f"{path}?$page={page}&$pagesize={size}{order}"}}
+    if page * size < total:
+        links["next"] = {"href": f"{path}?$page={page + 1}&$pagesize={size}{order}"}
+    return links
 
 
 def _query_page(request: RestRequest, limit: PageLimit) -> tuple[int, int]:
@@ -176,8 +190,12 @@ def list_campaigns(data: RestData, request: RestRequest, params: Mapping[str, st
     page, size = _query_page(request, PAGE_LIMITS["campaigns"])
     order = _order_by(request.query.get("$orderby"), _CAMPAIGN_COLUMNS, "id ASC")
     ordered = _sorted(sorted(data.campaigns, key=lambda c: int(c["id"])), order)
+    # Envelope of the reference's example ("GET /hub/v1/campaigns", getCampaignCollection.htm): `page`, `pageSize`,
+    # `count`, `links` (`self`, and `next` while pages remain, each `{"href"}`), `items`.
+    links = _page_links("/v1/campaigns", page, size, len(ordered), request.query.get("$orderby"))
     return json_response(
-        200, {"count": len(ordered), "page": page, "pageSize": size, "items": _page_of(ordered, page, size)}
+        200,
+        {"page": page, "pageSize": size, "count": len(ordered), "links": links, "items": _page_of(ordered, page, size)},
     )
 
 
@@ -211,22 +229,22 @@ def query_assets(data: RestData, request: RestRequest, params: Mapping[str, str]
     try:
         body = json.loads(request.body.decode("utf-8") or "{}")
     except ValueError:
-        return json_response(400, {"message": "The request body is not valid JSON.", "errorcode": 10002})
+        return bad_request("The request body is not valid JSON.", 10004)
     if not isinstance(body, dict):
-        return json_response(400, {"message": "The request body must be a JSON object.", "errorcode": 10002})
+        return bad_request("The request body must be a JSON object.", 10003)
     paging = body.get("page") if isinstance(body.get("page"), dict) else {}
     page, size = _page_and_size(paging.get("page"), paging.get("pageSize"), PAGE_LIMITS["assets"])
     if page * size > ASSET_RESULT_WINDOW:
         # The query runs on a search index whose result window stops at 10,000 (PROTOCOL.md: "all shards failed";
         # sfmc-devtools pages past it by id). The status SFMC uses for it is not documented.
-        return json_response(500, {"message": "all shards failed", "errorcode": 0, "documentation": ""})
+        return error_response(500, "all shards failed", 0)
     try:
         query = body.get("query")
         predicate = _compile(query) if query is not None else (lambda item: True)
         matching = [asset for asset in data.assets if predicate(asset)]
         order = _asset_sort(body.get("sort"))
     except QueryError as error:
-        return json_response(400, {"message": str(error), "errorcode": 10002, "documentation": ""})
+        return bad_request(str(error), 10002)
     items = _page_of(_sorted(matching, order), page, size)
     fields = body.get("fields")
     if isinstance(fields, list) and fields:
@@ -400,9 +418,9 @@ def search_journey_history(data: RestData, request: RestRequest, params: Mapping
     try:
         body = json.loads(request.body.decode("utf-8") or "{}")
     except ValueError:
-        return json_response(400, {"message": "The request body is not valid JSON.", "errorcode": 10002})
+        return bad_request("The request body is not valid JSON.", 10004)
     if not isinstance(body, dict):
-        return json_response(400, {"message": "The request body must be a JSON object.", "errorcode": 10002})
+        return bad_request("The request body must be a JSON object.", 10003)
     # .NET binds JSON properties case-insensitively: public clients send both `start` and `Start`.
     fields = {str(key).lower(): value for key, value in body.items()}
     bounds = []

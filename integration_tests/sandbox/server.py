@@ -406,7 +406,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         except Exception:
             traceback.print_exc(file=sys.stderr)
-            self._send(rest.json_response(500, {"errorcode": 0, "message": "Sandbox internal error"}))
+            self._send(rest.error_response(500, "Sandbox internal error", 0))
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -487,7 +487,7 @@ class _Handler(BaseHTTPRequestHandler):
             return denied
         if route.handler is None:  # data extension rows: the SOAP side owns that data
             if sandbox.soap_service is None:
-                return rest.json_response(503, {"errorcode": 0, "message": sandbox.soap_unavailable})
+                return rest.error_response(503, sandbox.soap_unavailable, 0)
             return sandbox.soap_service.handle_rowset(
                 params["key"],
                 dict(pairs),

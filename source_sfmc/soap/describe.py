@@ -13,14 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
-from xml.parsers import expat
-
-import xmltodict
 
 from source_sfmc.soap.envelope import describe_envelope
-from source_sfmc.soap.parse import MalformedResponse
+from source_sfmc.soap.parse import MalformedResponse, parse_xml
 
 __all__ = [
     "DESCRIBE_HEADERS",
@@ -52,10 +48,7 @@ class PropertyChoice:
 
 def parse_describe(body: bytes) -> dict[str, ObjectDefinition]:
     """Object definitions by object type from a `DefinitionResponseMsg`; MalformedResponse for anything else."""
-    try:
-        document = xmltodict.parse(body, expat=_EXPAT_WITHOUT_DTD, disable_entities=True, xml_attribs=False)
-    except expat.ExpatError as error:
-        raise MalformedResponse(f"Describe answer is not well-formed XML: {error}") from None
+    document = parse_xml(body, strip_whitespace=True)
     envelope = _child(document, "Envelope")
     message = _child(_child(envelope, "Body"), "DefinitionResponseMsg")
     if not isinstance(message, dict):
@@ -69,7 +62,8 @@ def parse_describe(body: bytes) -> dict[str, ObjectDefinition]:
         for prop in _as_list(_child(raw, "Properties")):
             name = _child(prop, "Name")
             if isinstance(name, str) and name:
-                properties[name] = str(_child(prop, "IsRetrievable")).strip().lower() == "true"
+                # xsd:boolean: "true" or "1" (whitespace collapsed); missing means not retrievable, as FuelSDK reads it.
+                properties[name] = str(_child(prop, "IsRetrievable")).strip().lower() in ("true", "1")
         definitions[object_type] = ObjectDefinition(object_type, properties)
     return definitions
 
@@ -107,16 +101,3 @@ def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
-
-
-def _refuse_doctype(*_: Any) -> None:
-    raise expat.ExpatError("document type declarations are not allowed in SOAP messages")
-
-
-def _parser_refusing_doctype(encoding: str | None = None, namespace_separator: str | None = None) -> Any:
-    parser = expat.ParserCreate(encoding, namespace_separator)
-    parser.StartDoctypeDeclHandler = _refuse_doctype
-    return parser
-
-
-_EXPAT_WITHOUT_DTD = SimpleNamespace(ParserCreate=_parser_refusing_doctype)

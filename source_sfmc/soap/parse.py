@@ -38,6 +38,10 @@ MAX_BODY_BYTES = 512 * 1024 * 1024
 MAX_RESULT_DEPTH = 64
 # Depth of the elements directly under RetrieveResponseMsg: Envelope / Body / RetrieveResponseMsg / element.
 _MESSAGE_CHILD_DEPTH = 4
+# Levels of elements in a whole envelope: a Results element's own MAX_RESULT_DEPTH below the message's children.
+# Enforced by the parser as elements open, so a deep answer is refused before it is built (a 20 MiB body of
+# nothing but nested elements is otherwise 1.4 GiB of dicts before any later check could see its depth).
+MAX_DOCUMENT_DEPTH = _MESSAGE_CHILD_DEPTH + MAX_RESULT_DEPTH
 # Text between child elements of a pretty-printed document; xmltodict keeps it under this key.
 _TEXT_KEY = "#text"
 
@@ -68,10 +72,6 @@ def parse_retrieve(body: bytes, record: Callable[[dict], Any] | None = None) -> 
     Raises MalformedResponse (with a cause a person can read) for anything that is not a complete, well-formed
     Retrieve response within the size and depth limits.
     """
-    if len(body) > MAX_BODY_BYTES:
-        raise MalformedResponse(
-            f"the answer is {len(body) / 2**20:.0f} MiB, more than the {MAX_BODY_BYTES // 2**20} MiB one page may be"
-        )
     # xmltodict adds the Results element's own text to its dict after the callback returns, so without `record`
     # each result is copied (with `record`, the typed record is a new dict anyway).
     convert = record or dict
@@ -99,13 +99,17 @@ def parse_retrieve(body: bytes, record: Callable[[dict], Any] | None = None) -> 
             found.setdefault(_local(name), item)
         return True
 
-    _parse(body, item_depth=_MESSAGE_CHILD_DEPTH, item_callback=take)
+    parse_xml(body, item_depth=_MESSAGE_CHILD_DEPTH, item_callback=take)
     status = found.get("OverallStatus")
     if verified_message is None or not isinstance(status, str):
         raise MalformedResponse(_why_not_a_retrieve_response(body))
     request_id = found.get("RequestID")
     if request_id is not None and not isinstance(request_id, str):
         raise MalformedResponse("RequestID is not text")
+    if status == "MoreDataAvailable" and not request_id:
+        # The rest of the results can only be asked for with the RequestID; taking the page as the last one
+        # would end the window early and let its state advance past records never read.
+        raise MalformedResponse("OverallStatus is MoreDataAvailable but there is no RequestID to continue with")
     return RetrievePage(status, request_id, results)
 
 
@@ -149,7 +153,7 @@ def parse_fault(body: bytes) -> SoapFault | None:
 
 def _soap_body(body: bytes) -> dict:
     """The children of the envelope's Body, keyed by local name."""
-    document = _parse(body)
+    document = parse_xml(body)
     envelope = _local_names(_child(document, "Envelope"))
     if envelope is None:
         raise MalformedResponse(f"response is not a SOAP envelope (root element: {_names(document)})")
@@ -159,15 +163,20 @@ def _soap_body(body: bytes) -> dict:
     return soap_body
 
 
-def _parse(body: bytes, **streaming: Any) -> Any:
-    """xmltodict over an expat that refuses DTDs; every way a body can fail to parse is a MalformedResponse."""
+def parse_xml(body: bytes, *, strip_whitespace: bool = False, **streaming: Any) -> Any:
+    """xmltodict over an expat that refuses DTDs and deep nesting, for any SOAP answer (Retrieve, fault,
+    Describe); a body over MAX_BODY_BYTES and every way a body can fail to parse is a MalformedResponse."""
+    if len(body) > MAX_BODY_BYTES:
+        raise MalformedResponse(
+            f"the answer is {len(body) / 2**20:.0f} MiB, more than the {MAX_BODY_BYTES // 2**20} MiB one page may be"
+        )
     try:
         return xmltodict.parse(
             body,
             expat=_EXPAT_WITHOUT_DTD,
             disable_entities=True,
             xml_attribs=False,
-            strip_whitespace=False,
+            strip_whitespace=strip_whitespace,
             **streaming,
         )
     except expat.ExpatError as error:
@@ -277,7 +286,8 @@ def _refuse_doctype(*_: Any) -> None:
 
 
 class _ParserWithAttributeDicts:
-    """An expat parser that keeps handing attributes over as a dict when xmltodict asks for ordered lists.
+    """An expat parser that keeps handing attributes over as a dict when xmltodict asks for ordered lists, and
+    refuses elements nested deeper than MAX_DOCUMENT_DEPTH as they open.
 
     xmltodict turns every ordered attribute list back into a dict in Python, once per element, even when it
     then drops the attributes (`xml_attribs=False`); expat building the dict in C costs a quarter of the whole
@@ -290,11 +300,31 @@ class _ParserWithAttributeDicts:
         object.__setattr__(self, "_parser", parser)
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name == "StartElementHandler":
+            value = _refusing_deep_elements(value)
         if name != "ordered_attributes":
             setattr(self._parser, name, value)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._parser, name)
+
+
+def _refusing_deep_elements(start_element: Any) -> Any:
+    """xmltodict's start-element handler, refusing an element that would open below MAX_DOCUMENT_DEPTH.
+
+    The handler's `path` holds the open elements (xmltodict keeps it for item_depth); reading its length costs
+    one call per element, where counting depth ourselves would need a second handler for closing elements."""
+    path = start_element.__self__.path
+
+    def start(name: str, attributes: Any) -> None:
+        if len(path) >= MAX_DOCUMENT_DEPTH:
+            raise MalformedResponse(
+                f"elements are nested more than {MAX_RESULT_DEPTH} levels deep inside a Results element "
+                f"({MAX_DOCUMENT_DEPTH} in the whole envelope)"
+            )
+        start_element(name, attributes)
+
+    return start
 
 
 def _parser_refusing_doctype(encoding: str | None = None, namespace_separator: str | None = None) -> Any:

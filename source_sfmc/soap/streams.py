@@ -20,7 +20,7 @@ from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.sources.streams.http.request_window_split_exception import RequestWindowSplitRequiredException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_sfmc.errors import SfmcErrorHandler, parsed_body, plain_results
+from source_sfmc.errors import SfmcErrorHandler, parsed_body, side_retrieve
 from source_sfmc.keys import event_key, field_value, key_of
 from source_sfmc.paging import PageGuard
 from source_sfmc.soap.describe import (
@@ -139,8 +139,9 @@ SOAP_OBJECTS: tuple[SoapObject, ...] = (
     _event("not_sent_events", "NotSentEvent"),
     _event("forwarded_email_events", "ForwardedEmailEvent"),
     _event("forwarded_email_opt_in_events", "ForwardedEmailOptInEvent", "OptInSubscriberKey"),
-    # One survey answer per question: a subscriber answering two questions at once is two events.
-    _event("survey_events", "SurveyEvent", "Question"),
+    # SFMC's SurveyEvent page: "one survey [event] for each question and answer pair", so a question answered
+    # with several choices at once is several events, told apart by their Answer.
+    _event("survey_events", "SurveyEvent", "Question", "Answer"),
 )
 
 
@@ -436,7 +437,7 @@ class SoapStream(SfmcStream):
                 if request_id
                 else retrieve_envelope(token, object_type, properties, filter, self.options)
             )
-            with plain_results():
+            with side_retrieve():
                 _, response = self._http_client.send_request(
                     http_method="POST",
                     url=self.url_base,
@@ -542,6 +543,8 @@ class DataExtensionsStream(SoapStream):
 # SFMC caps neither the values of an IN filter nor documents a limit; public clients send a few dozen send ids at
 # once, and a batch this size keeps each LinkSend retrieve to about one page.
 LINK_SENDS_PER_RETRIEVE = 50
+# What the send listing of link_sends asks for: the id to filter LinkSend on, the date that is the cursor.
+LINK_SENDS_SEND_PROPERTIES = ("ID", "SendDate")
 
 
 class LinkSendsStream(SoapStream):
@@ -563,10 +566,10 @@ class LinkSendsStream(SoapStream):
     def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         send_dates = {
             str(send.get("ID")): send.get("SendDate")
-            for send in self.retrieve("Send", ("ID", "SendDate"), self.slice_filter(stream_slice))
+            for send in self.retrieve("Send", LINK_SENDS_SEND_PROPERTIES, self.slice_filter(stream_slice))
             if send.get("ID") is not None
         }
-        send_ids = sorted(send_dates, key=int)
+        send_ids = sorted(send_dates, key=_numeric_first)
         for start in range(0, len(send_ids), LINK_SENDS_PER_RETRIEVE):
             batch = tuple(send_ids[start : start + LINK_SENDS_PER_RETRIEVE])
             for raw in self._links_of(batch):
@@ -601,6 +604,13 @@ class LinkSendsStream(SoapStream):
             ),
             None,
         )
+
+
+def _numeric_first(send_id: str) -> tuple[int, int, str]:
+    """Send ids in numeric order; one that is not a whole number (Send.ID is xsd:int, but nothing is assumed
+    of what a server sends) sorts after them instead of failing the sync."""
+    text = send_id.strip()
+    return (0, int(text), "") if text.isascii() and text.isdigit() else (1, 0, send_id)
 
 
 STREAM_CLASSES: dict[str, type[SoapStream]] = {"data_extensions": DataExtensionsStream, "link_sends": LinkSendsStream}
