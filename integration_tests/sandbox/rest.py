@@ -63,6 +63,17 @@ def not_found() -> Response:
     return error_response(404, "Not Found", 404)
 
 
+def json_object_body(request: RestRequest) -> dict[str, Any] | Response:
+    """The request's JSON object body, or the 400 SFMC answers (10004: not JSON; 10003: not an object)."""
+    try:
+        body = json.loads(request.body.decode("utf-8") or "{}")
+    except ValueError:
+        return bad_request("The request body is not valid JSON.", 10004)
+    if not isinstance(body, dict):
+        return bad_request("The request body must be a JSON object.", 10003)
+    return body
+
+
 def bad_request(message: str, errorcode: int = 10000) -> Response:
     return error_response(400, message, errorcode)
 
@@ -226,12 +237,9 @@ class QueryError(ValueError):
 
 
 def query_assets(data: RestData, request: RestRequest, params: Mapping[str, str]) -> Response:
-    try:
-        body = json.loads(request.body.decode("utf-8") or "{}")
-    except ValueError:
-        return bad_request("The request body is not valid JSON.", 10004)
+    body = json_object_body(request)
     if not isinstance(body, dict):
-        return bad_request("The request body must be a JSON object.", 10003)
+        return body
     paging = body.get("page") if isinstance(body.get("page"), dict) else {}
     page, size = _page_and_size(paging.get("page"), paging.get("pageSize"), PAGE_LIMITS["assets"])
     if page * size > ASSET_RESULT_WINDOW:
@@ -415,12 +423,9 @@ def get_journey(data: RestData, request: RestRequest, params: Mapping[str, str])
 
 def search_journey_history(data: RestData, request: RestRequest, params: Mapping[str, str]) -> Response:
     """Entries between the body's `start` and `end` (both inclusive, either may be null), newest kept 30 days."""
-    try:
-        body = json.loads(request.body.decode("utf-8") or "{}")
-    except ValueError:
-        return bad_request("The request body is not valid JSON.", 10004)
+    body = json_object_body(request)
     if not isinstance(body, dict):
-        return bad_request("The request body must be a JSON object.", 10003)
+        return body
     # .NET binds JSON properties case-insensitively: public clients send both `start` and `Start`.
     fields = {str(key).lower(): value for key, value in body.items()}
     bounds = []
