@@ -50,7 +50,8 @@ from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SyncContext, parse
 logger = logging.getLogger("airbyte")
 
 STREAM_PREFIX = "data_extension__"
-DATA_EXTENSION_PROPERTIES = ("ObjectID", "CustomerKey", "Name", "CategoryID")
+# Client.ID: the unit that owns the data extension (a child also lists the parent's shared ones).
+DATA_EXTENSION_PROPERTIES = ("ObjectID", "CustomerKey", "Name", "CategoryID", "Client.ID")
 DATA_FOLDER_PROPERTIES = ("ID", "Name", "ParentFolder.ID", "ContentType")
 # A window starting at or before this is the cursor's "beginning of time": no lower bound is sent, so a first
 # incremental sync without a start date also reads rows dated before 1970 (birth dates...).
@@ -108,6 +109,8 @@ class DataExtensionTable:
     name: str
     stream_name: str
     fields: tuple[DataExtensionField, ...]
+    # The MID of the unit that owns it (DataExtension's Client.ID), None when not listed: its rows carry it.
+    owner: int | None = None
 
     @property
     def key_fields(self) -> list[str]:
@@ -229,6 +232,11 @@ def table_field(raw: Mapping[str, Any]) -> DataExtensionField:
     )
 
 
+def _owner(raw: Mapping[str, Any]) -> int | None:
+    client = raw.get("Client")
+    return _positive_int(client.get("ID")) if isinstance(client, Mapping) else None
+
+
 def _positive_int(value: Any, *, allow_zero: bool = False) -> int | None:
     text = str(value).strip() if value is not None else ""
     if not text.isdigit() or not text.isascii():
@@ -271,6 +279,7 @@ def build_tables(
             name=str(raw.get("Name") or key),
             stream_name=stream_name_for(key),
             fields=tuple(table_field(field) for field in fields.get(key, []) if field.get("Name")),
+            owner=_owner(raw),
         )
         other = tables.setdefault(table.stream_name, table)
         if other is not table:
@@ -346,6 +355,11 @@ class DataExtensionRowsStream(SoapStream):
         if parse_window_bound(stream_slice[WINDOW_START]) <= _BEGINNING:
             return None
         return SimpleFilter(self.spec.cursor, "greaterThanOrEqual", (stream_slice[WINDOW_START],), dates=True)
+
+    def marked(self, record: Mapping[str, Any], mid: int | None) -> Mapping[str, Any] | None:
+        """A row carries its data extension's owner's MID: a child reading the parent's shared data extension
+        reads the parent's rows (rows have no Client of their own), keyed as the parent's read keys them."""
+        return super().marked(record, self.table.owner if self.table.owner is not None else mid)
 
     def records_of(self, results: list[dict]) -> Iterator[Mapping[str, Any]]:
         for raw in results:
