@@ -121,6 +121,17 @@ def test_a_childs_read_of_a_shared_data_extension_gives_the_parents_rows_with_th
     assert rows(CHILD_MIDS[0]) == parents
 
 
+def test_the_catalog_does_not_depend_on_the_order_of_business_units(sandbox: Sandbox) -> None:
+    # Each unit's data extensions are listed with its own token: a child listed first must not hide the parent's.
+    def streams(mids: list[int]) -> dict[str, Any]:
+        config = sandbox.config(business_units=[str(mid) for mid in mids])
+        return {stream.name: stream.json_schema for stream in harness.run_discover(config).streams}
+
+    parent_first = streams([MAIN_MID, CHILD_MIDS[0]])
+    assert len([name for name in parent_first if name.startswith("data_extension__")]) > 1
+    assert streams([CHILD_MIDS[0], MAIN_MID]) == parent_first
+
+
 def test_one_token_per_unit(all_units: tuple[Sync, dict[str, int]]) -> None:
     assert all_units[1] == {str(mid): 1 for mid in ALL_MIDS}
 
