@@ -200,6 +200,15 @@ def soap_answer(results_xml: str = "", status: str = "OK", request_id: str = "")
     return Answer(200, {"Content-Type": "text/xml; charset=utf-8"}, body.encode())
 
 
+def soap_fault(faultstring_xml: str, code: str = "soap:Client") -> str:
+    """A SOAP 1.1 Fault envelope; `faultstring_xml` is inserted as is (escape it first)."""
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
+        f"<soap:Body><soap:Fault><faultcode>{code}</faultcode><faultstring>{faultstring_xml}</faultstring>"
+        "</soap:Fault></soap:Body></soap:Envelope>"
+    )
+
+
 def elapsed(run: Callable[[], Any]) -> tuple[Any, float]:
     started = time.monotonic()
     result = run()

@@ -62,6 +62,16 @@ def test_a_listing_without_count_that_ignores_the_page_parameter_ends_and_emits_
     assert error_messages(output) == []
 
 
+def test_a_listing_that_cycles_between_two_pages_ends_at_the_first_page_it_has_seen_before(sandbox: Sandbox) -> None:
+    # Pages A, B, A, B...: no page repeats the one just before it, but the third repeats the first.
+    output, records, requests = _read_stream(
+        sandbox, "campaigns", lambda request: json_answer({"items": _campaigns(50 * (_page_of(request) % 2), 50)})
+    )
+    assert len(requests) == 3
+    assert sorted(int(record["entity_id"]) for record in records) == list(range(100))
+    assert error_messages(output) == []
+
+
 def test_a_listing_whose_count_is_text_reads_it_as_the_number(sandbox: Sandbox) -> None:
     def answer(request: Received) -> Answer:
         page = _page_of(request)

@@ -7,11 +7,21 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from xml.sax.saxutils import escape as xml_escape
 
 import pytest
 from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer
 
 from integration_tests.sandbox import Sandbox
+from integration_tests.standins import (
+    Answer,
+    Received,
+    is_token_request,
+    json_answer,
+    soap_fault,
+    stand_in,
+    token_answer,
+)
 from integration_tests.test_fault_matrix import catalog_of
 
 CONNECTOR = str(Path(sys.executable).parent / "source-sfmc")
@@ -94,3 +104,42 @@ def test_rejected_credentials_print_no_secret(start_sandbox: Callable[..., Sandb
 
     assert "client_secret" in output  # the message names the field to fix...
     assert_no_secret_in(output, [CLIENT_SECRET, CLIENT_SECRET + "-but-wrong"])  # ...never its value
+
+
+ECHOED_TOKEN = "echoed-token-0123456789-must-never-be-printed"
+
+
+def _echo_credentials(base_url: Callable[[], str]) -> Callable[[Received], Answer]:
+    """A Marketing Cloud that quotes the request back in its error: the Authorization header (REST) or the whole
+    envelope with its fueloauth token (SOAP)."""
+
+    def script(request: Received) -> Answer:
+        if is_token_request(request):
+            return token_answer(base_url(), access_token=ECHOED_TOKEN)
+        if request.headers.get("soapaction"):
+            fault = soap_fault(f"bad request: {xml_escape(request.body.decode())}")
+            return Answer(500, {"Content-Type": "text/xml"}, fault.encode())
+        return json_answer({"message": f"bad header {request.headers.get('authorization')}", "errorcode": 1}, 400)
+
+    return script
+
+
+@pytest.mark.parametrize("stream", ["campaigns", "sends"])
+def test_a_token_the_server_quotes_in_an_error_is_not_printed(tmp_path: Path, stream: str) -> None:
+    server_url: list[str] = []
+    with stand_in(_echo_credentials(lambda: server_url[0])) as server:
+        server_url.append(server.url)
+        config_path = tmp_path / "config.json"
+        config_path.write_text(json.dumps(server.config(start_date="2024-01-01T00:00:00Z")))
+        catalog_path = tmp_path / "catalog.json"
+        catalog_path.write_text(json.dumps(ConfiguredAirbyteCatalogSerializer.dump(catalog_of((stream,)))))
+        completed = subprocess.run(
+            [CONNECTOR, "read", "--config", str(config_path), "--catalog", str(catalog_path)],
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+    output = completed.stdout + completed.stderr
+    assert any(request.headers.get("authorization") == f"Bearer {ECHOED_TOKEN}" for request in server.received)
+    assert '"failure_type":"system_error"' in output.replace(" ", "")  # the error itself is still reported
+    assert_no_secret_in(output, [ECHOED_TOKEN])

@@ -30,7 +30,13 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.config import SfmcConfig, is_trusted_url
 from source_sfmc.errors import is_token_rejection
-from source_sfmc.http_policy import RedirectRefused, RequestDeadlineExceeded, UntrustedHost, policy_session
+from source_sfmc.http_policy import (
+    BodyTooLarge,
+    RedirectRefused,
+    RequestDeadlineExceeded,
+    UntrustedHost,
+    policy_session,
+)
 from source_sfmc.soap.envelope import with_token
 
 logger = logging.getLogger("airbyte")
@@ -40,8 +46,11 @@ RENEW_MARGIN = timedelta(seconds=300)
 TOKEN_REQUEST_ATTEMPTS = 5
 CHECK_TOKEN_REQUEST_ATTEMPTS = 2
 _FUELOAUTH = re.compile(rb"<fueloauth\b")
-# What a bearer token can hold and still travel in a header and an XML element unchanged: visible ASCII.
-_PRINTABLE_TOKEN = re.compile(r"[\x21-\x7e]{1,8192}")
+# A bearer token as RFC 6750 section 2.1 defines it (b64token: letters, digits, "-._~+/", then "=" padding). None of
+# these characters changes under JSON, XML, repr() or ascii() escaping, nor under any nesting of them (a server that
+# quotes our SOAP envelope in its XML fault escapes it twice), so masking the literal text masks every rendering.
+_BEARER_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+_MAX_TOKEN_LENGTH = 8192
 
 
 class TokenError(AirbyteTracedException):
@@ -131,12 +140,12 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                 message="The token answer from Marketing Cloud had no access_token.",
                 failure_type=FailureType.system_error,
             )
-        if not _PRINTABLE_TOKEN.fullmatch(token):
+        if len(token) > _MAX_TOKEN_LENGTH or not _BEARER_TOKEN.fullmatch(token):
             # Never quoted, not even escaped or cut: the CDK masks a secret's literal text only, so any other
             # rendering of it (a repr with \x01, a header error) would print it in the clear.
             raise TokenError(
                 message="Refusing the token answer from Marketing Cloud: its access_token is not plain printable "
-                "text (it is not shown here).",
+                "text of the characters a bearer token is made of (RFC 6750); it is not shown here.",
                 failure_type=FailureType.system_error,
             )
         mask_every_rendering(token)
@@ -218,8 +227,9 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                 response = self._session.post(
                     url, json=body, timeout=self._config.request_timeout_seconds, allow_redirects=False
                 )
-            except (RedirectRefused, UntrustedHost) as error:
-                # Not retried: the client secret must not be offered to whatever the answer pointed at.
+            except (RedirectRefused, UntrustedHost, BodyTooLarge) as error:
+                # Not retried: the client secret must not be offered to whatever the answer pointed at, and an
+                # answer too large to read would be as large again.
                 raise TokenError(
                     message=f"Could not get an access token from Marketing Cloud: {error}",
                     failure_type=FailureType.system_error,

@@ -184,6 +184,8 @@ def parse_subdomain(value: str) -> tuple[str, bool]:
 
 def is_trusted_url(url: str, *, allow_loopback: bool) -> bool:
     """Whether a URL (e.g. an instance URL from the token response) may receive the token."""
+    if not url.isascii() or not url.isprintable() or " " in url:
+        return False  # urlsplit silently drops tabs and newlines; a URL SFMC hands out is plain ASCII
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
@@ -194,7 +196,13 @@ def is_trusted_url(url: str, *, allow_loopback: bool) -> bool:
         return False
     if allow_loopback and _is_loopback(host):
         return parts.scheme in ("http", "https")
-    return parts.scheme == "https" and host.endswith(f".{SFMC_DOMAIN}")
+    # Labels of letters, digits and hyphens only: urllib3, which opens the connection, ends the host at a backslash
+    # where urlsplit does not, so a host 'evil.test' + backslash + '.marketingcloudapis.com' would pass a suffix test
+    # here and the request would go to evil.test.
+    return parts.scheme == "https" and _MARKETING_CLOUD_HOST.fullmatch(host) is not None
+
+
+_MARKETING_CLOUD_HOST = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+" + re.escape(SFMC_DOMAIN))
 
 
 def _is_loopback(host: str) -> bool:

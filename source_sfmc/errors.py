@@ -23,7 +23,7 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 
-from source_sfmc.http_policy import RedirectRefused, RequestDeadlineExceeded, UntrustedHost
+from source_sfmc.http_policy import BodyTooLarge, RedirectRefused, RequestDeadlineExceeded, UntrustedHost
 from source_sfmc.soap.describe import DESCRIBE_HEADERS, parse_describe
 from source_sfmc.soap.envelope import requested_object_type
 from source_sfmc.soap.parse import MalformedResponse, SoapFault, parse_fault, parse_retrieve
@@ -121,8 +121,8 @@ class SfmcErrorHandler(ErrorHandler):
             return _split(f"{self._stream_name}: no answer before the request timeout")
         if isinstance(response_or_exception, _TRANSIENT_EXCEPTIONS):
             return _retry(f"{self._stream_name}: {_describe_exception(response_or_exception)}")
-        if isinstance(response_or_exception, RedirectRefused | UntrustedHost):
-            # Never retried: a retry would ask the same host, which would point elsewhere again.
+        if isinstance(response_or_exception, RedirectRefused | UntrustedHost | BodyTooLarge):
+            # Never retried: a retry would ask the same host, which would point elsewhere (or answer as much) again.
             return _fail(f"{self._stream_name}: {response_or_exception}")
         if not isinstance(response_or_exception, requests.Response):
             return _fail(f"{self._stream_name}: request failed: {type(response_or_exception).__name__}")

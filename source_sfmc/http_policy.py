@@ -14,6 +14,9 @@ connector uses (the token client's, and each stream's HTTP client's). At that le
   one receive at a time, each allowed only the time left, and a watchdog shuts the connection's socket down at
   the deadline whatever phase the request is in (a trickled status line or headers included). An overrun is a
   `requests` Timeout, which the error policy retries like any other timeout, within the retry budget.
+- A bounded body: an answer is decoded as it is read (Marketing Cloud gzips its answers to a client that accepts
+  gzip, as `requests` says it does), and one whose decoded body passes `MAX_BODY_BYTES` is refused, so a small
+  compressed answer cannot expand into all of the machine's memory.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import socket
 import threading
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -35,6 +38,8 @@ from source_sfmc.config import SfmcConfig, is_trusted_url
 
 POOL_SIZE = 20  # the CDK's own pool size for one stream's session
 _CHUNK = 256 * 1024
+# A SOAP page holds at most 2,500 objects and a REST page at most a few hundred items: tens of MB at the very most.
+MAX_BODY_BYTES = 256 * 1024 * 1024
 
 
 class RedirectRefused(requests.exceptions.RequestException):
@@ -43,6 +48,10 @@ class RedirectRefused(requests.exceptions.RequestException):
 
 class UntrustedHost(requests.exceptions.RequestException):
     """A request to a host outside Marketing Cloud (or the configured loopback sandbox): never sent."""
+
+
+class BodyTooLarge(requests.exceptions.RequestException):
+    """An answer whose decoded body is larger than `MAX_BODY_BYTES` (e.g. a gzip bomb): never retried."""
 
 
 class RequestDeadlineExceeded(requests.exceptions.ReadTimeout):
@@ -152,8 +161,8 @@ class SfmcTransport(HTTPAdapter):
             response.close()
             raise RedirectRefused(
                 f"{_host(url)} answered HTTP {response.status_code} redirecting to "
-                f"{_host(location) if location else 'no location'}; Marketing Cloud's APIs do not redirect, "
-                "so the redirect was not followed and nothing was sent there.",
+                f"{_host(urljoin(url, location)) if location else 'no location'}; Marketing Cloud's APIs do not "
+                "redirect, so the redirect was not followed and nothing was sent there.",
                 request=request,
                 response=None,
             )
@@ -189,6 +198,7 @@ def _read_body_by(response: requests.Response, deadline: float, timeout_seconds:
     raw = response.raw
     sock = _socket_of(raw)
     chunks: list[bytes] = []
+    size = 0
     try:
         while True:
             remaining = deadline - time.monotonic()
@@ -200,9 +210,18 @@ def _read_body_by(response: requests.Response, deadline: float, timeout_seconds:
                 )
             if sock is not None:
                 sock.settimeout(remaining)
-            chunk = raw.read1(_CHUNK) if hasattr(raw, "read1") else raw.read(_CHUNK)
+            # Decoded here (requests asks urllib3 for the raw bytes and decodes only in iter_content, which this
+            # read replaces); urllib3 decodes at most _CHUNK bytes per call, so the cap below bounds memory.
+            chunk = raw.read1(_CHUNK, decode_content=True)
             if not chunk:
                 break
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise BodyTooLarge(
+                    f"the answer from {_host(response.url)} is larger than {MAX_BODY_BYTES // (1024 * 1024)} MB "
+                    "once decoded; it was not read further",
+                    request=response.request,
+                )
             chunks.append(chunk)
     except (TimeoutError, ReadTimeoutError) as error:
         response.close()
@@ -211,7 +230,7 @@ def _read_body_by(response: requests.Response, deadline: float, timeout_seconds:
             "(request_timeout_seconds)",
             request=response.request,
         ) from error
-    except RequestDeadlineExceeded:
+    except (RequestDeadlineExceeded, BodyTooLarge):
         response.close()
         raise
     except ProtocolError as error:

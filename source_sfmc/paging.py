@@ -1,8 +1,9 @@
 """When a paging loop ends: the one rule every REST and SOAP listing follows.
 
 A listing ends on the server's own end signal (SOAP `OverallStatus` other than `MoreDataAvailable`, a REST `count`
-reached, a short page), on an empty page, on a page that repeats the previous one (a server that ignores the page
-parameter would otherwise be asked forever, and its records emitted again and again), or fails at a hard cap of
+reached, a short page), on an empty page, on a page that repeats any page before it in the listing (a server that
+ignores the page parameter, or cycles through a few pages, would otherwise be asked until the cap and its records
+emitted again and again; two pages of one real listing never hold the same items), or fails at a hard cap of
 pages with an error naming the stream and the endpoint. Paging fields are read tolerantly: `"120"` is 120, and a
 value that is not a whole number is treated as absent.
 """
@@ -37,7 +38,7 @@ def whole_number(value: Any) -> int | None:
 
 
 def page_fingerprint(items: Any) -> str:
-    """A digest of a page's content, to tell a page that repeats the previous one."""
+    """A digest of a page's content, to tell a page that repeats an earlier one."""
     canonical = json.dumps(items, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).hexdigest()
 
@@ -50,19 +51,21 @@ class PageGuard:
         self.endpoint = endpoint
         self.max_pages = max_pages
         self.pages = 0
-        self._previous: str | None = None
+        # 16-byte digests of every page so far: at the cap of 100,000 pages, a few MB.
+        self._seen: dict[str, int] = {}
 
     def repeats(self, items: Any) -> bool:
-        """Count a page; True when it is the same as the previous page (the listing must end, without it)."""
+        """Count a page; True when it is the same as an earlier page (the listing must end, without it)."""
         self.pages += 1
         fingerprint = page_fingerprint(items)
-        if fingerprint == self._previous:
+        earlier = self._seen.get(fingerprint)
+        if earlier is not None:
             logger.warning(
                 f"Stream '{self.stream_name}': {self.endpoint} answered page {self.pages} with the same items as "
-                "the page before; the listing ends here (the server ignored the page parameter)."
+                f"page {earlier}; the listing ends here (the server ignored the page parameter)."
             )
             return True
-        self._previous = fingerprint
+        self._seen[fingerprint] = self.pages
         if self.pages >= self.max_pages:
             raise AirbyteTracedException(
                 message=f"Stream '{self.stream_name}': {self.endpoint} still had more pages after {self.max_pages} "

@@ -70,7 +70,7 @@ class RestStream(SfmcStream):
 
     def list_all(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Every item of a `$page`/`$pageSize` listing, in order, until SFMC's count is reached (see `page_of`) or
-        the listing ends by the rule of `paging` (an empty page, a page repeating the previous one, the cap)."""
+        the listing ends by the rule of `paging` (an empty page, a page repeating an earlier one, the cap)."""
         items: list[dict[str, Any]] = []
         guard = PageGuard(self.stream_name, path)
         page = 1

@@ -11,6 +11,7 @@ from typing import Any
 
 from airbyte_cdk.models import (
     AirbyteConnectionStatus,
+    AirbyteErrorTraceMessage,
     AirbyteMessage,
     AirbyteStateMessage,
     ConfiguredAirbyteCatalog,
@@ -112,6 +113,10 @@ class SourceSfmc(ConcurrentSourceAdapter):
             contents = file.read()
         try:
             config = json.loads(contents, parse_int=_bounded_int)
+        except RecursionError:  # valid JSON nested deeper than Python's parser goes: no config is
+            raise AirbyteTracedException(
+                message="The config file is nested too deeply to be a config.", failure_type=FailureType.config_error
+            ) from None
         except ValueError as error:
             where = f" (line {error.lineno}, column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
             raise AirbyteTracedException(
@@ -166,6 +171,7 @@ class SourceSfmc(ConcurrentSourceAdapter):
             for message in super().read(logger, config, catalog, state):
                 if message.type == Type.TRACE and message.trace and message.trace.error:
                     stream_failures.append(message.trace.error.failure_type or FailureType.system_error)
+                    _mask_secrets(message.trace.error)
                 yield message
         except AirbyteTracedException as error:
             if error.internal_message == _CDK_SYNC_SUMMARY:
@@ -220,3 +226,13 @@ class SourceSfmc(ConcurrentSourceAdapter):
                 f"is needed to read {', '.join(chosen)}: set it to the earliest date to sync, e.g. "
                 "'2024-01-01T00:00:00Z' (SFMC keeps tracking events for about six months)",
             )
+
+
+def _mask_secrets(error: AirbyteErrorTraceMessage) -> None:
+    """Mask secrets in a stream's error trace: the CDK's concurrent reader emits a stream's exception with
+    `as_airbyte_message`, not the sanitised variant, so a token Marketing Cloud quoted back in its error text (an
+    echoed Authorization header, a SOAP fault quoting the envelope) would otherwise be printed."""
+    for name in ("message", "internal_message", "stack_trace"):
+        text = getattr(error, name)
+        if text:
+            setattr(error, name, filter_secrets(text))

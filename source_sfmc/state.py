@@ -221,9 +221,11 @@ def read_input_state(state_path: str) -> list[AirbyteStateMessage]:
     try:
         with open(state_path, encoding="utf-8") as file:
             raw = json.load(file)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
+        # RecursionError: JSON nested deeper than Python's parser goes (valid JSON, but no state this connector wrote).
+        problem = "it is nested too deeply" if isinstance(error, RecursionError) else "it is not a JSON file"
         raise AirbyteTracedException(
-            message=f"The input state could not be read: it is not a JSON file ({type(error).__name__}). Reset the "
+            message=f"The input state could not be read: {problem} ({type(error).__name__}). Reset the "
             "connection's state (or pass no state) to read every stream from start_date.",
             failure_type=FailureType.config_error,
         ) from None

@@ -199,3 +199,33 @@ def test_the_home_units_token_request_is_asked_again_after_a_failure(monkeypatch
         with pytest.raises(TokenError):
             home.get_access_token()
     assert len(calls) == 2
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        # XML and JSON escaping change these, and nested escaping (a fault quoting our envelope) changes them again
+        'tok&amp<x>"quoted"',
+        "tok\\with\\backslashes",
+        "tok'quote'",
+        "tok with spaces",
+        "tok%41percent",
+        "tok=not-only-at-the-end",
+        "jwt.header.payload" + "x" * 8192,
+    ],
+)
+def test_a_token_outside_the_bearer_token_alphabet_is_refused_without_being_quoted(requests_mock, token):
+    requests_mock.post(TOKEN_URL, json=token_answer(token))
+    with pytest.raises(AirbyteTracedException) as raised:
+        SfmcAuthenticator(a_config()).get_access_token()
+    assert raised.value.failure_type == FailureType.system_error
+    assert "RFC 6750" in raised.value.message and token[:6] not in raised.value.message.replace("token", "")
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "abc-_~+/.XYZ09==", "x" * 8192],
+)
+def test_a_bearer_token_of_rfc_6750_characters_is_accepted(requests_mock, token):
+    requests_mock.post(TOKEN_URL, json=token_answer(token))
+    assert SfmcAuthenticator(a_config()).get_access_token() == token

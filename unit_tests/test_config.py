@@ -1,6 +1,8 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
+import urllib3
 from airbyte_cdk.models import FailureType
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -141,6 +143,16 @@ def test_secret_is_not_in_the_config_repr():
         ("https://evil.example.com/", False),
         ("https://marketingcloudapis.com.evil.example.com/", False),
         ("http://127.0.0.1:8765/", False),
+        ("https://evil.test\\.marketingcloudapis.com/", False),
+        ("https://evil.test%2F.marketingcloudapis.com/", False),
+        ("https://evil.test;.marketingcloudapis.com/", False),
+        ("https://evil.test\t.marketingcloudapis.com/", False),
+        ("https://evil.test\uff0e.marketingcloudapis.com/", False),
+        ("https://.marketingcloudapis.com/", False),
+        ("https://marketingcloudapis.com/", False),
+        ("https://Mc1.REST.MarketingCloudAPIs.com/", True),
+        ("https://mc1.rest.marketingcloudapis.com./", False),
+        ("https://mc1.rest.marketingcloudapis.com@evil.test/", False),
     ],
 )
 def test_only_marketing_cloud_https_urls_are_trusted(url, trusted):
@@ -288,7 +300,9 @@ def test_a_json_number_too_long_for_python_is_read_and_refused_naming_its_field(
     assert_config_error("window_days", window_days=config["window_days"])
 
 
-@pytest.mark.parametrize("contents", ["{not json", "[1, 2]", '"text"', ""])
+@pytest.mark.parametrize(
+    "contents", ["{not json", "[1, 2]", '"text"', "", '{"client_id": ' + "[" * 100_000 + "]" * 100_000 + "}"]
+)
 def test_a_config_file_that_is_not_a_json_object_is_a_config_error(tmp_path, contents):
     from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -299,6 +313,22 @@ def test_a_config_file_that_is_not_a_json_object_is_a_config_error(tmp_path, con
     with pytest.raises(AirbyteTracedException) as raised:
         SourceSfmc.read_config(str(path))
     assert raised.value.failure_type == FailureType.config_error
+
+
+_URL_PIECES = st.sampled_from(
+    ["evil.test", "mc1", ".", "\\", "/", "@", ":", "%2F", "#", "?", ";", "443", "-", "\t", "\n", "\uff0e", "\u3002"]
+)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_URL_PIECES, max_size=6))
+def test_a_trusted_url_is_sent_to_a_marketing_cloud_host_whatever_it_holds(pieces):
+    url = "https://" + "".join(pieces) + ".marketingcloudapis.com/v1"
+    if not is_trusted_url(url, allow_loopback=False):
+        return
+    # The host urllib3 opens the connection to is the one that matters.
+    host = urllib3.util.parse_url(requests.Request("GET", url).prepare().url).host
+    assert host is not None and host.endswith(".marketingcloudapis.com")
 
 
 # -- business units -------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ for the whole request, body included."""
 from __future__ import annotations
 
 import contextlib
+import gzip
 import socket
 import threading
 import time
@@ -12,9 +13,16 @@ import pytest
 import requests
 
 from integration_tests.standins import Answer, Received, closed_port, redirect_to, stand_in
+from source_sfmc import http_policy
 from source_sfmc.auth import TOKEN_REQUEST_ATTEMPTS, SfmcAuthenticator, TokenError
 from source_sfmc.config import parse_config
-from source_sfmc.http_policy import RedirectRefused, RequestDeadlineExceeded, UntrustedHost, policy_session
+from source_sfmc.http_policy import (
+    BodyTooLarge,
+    RedirectRefused,
+    RequestDeadlineExceeded,
+    UntrustedHost,
+    policy_session,
+)
 
 
 def a_config(subdomain: str, **overrides):
@@ -124,3 +132,52 @@ def test_a_status_line_and_headers_trickled_past_the_timeout_are_cut_at_the_time
         took = time.monotonic() - started
         stop.set()
     assert took < 1.5
+
+
+def test_a_gzip_encoded_answer_is_decoded() -> None:
+    body = gzip.compress(b'{"access_token": "x"}')
+    answer = Answer(200, {"Content-Type": "application/json", "Content-Encoding": "gzip"}, body)
+    with stand_in(lambda _: answer) as server:
+        session = policy_session(a_config(server.url))
+        assert session.get(f"{server.url}/x").json() == {"access_token": "x"}
+
+
+def test_a_gzip_encoded_answer_trickled_in_pieces_is_decoded() -> None:
+    body = gzip.compress(b'{"items": [' + b",".join(b"%d" % n for n in range(50_000)) + b"]}")
+    pieces = [(0.01, body[start : start + 4096]) for start in range(0, len(body), 4096)]
+    answer = Answer(200, {"Content-Type": "application/json", "Content-Encoding": "gzip"}, trickle=pieces)
+    with stand_in(lambda _: answer) as server:
+        session = policy_session(a_config(server.url, request_timeout_seconds=10))
+        assert len(session.get(f"{server.url}/x").json()["items"]) == 50_000
+
+
+def test_a_gzip_bomb_is_refused_once_its_decoded_body_passes_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http_policy, "MAX_BODY_BYTES", 4 * 1024 * 1024)
+    bomb = gzip.compress(b"\0" * (64 * 1024 * 1024))  # 64 KB on the wire
+    answer = Answer(200, {"Content-Type": "application/json", "Content-Encoding": "gzip"}, bomb)
+    with stand_in(lambda _: answer) as server:
+        session = policy_session(a_config(server.url))
+        with pytest.raises(BodyTooLarge) as refused:
+            session.get(f"{server.url}/x")
+    assert "larger than 4 MB" in str(refused.value)
+
+
+def test_a_token_answer_too_large_to_read_fails_the_token_request_without_retrying(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(http_policy, "MAX_BODY_BYTES", 1024 * 1024)
+    bomb = gzip.compress(b" " * (8 * 1024 * 1024))
+    answer = Answer(200, {"Content-Type": "application/json", "Content-Encoding": "gzip"}, bomb)
+    with stand_in(lambda _: answer) as server, pytest.raises(TokenError) as failed:
+        SfmcAuthenticator(a_config(server.url)).get_access_token()
+    assert len(server.received) == 1
+    assert "larger than 1 MB" in failed.value.message
+
+
+def test_a_redirect_to_a_relative_location_names_the_host_it_resolves_to() -> None:
+    with stand_in(lambda _: redirect_to("/elsewhere", 302)) as server:
+        session = policy_session(a_config(server.url))
+        with pytest.raises(RedirectRefused) as refused:
+            session.get(f"{server.url}/hub/v1/campaigns")
+    assert str(refused.value).count(server.url) == 2  # from that host, to that host
+    assert len(server.received) == 1

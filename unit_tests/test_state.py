@@ -127,6 +127,15 @@ def test_any_state_file_is_read_or_is_a_config_error(tmp_path_factory, content):
         assert all(message.stream is not None for message in messages)
 
 
+def test_a_state_file_nested_deeper_than_python_can_read_is_a_config_error(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(AirbyteTracedException) as raised:
+        read_input_state(str(path))
+    assert raised.value.failure_type == FailureType.config_error
+    assert "nested too deeply" in raised.value.message
+
+
 # -- a record dated past its window moves the cursor only to the window's end -------------------------------------
 def _cursor(state):
     return WindowCursor(

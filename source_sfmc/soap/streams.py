@@ -261,13 +261,13 @@ class SoapStream(SfmcStream):
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
         page: RetrievePage = parsed_body(response)
         self.raise_for_status(page, continuing=b"ContinueRequest" in (response.request.body or b""))
-        # Decided before any record of the page is emitted, so that a page repeating the previous one is dropped.
+        # Decided before any record of the page is emitted, so that a page repeating an earlier one is dropped.
         next_page, repeated = self._follow(response, page)
         setattr(response, _NEXT_PAGE, next_page)
         return iter(()) if repeated else self.records_of(page.results)
 
     def _follow(self, response: requests.Response, page: RetrievePage) -> tuple[Mapping[str, Any] | None, bool]:
-        """(the next page's token or None, whether this page repeats the previous one), by the rule of `paging`.
+        """(the next page's token or None, whether this page repeats an earlier one), by the rule of `paging`.
 
         The guard of a retrieve's chain of pages travels from each page to the next under its RequestID: windows
         are read concurrently by the same stream object."""
