@@ -103,6 +103,35 @@ def test_a_shared_data_extension_is_listed_once_with_the_parents_mid(
     assert shared(one_unit_reads[CHILD_MIDS[0]]) == [MAIN_MID]  # a child sees it; it stays the parent's
 
 
+def test_a_childs_read_of_a_shared_data_extension_gives_the_parents_rows_with_the_parents_mid(
+    sandbox: Sandbox, catalog: AirbyteCatalog
+) -> None:
+    # Rows have no Client of their own: they are the owner's (the data extension's Client.ID), so reading the
+    # shared data extension from a child keys its rows as the parent's read does, not as a copy per child.
+    stream = next(s.name for s in catalog.streams if s.name.startswith("data_extension__survey_q2_2025"))
+    configured = harness.configured_catalog(catalog, [stream], incremental=False)
+
+    def rows(mid: int) -> dict[tuple[int, int], Mapping[str, Any]]:
+        sync = harness.run_read(sandbox, sandbox.config(account_id=str(mid)), configured)
+        assert not sync.errors, sync.errors[:3]
+        return {(r["mid"], r["_CustomObjectKey"]): r for r in sync.records[stream]}
+
+    parents = rows(MAIN_MID)
+    assert parents and {mid for mid, _ in parents} == {MAIN_MID}
+    assert rows(CHILD_MIDS[0]) == parents
+
+
+def test_the_catalog_does_not_depend_on_the_order_of_business_units(sandbox: Sandbox) -> None:
+    # Each unit's data extensions are listed with its own token: a child listed first must not hide the parent's.
+    def streams(mids: list[int]) -> dict[str, Any]:
+        config = sandbox.config(business_units=[str(mid) for mid in mids])
+        return {stream.name: stream.json_schema for stream in harness.run_discover(config).streams}
+
+    parent_first = streams([MAIN_MID, CHILD_MIDS[0]])
+    assert len([name for name in parent_first if name.startswith("data_extension__")]) > 1
+    assert streams([CHILD_MIDS[0], MAIN_MID]) == parent_first
+
+
 def test_one_token_per_unit(all_units: tuple[Sync, dict[str, int]]) -> None:
     assert all_units[1] == {str(mid): 1 for mid in ALL_MIDS}
 

@@ -9,6 +9,7 @@ problem, not a "refresh token" one).
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
@@ -88,6 +89,7 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
         self._scopes: frozenset[str] = frozenset()
         self._lock = threading.Lock()
         self.tokens_fetched = 0
+        self._failure: TokenError | None = None
 
     # -- what streams use ---------------------------------------------------------------------------------
     @property
@@ -196,6 +198,20 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
 
     # -- the token request --------------------------------------------------------------------------------
     def _request_token(self) -> Mapping[str, Any]:
+        """The token answer; for a unit other than the config's own, a failure (its attempts spent, or a refusal)
+        is remembered and fails the sync's later requests in that unit at once: otherwise every window of every
+        stream of a unit whose token request hangs would wait out every attempt again, for hours, while the
+        other units wait to be read. Raises TokenError."""
+        if self._failure is not None:
+            raise copy.copy(self._failure)
+        try:
+            return self._ask_for_token()
+        except TokenError as error:
+            if self._account_id is not None and self._account_id != self._config.account_id:
+                self._failure = copy.copy(error)
+            raise
+
+    def _ask_for_token(self) -> Mapping[str, Any]:
         body: dict[str, Any] = {
             "grant_type": "client_credentials",
             "client_id": self._config.client_id,

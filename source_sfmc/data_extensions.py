@@ -22,7 +22,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from airbyte_cdk.models import ConfiguredAirbyteCatalog, ConfiguredAirbyteStream, FailureType, SyncMode
@@ -50,7 +50,8 @@ from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SyncContext, parse
 logger = logging.getLogger("airbyte")
 
 STREAM_PREFIX = "data_extension__"
-DATA_EXTENSION_PROPERTIES = ("ObjectID", "CustomerKey", "Name", "CategoryID")
+# Client.ID: the unit that owns the data extension (a child also lists the parent's shared ones).
+DATA_EXTENSION_PROPERTIES = ("ObjectID", "CustomerKey", "Name", "CategoryID", "Client.ID")
 DATA_FOLDER_PROPERTIES = ("ID", "Name", "ParentFolder.ID", "ContentType")
 # A window starting at or before this is the cursor's "beginning of time": no lower bound is sent, so a first
 # incremental sync without a start date also reads rows dated before 1970 (birth dates...).
@@ -108,6 +109,10 @@ class DataExtensionTable:
     name: str
     stream_name: str
     fields: tuple[DataExtensionField, ...]
+    # The MID of the unit that owns it (DataExtension's Client.ID), None when not listed: its rows carry it.
+    owner: int | None = None
+    # The MID of the unit its rows are read in (`_tables_of_every_unit`); None: the sync's first unit.
+    unit: int | None = None
 
     @property
     def key_fields(self) -> list[str]:
@@ -229,6 +234,11 @@ def table_field(raw: Mapping[str, Any]) -> DataExtensionField:
     )
 
 
+def _owner(raw: Mapping[str, Any]) -> int | None:
+    client = raw.get("Client")
+    return _positive_int(client.get("ID")) if isinstance(client, Mapping) else None
+
+
 def _positive_int(value: Any, *, allow_zero: bool = False) -> int | None:
     text = str(value).strip() if value is not None else ""
     if not text.isdigit() or not text.isascii():
@@ -271,6 +281,7 @@ def build_tables(
             name=str(raw.get("Name") or key),
             stream_name=stream_name_for(key),
             fields=tuple(table_field(field) for field in fields.get(key, []) if field.get("Name")),
+            owner=_owner(raw),
         )
         other = tables.setdefault(table.stream_name, table)
         if other is not table:
@@ -311,7 +322,8 @@ class DataExtensionRowsStream(SoapStream):
         return [MID, *self.table.primary_key] if self.table.primary_key else None
 
     def units(self) -> tuple[int, ...]:
-        return self.context.units()[:1]  # the unit it was discovered in (data_extension_streams)
+        # The unit `_tables_of_every_unit` chose: its owner's when read, else one that lists it.
+        return (self.table.unit,) if self.table.unit is not None else self.context.units()[:1]
 
     @property
     def source_defined_cursor(self) -> bool:  # type: ignore[override]
@@ -346,6 +358,11 @@ class DataExtensionRowsStream(SoapStream):
         if parse_window_bound(stream_slice[WINDOW_START]) <= _BEGINNING:
             return None
         return SimpleFilter(self.spec.cursor, "greaterThanOrEqual", (stream_slice[WINDOW_START],), dates=True)
+
+    def marked(self, record: Mapping[str, Any], mid: int | None) -> Mapping[str, Any] | None:
+        """A row carries its data extension's owner's MID: a child reading the parent's shared data extension
+        reads the parent's rows (rows have no Client of their own), keyed as the parent's read keys them."""
+        return super().marked(record, self.table.owner if self.table.owner is not None else mid)
 
     def records_of(self, results: list[dict]) -> Iterator[Mapping[str, Any]]:
         for raw in results:
@@ -512,17 +529,7 @@ def data_extension_streams(
     if catalog is not None and not chosen:
         # A read that selects no data extension stream need not list them (two paged calls saved).
         return []
-    try:
-        # Data extensions are listed and read in the first unit the sync reads (the top unit with
-        # all_business_units, where shared data extensions live).
-        with in_unit(context.units()[0]):
-            tables = data_extension_tables(context)
-    except AirbyteTracedException as error:
-        if chosen or error.failure_type != FailureType.config_error:
-            raise
-        # Discovery goes on without data extension streams when the package cannot read data extensions.
-        logger.warning(f"Data extension streams are not listed: {error.message}")
-        return []
+    tables = _tables_of_every_unit(context, reading=bool(chosen))
     streams: list[DataExtensionRowsStream] = []
     for table in tables:
         configured = chosen.pop(table.stream_name, None)
@@ -547,6 +554,40 @@ def data_extension_streams(
         for name in sorted(chosen)
     ]
     return streams
+
+
+def _tables_of_every_unit(context: SyncContext, *, reading: bool) -> list[DataExtensionTable]:
+    """The data extensions of every unit the sync reads, each once, sorted by stream name; each is read in its
+    owner's unit when that unit is read, else in the first unit that lists it (a child lists the parent's shared
+    data extensions). Every unit is listed: a unit's own data extensions are visible to its token only, so the
+    catalog does not depend on the order of `business_units`. One key owned by two units is not offered (its
+    stream name would stand for two data extensions).
+
+    Errors: a unit whose package cannot list data extensions (config_error) is skipped with a warning during
+    discovery; when reading data extension streams, or on any other error, the error is raised."""
+    units = context.units()
+    merged: dict[str, DataExtensionTable] = {}
+    clashing: set[str] = set()
+    for mid in units:
+        try:
+            with in_unit(mid):
+                tables = data_extension_tables(context)
+        except AirbyteTracedException as error:
+            if reading or error.failure_type != FailureType.config_error:
+                raise
+            # Discovery goes on without that unit's data extension streams when the package cannot read them.
+            logger.warning(f"Data extension streams of business unit {mid} are not listed: {error.message}")
+            continue
+        for table in tables:
+            unit = table.owner if table.owner in units else mid
+            seen = merged.setdefault(table.stream_name, replace(table, unit=unit))
+            if seen.owner != table.owner and table.stream_name not in clashing:
+                clashing.add(table.stream_name)
+                logger.warning(
+                    f"Business units {seen.owner} and {table.owner} both have a data extension with the external "
+                    f"key '{table.key}'; stream '{table.stream_name}' is not offered."
+                )
+    return sorted((t for name, t in merged.items() if name not in clashing), key=lambda t: t.stream_name)
 
 
 def _missing(configured: ConfiguredAirbyteStream, by_key: Mapping[str, DataExtensionTable]) -> str:

@@ -8,7 +8,7 @@ from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.datetime_helpers import ab_datetime_now
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_sfmc.auth import SfmcAuthenticator, mask_every_rendering
+from source_sfmc.auth import SfmcAuthenticator, TokenError, mask_every_rendering
 from source_sfmc.config import parse_config
 from source_sfmc.soap.envelope import retrieve_envelope
 
@@ -169,6 +169,36 @@ def test_every_rendering_of_a_secret_is_masked(render):
     secret = 'Se<cr>et&"back\\slash\u00e9-\x01'
     mask_every_rendering(secret)
     assert filter_secrets(f"before {render(secret)} after") == "before **** after"
+
+
+def failing_token_requests(monkeypatch, authenticator: SfmcAuthenticator) -> list[int]:
+    """Every token request of `authenticator` fails as one whose attempts ran out; the list counts them."""
+    calls: list[int] = []
+
+    def ask():
+        calls.append(1)
+        raise TokenError(message="Could not get an access token: timed out", failure_type=FailureType.transient_error)
+
+    monkeypatch.setattr(authenticator, "_ask_for_token", ask)
+    return calls
+
+
+def test_a_business_units_failed_token_request_fails_later_requests_at_once(monkeypatch) -> None:
+    unit = SfmcAuthenticator(a_config(), account_id=7294502)
+    calls = failing_token_requests(monkeypatch, unit)
+    for _ in range(3):
+        with pytest.raises(TokenError, match="timed out"):
+            unit.get_access_token()
+    assert len(calls) == 1
+
+
+def test_the_home_units_token_request_is_asked_again_after_a_failure(monkeypatch) -> None:
+    home = SfmcAuthenticator(a_config())
+    calls = failing_token_requests(monkeypatch, home)
+    for _ in range(2):
+        with pytest.raises(TokenError):
+            home.get_access_token()
+    assert len(calls) == 2
 
 
 @pytest.mark.parametrize(

@@ -597,3 +597,46 @@ def test_settings_that_select_none_of_the_listed_data_extensions_say_so(
         streams = data_extension_streams(context_for(data_extensions_include=["Oders*"]))
     assert streams == []
     assert any("select none of the 1 data extension" in record.getMessage() for record in caplog.records)
+
+
+# -- data extensions of every business unit ------------------------------------------------------------------------
+def unit_tables(monkeypatch: pytest.MonkeyPatch, units: tuple[int, ...], by_unit: dict[int, list]) -> list:
+    """`_tables_of_every_unit` over units whose listings are `by_unit` (tables by the MID that lists them)."""
+    from source_sfmc import data_extensions
+    from source_sfmc.business_units import current_mid
+
+    monkeypatch.setattr(data_extensions, "data_extension_tables", lambda context: by_unit[current_mid.get()])
+    context = SimpleNamespace(units=lambda: units)
+    return data_extensions._tables_of_every_unit(context, reading=False)
+
+
+def owned(key: str, owner: int) -> DataExtensionTable:
+    return DataExtensionTable(key, key, stream_name_for(key), (field("Id"),), owner=owner)
+
+
+def test_a_data_extension_of_a_unit_listed_after_another_is_offered_and_read_in_its_unit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tables = unit_tables(monkeypatch, (2, 1), {2: [], 1: [owned("orders", 1)]})
+    assert [(t.key, t.unit) for t in tables] == [("orders", 1)]
+
+
+def test_a_shared_data_extension_listed_by_children_is_offered_once_and_read_in_its_owners_unit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shared = owned("survey", 1)
+    tables = unit_tables(monkeypatch, (2, 3, 1), {2: [shared], 3: [shared], 1: [shared]})
+    assert [(t.key, t.unit) for t in tables] == [("survey", 1)]
+
+
+def test_a_shared_data_extension_whose_owner_is_not_read_is_read_in_the_first_unit_listing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shared = owned("survey", 1)
+    tables = unit_tables(monkeypatch, (3, 2), {2: [shared], 3: [shared]})
+    assert [(t.key, t.unit) for t in tables] == [("survey", 3)]
+
+
+def test_one_key_owned_by_two_units_is_not_offered(monkeypatch: pytest.MonkeyPatch) -> None:
+    tables = unit_tables(monkeypatch, (1, 2), {1: [owned("orders", 1)], 2: [owned("orders", 2), owned("x", 2)]})
+    assert [t.key for t in tables] == ["x"]
