@@ -380,7 +380,8 @@ def soap_page(results: list[str], *, more: bool, request_id: str) -> str:
     )
 
 
-def test_discovering_hundreds_of_data_extensions_takes_two_paged_retrieves(requests_mock: Any) -> None:
+def serve_token(requests_mock: Any) -> None:
+    """A token endpoint pointing at the SOAP endpoint, and the userinfo answer naming the package's MID."""
     requests_mock.post(
         f"https://{SUBDOMAIN}.auth.marketingcloudapis.com/v2/token",
         json={
@@ -393,6 +394,10 @@ def test_discovering_hundreds_of_data_extensions_takes_two_paged_retrieves(reque
     requests_mock.get(
         f"https://{SUBDOMAIN}.auth.marketingcloudapis.com/v2/userinfo", json={"organization": {"member_id": 7281234}}
     )
+
+
+def test_discovering_hundreds_of_data_extensions_takes_two_paged_retrieves(requests_mock: Any) -> None:
+    serve_token(requests_mock)
     keys = [f"DE {n:03d}" for n in range(300)]
     listing = [
         f"<Results><CustomerKey>{key}</CustomerKey><Name>{key}</Name><ObjectID>o{n}</ObjectID></Results>"
@@ -518,18 +523,7 @@ def test_a_stream_whose_cursor_field_is_no_longer_a_date_field_fails_alone() -> 
 def serve_listing(requests_mock: Any, listing: list[str], fields: list[str]) -> None:
     """A token endpoint and a SOAP endpoint answering DataExtensionField with `fields`, anything else with `listing`
     (each one page of <Results> elements)."""
-    requests_mock.post(
-        f"https://{SUBDOMAIN}.auth.marketingcloudapis.com/v2/token",
-        json={
-            "access_token": "t",
-            "expires_in": 1079,
-            "soap_instance_url": SOAP_ENDPOINT[: -len("Service.asmx")],
-            "rest_instance_url": f"https://{SUBDOMAIN}.rest.marketingcloudapis.com/",
-        },
-    )
-    requests_mock.get(
-        f"https://{SUBDOMAIN}.auth.marketingcloudapis.com/v2/userinfo", json={"organization": {"member_id": 7281234}}
-    )
+    serve_token(requests_mock)
 
     def answer(request: Any, context: Any) -> str:
         results = fields if "DataExtensionField" in request.text else listing
