@@ -97,11 +97,18 @@ _DESCRIBED_KEY = re.compile(r"\(external key '(.*)'\)\.?$", re.DOTALL)
 
 @dataclass(frozen=True)
 class DataExtensionField:
-    name: str
+    name: str  # the record property (the field's name, unless `columns` renamed it)
     field_type: str
     max_length: int | None = None
     is_primary_key: bool = False
     scale: int | None = None
+    # The field's name in Marketing Cloud when `name` is a renamed column (see `columns`); None: the same.
+    sfmc_name: str | None = None
+
+    @property
+    def source_name(self) -> str:
+        """What the field is called in Marketing Cloud: in retrieves and filters."""
+        return self.sfmc_name or self.name
 
 
 @dataclass(frozen=True)
@@ -232,7 +239,7 @@ def field_schema(field: DataExtensionField) -> dict[str, Any]:
 
 
 def json_schema(table: DataExtensionTable) -> dict[str, Any]:
-    properties = {field.name: field_schema(field) for field in table.fields}
+    properties = {field.name: _described(field, field_schema(field)) for field in table.fields}
     properties.setdefault(ROW_KEY, _ROW_KEY_SCHEMA)
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
@@ -243,6 +250,40 @@ def json_schema(table: DataExtensionTable) -> dict[str, Any]:
         "additionalProperties": True,
         "properties": properties,
     }
+
+
+def _described(field: DataExtensionField, schema: dict[str, Any]) -> dict[str, Any]:
+    if field.sfmc_name is None:
+        return schema
+    said = f"Data extension field '{field.sfmc_name}', renamed: '{field.sfmc_name}' names another column here."
+    return {**schema, "description": f"{said} {schema['description']}" if "description" in schema else said}
+
+
+# Columns every data extension stream's records have besides the data extension's fields, folded as destinations
+# fold names: the unit's `mid` and the hidden row identity.
+_RESERVED_COLUMNS = frozenset({MID.casefold(), ROW_KEY.casefold()})
+
+
+def columns(fields: Iterable[DataExtensionField]) -> tuple[DataExtensionField, ...]:
+    """The fields with the record property each becomes: its own name, except for a field named like a column
+    every row has (`mid`, the unit's MID; `_CustomObjectKey`, the row identity) in any case, since destinations
+    fold case: that field becomes `de_<name>` (with `_` added until no other field or column has that name
+    regardless of case), its Marketing Cloud name kept in `sfmc_name` for retrieves and filters. A data extension
+    field `MID` is so emitted as `de_MID` beside the record's `mid`, the unit, in schema, records, primary key
+    and cursor alike."""
+    fields = tuple(fields)
+    taken = {field.name.casefold() for field in fields} | _RESERVED_COLUMNS
+    renamed: list[DataExtensionField] = []
+    for field in fields:
+        if field.name.casefold() not in _RESERVED_COLUMNS:
+            renamed.append(field)
+            continue
+        column = f"de_{field.name}"
+        while column.casefold() in taken:
+            column += "_"
+        taken.add(column.casefold())
+        renamed.append(replace(field, name=column, sfmc_name=field.name))
+    return tuple(renamed)
 
 
 def discovered_key(stream_schema: Mapping[str, Any] | None) -> str | None:
@@ -321,7 +362,7 @@ def build_tables(
             key=key,
             name=str(raw.get("Name") or key),
             stream_name=unit_stream_name(key, owner, home),
-            fields=tuple(table_field(field) for field in fields.get(key, []) if field.get("Name")),
+            fields=columns(table_field(field) for field in fields.get(key, []) if field.get("Name")),
             owner=owner,
             fields_known=len(owners_of_key[key.casefold()]) == 1,
         )
@@ -359,6 +400,10 @@ class DataExtensionRowsStream(SoapStream):
             cursor=cursor or table.default_cursor or next(iter(table.date_fields), None),
         )
         super().__init__(context, spec)
+        # Records use each field's column (`columns`); Marketing Cloud knows it by its own name.
+        self._source_names = {field.name: field.source_name for field in table.fields if field.sfmc_name}
+        self._columns = {source: name for name, source in self._source_names.items()}
+        self.properties = list(dict.fromkeys(self._source_names.get(name, name) for name in self.properties))
         self._pending_bad_values: list[tuple[str, Any]] = []
 
     @property
@@ -401,7 +446,8 @@ class DataExtensionRowsStream(SoapStream):
             return None
         if parse_window_bound(stream_slice[WINDOW_START]) <= _BEGINNING:
             return None
-        return SimpleFilter(self.spec.cursor, "greaterThanOrEqual", (stream_slice[WINDOW_START],), dates=True)
+        cursor = self._source_names.get(self.spec.cursor, self.spec.cursor)
+        return SimpleFilter(cursor, "greaterThanOrEqual", (stream_slice[WINDOW_START],), dates=True)
 
     def marked(self, record: Mapping[str, Any], mid: int | None) -> Mapping[str, Any] | None:
         """A row carries its data extension's owner's MID: a child reading the parent's shared data extension
@@ -411,6 +457,8 @@ class DataExtensionRowsStream(SoapStream):
     def records_of(self, results: list[dict]) -> Iterator[Mapping[str, Any]]:
         for raw in results:
             values = raw.get("Properties") or {}
+            if self._columns:
+                values = {self._columns.get(name, name): value for name, value in values.items()}
             record = self.typed(values)
             if self._pending_bad_values:
                 self._log_bad_values(values)

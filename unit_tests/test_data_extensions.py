@@ -25,6 +25,7 @@ from source_sfmc.data_extensions import (
     DataExtensionTable,
     _chosen_cursor,
     build_tables,
+    columns,
     data_extension_streams,
     discovered_key,
     discovered_owner,
@@ -408,6 +409,60 @@ def test_a_value_that_does_not_convert_is_null_and_logged_once_per_field_with_th
     warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "'Orders'" in warnings[0] and "'Amount'" in warnings[0] and "'OrderId': '1'" in warnings[0]
+
+
+def merchants_stream() -> DataExtensionRowsStream:
+    config = parse_config(
+        {"client_id": "a-client-id-01", "client_secret": "a-secret-45", "subdomain": "http://127.0.0.1:9"}
+    )
+    context = SyncContext(config=config, authenticator=UnitTokens(config))  # never asked for a token here
+    listing = [{"CustomerKey": "merchants", "Name": "Merchants", "Client": {"ID": "7"}}]
+    fields = {"merchants": [{"Name": "MID", "IsPrimaryKey": "true"}, {"Name": "Seen", "FieldType": "Date"}]}
+    (merchants,) = build_tables(listing, fields, home=7)
+    return DataExtensionRowsStream(context, merchants, cursor="Seen")
+
+
+@pytest.mark.parametrize("name", ["mid", "MID", "Mid", "_CustomObjectKey", "_customobjectkey"])
+def test_a_field_named_like_a_column_every_row_has_becomes_a_renamed_column(name: str) -> None:
+    (column, other) = columns([field(name), field("Other")])
+    assert (column.name, column.source_name, other.name) == (f"de_{name}", name, "Other")
+
+
+def test_a_renamed_column_collides_with_no_other_field_of_its_data_extension() -> None:
+    assert [f.name for f in columns([field("MID"), field("DE_MID"), field("de_MID_")])] == [
+        "de_MID__",
+        "DE_MID",
+        "de_MID_",
+    ]
+
+
+@given(st.lists(st.text(min_size=1, max_size=8, alphabet="miMIdD_e"), max_size=6, unique_by=str.casefold))
+def test_columns_are_distinct_regardless_of_case_and_never_a_rows_own_column(names: list[str]) -> None:
+    emitted = [f.name.casefold() for f in columns(field(name) for name in names)]
+    assert len(set(emitted)) == len(emitted)
+    assert not {"mid", "_customobjectkey"} & set(emitted)
+
+
+def test_a_field_named_mid_keeps_its_values_beside_the_units_mid_in_schema_records_key_and_cursor() -> None:
+    stream = merchants_stream()
+    properties = stream.get_json_schema()["properties"]
+    assert properties["mid"]["type"] == "integer" and "'MID'" in properties["de_MID"]["description"]
+    assert stream.primary_key == ["mid", "de_MID"] and stream.cursor_field == "Seen"
+    assert "MID" in stream.properties and "de_MID" not in stream.properties
+    (row,) = rows_of(stream, {"MID": "m-42", "Seen": "1/2/2025 3:04:05 AM"})
+    assert stream.marked(row, 7) == {"de_MID": "m-42", "Seen": "2025-01-02T09:04:05.000000+00:00", "mid": 7}
+
+
+def test_the_cursor_filter_names_a_renamed_field_as_marketing_cloud_does() -> None:
+    config = parse_config(
+        {"client_id": "a-client-id-01", "client_secret": "a-secret-45", "subdomain": "http://127.0.0.1:9"}
+    )
+    context = SyncContext(config=config, authenticator=UnitTokens(config))
+    listing = [{"CustomerKey": "visits", "Client": {"ID": "7"}}]
+    (visits,) = build_tables(listing, {"visits": [{"Name": "Mid", "FieldType": "Date"}]}, home=7)
+    stream = DataExtensionRowsStream(context, visits, cursor="de_Mid")
+    found = stream.slice_filter({"window_start": "2025-01-01T00:00:00Z", "window_end": "2025-02-01T00:00:00Z"})
+    assert found is not None and found.property == "Mid"
 
 
 def test_a_data_extension_deleted_after_discovery_fails_with_a_clear_message() -> None:
