@@ -6,6 +6,7 @@ its own in REST and SOAP, reached with a token for that unit (`account_id`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ from integration_tests.sandbox.soap_accounts import ALL_MIDS, CHILD_MIDS, MAIN_M
 
 STREAMS = (*harness.ALL_STREAM_NAMES, "business_units")
 NOT_ENABLED = 9_999_999  # a MID the installed package is not enabled for
+ALSO_NOT_ENABLED = 9_999_998
 
 
 def by_key(records: Iterable[Mapping[str, Any]]) -> dict[tuple[int, str], Mapping[str, Any]]:
@@ -201,6 +203,33 @@ def test_check_fails_naming_a_unit_the_package_cannot_access(sandbox: Sandbox) -
     (status,) = [message.connectionStatus for message in output.connection_status_messages]
     assert status.status == Status.FAILED
     assert str(NOT_ENABLED) in (status.message or "")
+
+
+def test_check_names_every_unit_the_package_cannot_access_and_the_units_it_can(sandbox: Sandbox) -> None:
+    config = sandbox.config(business_units=[str(NOT_ENABLED), str(MAIN_MID), str(ALSO_NOT_ENABLED)])
+    started = time.monotonic()
+
+    output = harness.run_check(config)
+
+    (status,) = [message.connectionStatus for message in output.connection_status_messages]
+    assert status.status == Status.FAILED
+    message = status.message or ""
+    assert f"{NOT_ENABLED}, {ALSO_NOT_ENABLED}" in message and "'business_units'" in message
+    assert f"can read business unit {MAIN_MID}" in message
+    assert time.monotonic() - started < 10  # a refusal is not retried, nor waited out unit after unit
+
+
+def test_a_read_names_the_refused_unit_and_the_field_in_its_stream_errors(
+    sandbox: Sandbox, catalog: AirbyteCatalog
+) -> None:
+    configured = harness.configured_catalog(catalog, ["campaigns"])
+    sync = harness.run_read(sandbox, sandbox.config(business_units=[str(MAIN_MID), str(NOT_ENABLED)]), configured)
+
+    stream_errors = [m.trace.error for m in sync.output.errors if m.trace.error.stream_descriptor]
+    assert stream_errors
+    for error in stream_errors:
+        assert f"business unit {NOT_ENABLED}" in error.message and "'business_units'" in error.message
+        assert error.failure_type.value == "config_error"
 
 
 def test_check_passes_with_every_unit(sandbox: Sandbox) -> None:
