@@ -9,8 +9,9 @@ from typing import Any
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.logger import PRINT_BUFFER
-from airbyte_cdk.models import ConnectorSpecification
+from airbyte_cdk.models import AirbyteMessage, ConnectorSpecification, FailureType
 from airbyte_cdk.sources.utils.schema_helpers import split_config
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.config import parse_config
 from source_sfmc.source import SourceSfmc
@@ -57,8 +58,36 @@ def run(args: list[str] | None = None) -> None:
     tune_garbage_collection()
     parsed_args = entrypoint.parse_args(sys.argv[1:] if args is None else args)
     with PRINT_BUFFER:
-        for message in entrypoint.run(parsed_args):
-            print(f"{message}\n", end="")
+        try:
+            for message in entrypoint.run(parsed_args):
+                print(f"{message}\n", end="")
+        except AirbyteTracedException as error:
+            if error.failure_type != FailureType.config_error:
+                raise  # the CDK's handler reports it, with its stack trace for whoever debugs the connector
+            for message in config_error_messages(parsed_args.command, error):
+                print(f"{AirbyteEntrypoint.airbyte_message_to_string(message)}\n", end="")
+            # As the CDK ends a check whose config is wrong (a FAILED status, exit code 0); read and discover
+            # exit non-zero, which is how the platform learns an attempt failed.
+            if parsed_args.command != "check":
+                sys.exit(1)
+
+
+def config_error_messages(command: str, error: AirbyteTracedException) -> list[AirbyteMessage]:
+    """What a config_error that reached the entry point prints: its trace (without a stack trace: the user's
+    mistake is in the message, not in our code) and, for `check`, the FAILED CONNECTION_STATUS Airbyte expects.
+
+    The CDK reads the config file before our `check`/`discover`/`read` run, so a file that is not a JSON object
+    fails outside them; the CDK's uncaught-exception handler would log it as FATAL with a Python traceback and
+    give `check` no status at all."""
+    trace = error.as_sanitized_airbyte_message()
+    if trace.trace and trace.trace.error:
+        trace.trace.error.stack_trace = None
+    messages = [trace]
+    if command == "check":
+        status = error.as_connection_status_message()
+        if status is not None:
+            messages.append(status)
+    return messages
 
 
 if __name__ == "__main__":

@@ -105,12 +105,24 @@ class SourceSfmc(ConcurrentSourceAdapter):
     # -- Airbyte verbs --------------------------------------------------------------------------------------
     @staticmethod
     def read_config(config_path: str) -> MutableMapping[str, Any]:
-        """The CDK's reader, except that every file gives a config or a config_error.
+        """The CDK's reader, except that every file gives a config or a config_error (a file that is missing,
+        unreadable, not UTF-8, not JSON, or JSON but not an object).
 
         A JSON number too long for Python's int conversion (over 4,300 digits) would stop the CDK's reader with a
         traceback; it is read as infinity instead, which `parse_config` refuses naming its field."""
-        with open(config_path, encoding="utf-8") as file:
-            contents = file.read()
+        try:
+            with open(config_path, encoding="utf-8") as file:
+                contents = file.read()
+        except UnicodeDecodeError:
+            raise AirbyteTracedException(
+                message="The config file is not UTF-8 text, so it cannot be a JSON config.",
+                failure_type=FailureType.config_error,
+            ) from None
+        except OSError as error:
+            raise AirbyteTracedException(
+                message=f"The config file {config_path!r} could not be read: {error.strerror or type(error).__name__}.",
+                failure_type=FailureType.config_error,
+            ) from None
         try:
             config = json.loads(contents, parse_int=_bounded_int)
         except RecursionError:  # valid JSON nested deeper than Python's parser goes: no config is
