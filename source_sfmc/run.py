@@ -18,21 +18,19 @@ from source_sfmc.source import SourceSfmc
 
 
 class SfmcEntrypoint(AirbyteEntrypoint):
-    """The CDK's entry point, but `check` validates with our config parser first.
+    """The CDK's entry point, but `check` validates the config with our parser alone, as `discover` and `read` do.
 
-    The CDK checks a config against the spec's JSON schema before anything else, and its messages do not name the
-    field ("0 is less than the minimum of 1"); `parse_config` says which field is wrong and what it expects.
+    The CDK checks a config against the spec's JSON schema in `check` only (`discover` and `read` skip it, as
+    `SourceSfmc.check_config_against_spec` is false), so anything the schema and `parse_config` disagree on was
+    refused by `check` and read by `read`: a MID written as a JSON integer (`[7294501]`, as a Python user of
+    PyAirbyte writes it), an optional setting left null. Its messages do not name the field either ("7294501 is not
+    of type 'string'"). `parse_config` is the one judge of a config for every command, and names the field.
     """
 
     @staticmethod
     def validate_connection(source_spec: ConnectorSpecification, config: Mapping[str, Any]) -> None:
         connector_config, _ = split_config(config)
         parse_config(connector_config)
-        # parse_config reads an optional setting left null as not set, and so does `read`; the spec's schema
-        # would refuse the null ("None is not of type 'integer'", naming no field), so it checks the rest.
-        AirbyteEntrypoint.validate_connection(
-            source_spec, {key: value for key, value in config.items() if value is not None}
-        )
 
 
 # Objects allocated between two young-generation collections (CPython's default is 700).
