@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pytest
-from airbyte_cdk.models import AirbyteCatalog, Status
+from airbyte_cdk.models import AirbyteCatalog, ConfiguredAirbyteCatalogSerializer, Status
 
 from integration_tests import harness
 from integration_tests.harness import Sync
@@ -230,6 +230,34 @@ def test_a_read_names_the_refused_unit_and_the_field_in_its_stream_errors(
     for error in stream_errors:
         assert f"business unit {NOT_ENABLED}" in error.message and "'business_units'" in error.message
         assert error.failure_type.value == "config_error"
+
+
+def test_a_read_with_a_refused_unit_ends_with_one_line_per_reason_naming_each_failed_stream_once(
+    sandbox: Sandbox, catalog: AirbyteCatalog
+) -> None:
+    streams = ["campaigns", "subscriber_lists", "sent_events"]
+    configured = harness.configured_catalog(catalog, streams)
+    config = sandbox.config(business_units=[str(MAIN_MID), str(NOT_ENABLED)])
+
+    exit_code, messages, _ = harness.run_console(
+        "read",
+        "--config",
+        "{config}",
+        "--catalog",
+        "{catalog}",
+        files={"config": config, "catalog": ConfiguredAirbyteCatalogSerializer.dump(configured)},
+    )
+
+    errors = [m["trace"]["error"] for m in messages if m["type"] == "TRACE" and m["trace"].get("type") == "ERROR"]
+    final = errors[-1]
+    assert exit_code == 1 and final.get("stream_descriptor") is None
+    message = final["message"]
+    assert message.startswith("During the sync, 3 streams did not sync successfully")
+    for stream in streams:
+        assert message.count(f"{stream}") == 1, message
+    assert message.count(f"business unit {NOT_ENABLED}") == 1 and "'business_units'" in message
+    assert "Error(" not in message and "Traceback" not in message and len(message) < 600
+    assert final["failure_type"] == "config_error"
 
 
 def test_check_passes_with_every_unit(sandbox: Sandbox) -> None:
