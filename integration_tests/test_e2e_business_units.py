@@ -168,6 +168,30 @@ def test_a_unit_added_later_starts_from_start_date_and_the_others_keep_their_cur
     assert harness.cursor_of_state(final, "ModifiedDate", MAIN_MID) >= harness.cursor_of_state(state, "ModifiedDate")
 
 
+def test_junk_under_business_units_in_the_input_state_is_dropped_and_the_rest_resumes(
+    sandbox: Sandbox, catalog: AirbyteCatalog
+) -> None:
+    from airbyte_cdk.test.state_builder import StateBuilder
+
+    configured = harness.configured_catalog(catalog, ["subscriber_lists"])
+    config = sandbox.config(start_date="2020-01-01T00:00:00Z", window_days=90, account_id=str(MAIN_MID))
+    first = harness.run_read(sandbox, config, configured)
+    saved = harness.unit_states(first.final_states[0])[MAIN_MID]
+    junk = {str(MAIN_MID): saved, "7777777": saved, "not-a-mid": saved, str(CHILD_MIDS[0]): "2020-01-01"}
+    state = StateBuilder().with_stream_state("subscriber_lists", {"business_units": junk}).build()
+
+    second = harness.run_read(sandbox, config, configured, state)
+
+    assert not second.errors, second.errors[:3]
+    assert len(second.records["subscriber_lists"]) < len(first.records["subscriber_lists"])  # it resumed
+    final = harness.unit_states(second.final_states[0])
+    assert set(final) == {MAIN_MID, 7777777} and final[7777777] == saved
+    logs = [m.log.message for m in second.output.logs if m.log]
+    assert any("'subscriber_lists'" in line and "'not-a-mid'" in line for line in logs)
+    assert any("'subscriber_lists'" in line and f"business unit {CHILD_MIDS[0]}" in line for line in logs)
+    assert any("'subscriber_lists'" in line and "(7777777)" in line and "kept" in line for line in logs)
+
+
 def test_a_state_saved_before_business_units_is_the_home_units(sandbox: Sandbox, catalog: AirbyteCatalog) -> None:
     configured = harness.configured_catalog(catalog, ["subscriber_lists"])
     config = sandbox.config(start_date="2020-01-01T00:00:00Z", window_days=90)
