@@ -91,7 +91,7 @@ def refusal(output: Any) -> tuple[str, str | None]:
     return ("refused", field_named(error.message))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(changes=CONFIG_CHANGES)
 def test_check_discover_and_read_all_accept_or_all_refuse_naming_the_same_field(
     changes: dict[str, Any], sandbox: Sandbox, catalog: AirbyteCatalog
