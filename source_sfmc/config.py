@@ -365,7 +365,10 @@ def _int_in_range(raw: Mapping[str, Any], name: str, default: int, low: int, hig
 
 
 def _bool(raw: Mapping[str, Any], name: str, default: bool) -> bool:
-    value = raw.get(name, default)
+    # Null means "not set", as for every other optional field (the Airbyte UI and PyAirbyte write it).
+    value = raw.get(name)
+    if value is None:
+        return default
     if not isinstance(value, bool):
         raise ConfigError(name, "must be true or false")
     return value

@@ -369,7 +369,7 @@ def test_all_business_units_with_a_list_is_a_config_error():
     assert_config_error("all_business_units", all_business_units=True, business_units=["7281234"])
 
 
-@pytest.mark.parametrize("value", ["yes", 1, None])
+@pytest.mark.parametrize("value", ["yes", 1, 0, "false"])
 def test_all_business_units_must_be_true_or_false(value):
     assert_config_error("all_business_units", all_business_units=value)
 
@@ -419,3 +419,9 @@ def test_any_all_business_units_value_is_a_bool_or_a_config_error_naming_it(valu
         assert error.field_name in ("all_business_units", "query_all_accounts")
         return
     assert config.all_business_units is bool(value)
+
+
+@pytest.mark.parametrize("field", ["all_business_units", "query_all_accounts"])
+def test_a_null_boolean_means_not_set(field):
+    config = parse(**{field: None})
+    assert config.all_business_units is False
