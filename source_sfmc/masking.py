@@ -39,6 +39,7 @@ from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 from xml.sax.saxutils import escape as xml_escape
 
+from airbyte_cdk.logger import AirbyteLogFormatter
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets, filter_secrets
 
 FRAGMENT_CHARACTERS = 8
@@ -106,7 +107,8 @@ def base64_cores(secret: str) -> set[str]:
         last = 8 * (offset + len(data)) // 6  # characters wholly inside the secret's bits
         core = encoded[first:last]
         cores |= {core, core.replace("+", "-").replace("/", "_")}
-    return {core for core in cores if core}
+    # A core shorter than a run (the base64 of a very short secret) would mask ordinary text, so none is kept.
+    return {core for core in cores if len(core) >= FRAGMENT_CHARACTERS}
 
 
 def whole_renderings(secret: str) -> set[str]:
@@ -216,39 +218,52 @@ def mask(text: str) -> str:
     return MASKER.mask(filter_secrets(text))
 
 
-class _MaskLogRecords(logging.Filter):
-    """Masks a log record's message and traceback before the CDK's formatter turns it into a LOG message: masking
-    the formatted JSON line instead would miss a secret the JSON escaping changed (`\\u` becomes `\\\\u`)."""
+class _MaskingFormatter(logging.Formatter):
+    """The CDK's log formatter, given a record whose message, traceback and extras are masked.
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        masked = mask(message)
-        if masked != message:
-            record.msg, record.args = masked, None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = mask(record.exc_text)
-        if record.stack_info:
-            record.stack_info = mask(record.stack_info)
-        # The CDK's debug log of each request and answer carries them as `extra` attributes (headers, body), which
-        # its formatter prints as `str(value)`.
-        for name in record.__dict__.keys() - _STANDARD_RECORD_ATTRIBUTES:
-            value = getattr(record, name)
-            if value is not None and not isinstance(value, (int, float, bool)):
-                setattr(record, name, mask(str(value)))
-        return True
+    Masking happens before the CDK's formatter turns the record into a LOG message: masking the formatted JSON line
+    instead would miss a secret the JSON escaping changed (`\\u` becomes `\\\\u`). The record is restored after,
+    so other handlers (a test's log capture) see it as it was logged."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = dict(record.__dict__)
+        try:
+            mask_record(record)
+            return self.inner.format(record)
+        finally:
+            record.__dict__.clear()
+            record.__dict__.update(saved)
+
+
+def mask_record(record: logging.LogRecord) -> None:
+    """Mask a log record in place: its message, traceback, stack and the `extra` attributes the CDK's debug log of
+    each request and answer carries (headers, body), which its formatter prints as `str(value)`."""
+    message = record.getMessage()
+    masked = mask(message)
+    if masked != message:
+        record.msg, record.args = masked, None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = mask(record.exc_text)
+    if record.stack_info:
+        record.stack_info = mask(record.stack_info)
+    for name in record.__dict__.keys() - _STANDARD_RECORD_ATTRIBUTES:
+        value = getattr(record, name)
+        if value is not None and not isinstance(value, (int, float, bool)):
+            setattr(record, name, mask(str(value)))
 
 
 _STANDARD_RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, None, None, None).__dict__) | {"message"}
 
 
-_LOG_FILTER = _MaskLogRecords()
-
-
 def install_log_masking() -> None:
-    """Put the masking filter on every handler of the root logger (the CDK's console handler prints every log
-    line of the connector and of the CDK); idempotent."""
+    """Wrap the formatter of every root handler that prints Airbyte LOG messages (the CDK's console handler, which
+    prints every log line of the connector and of the CDK); idempotent."""
     for handler in logging.getLogger().handlers:
-        if _LOG_FILTER not in handler.filters:
-            handler.addFilter(_LOG_FILTER)
+        if isinstance(handler.formatter, AirbyteLogFormatter):
+            handler.setFormatter(_MaskingFormatter(handler.formatter))
