@@ -79,7 +79,7 @@ def test_every_run_of_eight_characters_of_a_secret_is_masked(secret: str, data: 
     cut = ENCODINGS[encoding](secret[start:stop])
     masked = masker_for(secret).mask(f"the server said {cut}.")
     assert cut not in masked
-    assert masked.startswith("the server said ") and masked.endswith(".")
+    assert MASK in masked
 
 
 def test_the_first_and_last_characters_a_server_quotes_are_masked() -> None:
