@@ -10,7 +10,6 @@ problem, not a "refresh token" one).
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import re
 import threading
@@ -19,12 +18,10 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
-from xml.sax.saxutils import escape as xml_escape
 
 import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.requests_native_auth.abstract_oauth import AbstractOauth2Authenticator
-from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.datetime_helpers import AirbyteDateTime, ab_datetime_now
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -37,6 +34,7 @@ from source_sfmc.http_policy import (
     UntrustedHost,
     policy_session,
 )
+from source_sfmc.masking import register_secret
 from source_sfmc.soap.envelope import with_token
 
 logger = logging.getLogger("airbyte")
@@ -77,7 +75,7 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
         # The business unit (MID) this token acts in: `account_id` from the config unless a unit is named.
         self._account_id: int | None = config.account_id if account_id is ... else account_id  # type: ignore[assignment]
         self._session = session or policy_session(config)
-        mask_every_rendering(config.client_secret)
+        register_secret(config.client_secret)
         # `read` rides out a host that is briefly unreachable; `check` answers within seconds: it says at once that
         # nothing answers there, and tries a failing server only twice.
         self._retry_connection_errors = not for_check
@@ -148,7 +146,7 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                 "text of the characters a bearer token is made of (RFC 6750); it is not shown here.",
                 failure_type=FailureType.system_error,
             )
-        mask_every_rendering(token)
+        register_secret(token)
         self._rest_base_url = self._instance_url(answer, "rest_instance_url")
         self._soap_base_url = self._instance_url(answer, "soap_instance_url")
         self._scopes = frozenset(str(answer.get("scope") or "").split())
@@ -345,20 +343,6 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                 failure_type=FailureType.system_error,
             )
         return url
-
-
-_MASKED: set[str] = set()  # every form already handed to the CDK's filter (it keeps a list, not a set)
-_MASKED_LOCK = threading.Lock()
-
-
-def mask_every_rendering(secret: str) -> None:
-    """Mask a secret in every form a message could show it in: the CDK masks only the literal text, and a secret
-    can also appear JSON-escaped (a request body), XML-escaped (a SOAP envelope in a debug log) or as a repr()."""
-    forms = {secret, json.dumps(secret)[1:-1], xml_escape(secret), repr(secret)[1:-1], ascii(secret)[1:-1]}
-    with _MASKED_LOCK:
-        for form in forms - _MASKED:
-            _MASKED.add(form)
-            add_to_secrets(form)
 
 
 def _json_or_none(response: requests.Response) -> Any:

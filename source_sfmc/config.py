@@ -50,7 +50,12 @@ DEFAULT_WINDOW_DAYS = 30
 DEFAULT_LOOKBACK_HOURS = 24
 DEFAULT_NUM_WORKERS = 4
 MAX_NUM_WORKERS = 10
-DEFAULT_REQUEST_TIMEOUT_SECONDS = 180
+# SFMC answers a synchronous call within 120 s, or within 300 s for tracking and data retrieve operations (such as
+# SOAP retrieves of tracking events): "Intro to Marketing Cloud APIs" (developer.salesforce.com, mc-apis) and "API
+# Limits and Guidelines" (help.salesforce.com, mktg.mc_overview_limits_api.htm). The default waits those 300 s plus
+# 30 s to receive the answer (at most 4 MB per REST call, same page), so it never gives up on a call SFMC still answers.
+SFMC_LONGEST_SYNCHRONOUS_SECONDS = 300
+DEFAULT_REQUEST_TIMEOUT_SECONDS = SFMC_LONGEST_SYNCHRONOUS_SECONDS + 30
 # Link clicks keep accruing for weeks after a send: each sync re-reads the links of sends this recent.
 DEFAULT_LINK_SENDS_RECENT_DAYS = 30
 MAX_LINK_SENDS_RECENT_DAYS = 365

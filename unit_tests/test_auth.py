@@ -8,8 +8,9 @@ from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.datetime_helpers import ab_datetime_now
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_sfmc.auth import SfmcAuthenticator, TokenError, mask_every_rendering
+from source_sfmc.auth import SfmcAuthenticator, TokenError
 from source_sfmc.config import parse_config
+from source_sfmc.masking import register_secret
 from source_sfmc.soap.envelope import retrieve_envelope
 
 SUBDOMAIN = "mc563885gzs27c5t9-63k636ttgm"
@@ -167,7 +168,7 @@ def test_soap_envelope_gets_the_current_token_on_every_send(requests_mock, authe
 )
 def test_every_rendering_of_a_secret_is_masked(render):
     secret = 'Se<cr>et&"back\\slash\u00e9-\x01'
-    mask_every_rendering(secret)
+    register_secret(secret)
     assert filter_secrets(f"before {render(secret)} after") == "before **** after"
 
 
