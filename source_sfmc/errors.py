@@ -12,10 +12,13 @@ were rejected too, which a token expiring twice in one request's retries must no
 
 from __future__ import annotations
 
+import email.utils
 import json
+import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -236,15 +239,51 @@ class RetryAfterBackoff(BackoffStrategy):
     ) -> float | None:
         if not isinstance(response_or_exception, requests.Response):
             return None
-        header = response_or_exception.headers.get("Retry-After")
-        # ASCII digits only: str.isdigit() also takes '²', which float() refuses.
-        if header and header.strip().isascii() and header.strip().isdigit():
-            return float(header.strip())
-        body = _json_or_empty(response_or_exception)
-        retry_after = body.get("retryAfter")
-        if isinstance(retry_after, int | float) and retry_after > 0:
-            return float(retry_after)
+        return retry_after_seconds(
+            response_or_exception.headers.get("Retry-After"), _json_or_empty(response_or_exception).get("retryAfter")
+        )
+
+
+def retry_after_seconds(header: Any, body_value: Any = None, now: datetime | None = None) -> float | None:
+    """Seconds to wait before a retry, from a `Retry-After` header or else a `retryAfter` body value; None when
+    neither says (the caller's exponential back-off applies).
+
+    RFC 9110, 10.2.3 "Retry-After": the value is either delta-seconds (ASCII digits) or an HTTP-date; both are read,
+    the date with the standard library's RFC 5322 date parser. The body value is read the same way, as a JSON
+    number or as text. A date already past, zero, or a negative number is None (retry on the ordinary back-off); a
+    wait longer than the retry budget (MAX_RETRY_SECONDS) is cut to it, since the request would give up by then.
+    """
+    for value in (header, body_value):
+        seconds = _retry_after_value(value, now)
+        if seconds is not None:
+            return seconds
+    return None
+
+
+def _retry_after_value(value: Any, now: datetime | None) -> float | None:
+    if isinstance(value, bool) or value is None:
         return None
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if text.isascii() and text.isdigit():  # delta-seconds; isdigit() alone also takes '²'
+            seconds = float(text) if len(text) < 16 else float(MAX_RETRY_SECONDS)
+        else:
+            try:
+                when = email.utils.parsedate_to_datetime(text)
+            except (TypeError, ValueError, IndexError, OverflowError):
+                return None
+            if when.tzinfo is None:  # RFC 5322's "-0000": the date is UTC
+                when = when.replace(tzinfo=UTC)
+            seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    else:
+        return None
+    if not math.isfinite(seconds) or seconds <= 0:
+        return None
+    return min(seconds, float(MAX_RETRY_SECONDS))
 
 
 def is_token_rejection(response: requests.Response) -> bool:
