@@ -82,6 +82,21 @@ def test_a_listing_whose_count_is_text_reads_it_as_the_number(sandbox: Sandbox) 
     assert error_messages(output) == []
 
 
+def test_a_listing_served_in_pages_shorter_than_asked_is_read_to_its_count(sandbox: Sandbox) -> None:
+    # SFMC may serve fewer items a page than `$pageSize` asks (its own `pageSize`); `count` says how many remain.
+    def answer(request: Received) -> Answer:
+        page = _page_of(request)
+        first = (page - 1) * 25
+        return json_answer(
+            {"count": 120, "page": page, "pageSize": 25, "items": _campaigns(first, min(25, 120 - first))}
+        )
+
+    output, records, requests = _read_stream(sandbox, "campaigns", answer)
+    assert sorted(int(record["entity_id"]) for record in records) == list(range(120))
+    assert len(requests) == 5
+    assert error_messages(output) == []
+
+
 def test_a_listing_that_never_stops_growing_ends_at_a_short_page_or_the_page_cap(sandbox: Sandbox) -> None:
     def answer(request: Received) -> Answer:
         page = _page_of(request)

@@ -23,7 +23,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_sfmc.datetimes import rest_datetime
 from source_sfmc.errors import SfmcErrorHandler, parsed_body
 from source_sfmc.keys import entity_id
-from source_sfmc.paging import PageGuard, whole_number
+from source_sfmc.paging import PageGuard, rest_listing_read, whole_number
 from source_sfmc.stream_base import (
     WINDOW_END,
     WINDOW_START,
@@ -69,8 +69,9 @@ class RestStream(SfmcStream):
         return parsed_body(response)
 
     def list_all(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Every item of a `$page`/`$pageSize` listing, in order, until SFMC's count is reached (see `page_of`) or
-        the listing ends by the rule of `paging` (an empty page, a page repeating an earlier one, the cap)."""
+        """Every item of a `$page`/`$pageSize` listing, in order, until the listing ends by the rule of `paging`:
+        SFMC's count reached (a short page ends it only without a count), an empty page, a page repeating an
+        earlier one, or the cap."""
         items: list[dict[str, Any]] = []
         guard = PageGuard(self.stream_name, path)
         page = 1
@@ -80,7 +81,7 @@ class RestStream(SfmcStream):
             if not page_items or guard.repeats(page_items):
                 return items
             items.extend(page_items)
-            if (total is not None and len(items) >= total) or len(page_items) < LIST_PAGE_SIZE:
+            if rest_listing_read(len(items), len(page_items), total, LIST_PAGE_SIZE):
                 return items
             page += 1
 
@@ -332,7 +333,8 @@ class Assets(RestStream):
                 if in_window(item.get("modifiedDate")):
                     yield self.with_entity_id(item, item.get("id"))
             ids = [number for number in (whole_number(item.get("id")) for item in page) if number is not None]
-            if not ids or len(page) < ASSET_PAGE_SIZE or (total is not None and total <= len(page)):
+            # Each query asks for page 1 of the items after `last_id`: its count is what remains from here on.
+            if not ids or rest_listing_read(len(page), len(page), total, ASSET_PAGE_SIZE):
                 return
             if max(ids) <= last_id:
                 # The server ignored the id condition: asking again would bring the same items forever.
@@ -475,7 +477,7 @@ class JourneyHistory(RestStream):
         while isinstance(items, list) and items and not guard.repeats(items):
             yield from items
             seen += len(items)
-            if seen >= count if count is not None else len(items) < JOURNEY_HISTORY_PAGE_SIZE:
+            if rest_listing_read(seen, len(items), count, JOURNEY_HISTORY_PAGE_SIZE):
                 return
             page += 1
             items = self._search(start, end, page=page).get("items") or []

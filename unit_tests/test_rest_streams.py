@@ -1,9 +1,10 @@
 """REST streams: paging to the last page, shared listings, windows on the asset query, and retries."""
 
 import pytest
+import requests_mock as requests_mock_module
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from source_sfmc.business_units import UnitTokens
@@ -27,6 +28,10 @@ REST = f"https://{SUBDOMAIN}.rest.marketingcloudapis.com/"
 
 @pytest.fixture(autouse=True)
 def token_endpoint(requests_mock):
+    a_token_endpoint(requests_mock)
+
+
+def a_token_endpoint(requests_mock):
     requests_mock.post(
         f"https://{SUBDOMAIN}.auth.marketingcloudapis.com/v2/token",
         json={
@@ -48,6 +53,10 @@ def no_backoff_sleep(monkeypatch):
 
 @pytest.fixture
 def context():
+    return a_context()
+
+
+def a_context():
     config = parse_config({"client_id": "a-client-id-01", "client_secret": "a-secret-45", "subdomain": SUBDOMAIN})
     return SyncContext(config=config, authenticator=UnitTokens(config))
 
@@ -73,6 +82,43 @@ def test_listing_follows_pages_until_count_is_reached(requests_mock, context):
     assert [record["entity_id"] for record in records] == [str(n) for n in range(120)]
     assert [request.qs["$page"] for request in route.request_history] == [["1"], ["2"], ["3"]]
     assert route.request_history[0].qs["$pagesize"] == ["50"]
+
+
+def served_by(page_size, total, *, with_count=True):
+    """A listing's answers from a server that serves `page_size` items a page whatever `$pageSize` asks for."""
+
+    def answer(request, response_context):
+        page = int(request.qs["$page"][0])
+        first = (page - 1) * page_size
+        body = {"page": page, "pageSize": page_size, "items": items(first, max(0, min(page_size, total - first)))}
+        return {**body, "count": total} if with_count else body
+
+    return answer
+
+
+def test_a_short_page_does_not_end_a_listing_whose_count_says_more_remain(requests_mock, context):
+    # The server serves 25 items a page (its own pageSize) while the count says 120.
+    route = requests_mock.get(f"{REST}hub/v1/campaigns", json=served_by(25, 120))
+    records = read(Campaigns(context))
+    assert [record["entity_id"] for record in records] == [str(n) for n in range(120)]
+    assert route.call_count == 5
+
+
+@settings(max_examples=60, deadline=None)
+@given(total=st.integers(min_value=0, max_value=260), page_size=st.integers(min_value=1, max_value=50))
+def test_a_listing_with_a_count_is_read_whole_and_once_whatever_page_size_the_server_serves(total, page_size):
+    with requests_mock_module.Mocker() as mock:
+        a_token_endpoint(mock)
+        route = mock.get(f"{REST}hub/v1/campaigns", json=served_by(page_size, total))
+        records = read(Campaigns(a_context()))
+    assert [record["entity_id"] for record in records] == [str(n) for n in range(total)]
+    assert route.call_count == max(1, -(-total // page_size))
+
+
+def test_a_listing_without_a_count_ends_at_a_page_shorter_than_the_size_asked(requests_mock, context):
+    route = requests_mock.get(f"{REST}hub/v1/campaigns", json=served_by(50, 120, with_count=False))
+    assert len(read(Campaigns(context))) == 120
+    assert route.call_count == 3
 
 
 def test_listing_stops_on_an_empty_page_even_without_count(requests_mock, context):
@@ -326,6 +372,17 @@ def test_a_journey_history_answer_without_a_usable_count_is_paged_until_a_short_
     assert [request.qs["$page"] for request in route.request_history] == [["1"], ["2"], ["3"]]
 
 
+def test_a_short_journey_history_page_does_not_end_a_search_whose_count_says_more_remain(requests_mock, context):
+    def answer(request, response_context):
+        page = int(request.qs["$page"][0])
+        return {**history_page((page - 1) * 25, max(0, min(25, 120 - (page - 1) * 25))), "count": 120}
+
+    route = requests_mock.post(HISTORY_SEARCH, json=answer)
+    records = read(JourneyHistory(context), A_DAY)
+    assert [record["entity_id"] for record in records] == [f"entry-{n}" for n in range(120)]
+    assert route.call_count == 5
+
+
 def test_journey_history_entries_without_an_id_get_distinct_stable_keys(requests_mock, context):
     entries = [
         {"contactKey": "a", "transactionTime": "2026-11-01T01:00:00"},
@@ -388,6 +445,17 @@ def test_an_asset_query_that_ignores_the_id_condition_ends_instead_of_looping(re
     route = requests_mock.post(f"{REST}asset/v1/content/assets/query", json=an_asset_page(range(1, 51), 500))
     assert len(read(Assets(context), WINDOW)) == 50
     assert route.call_count == 2
+
+
+def test_a_short_asset_page_does_not_end_a_query_whose_count_says_more_remain(requests_mock, context):
+    # 25 assets an answer; each query's count is what remains after the id it asks from.
+    def answer(request, response_context):
+        after = request.json()["query"]["leftOperand"]["value"]
+        return an_asset_page(range(after + 1, min(after + 25, 120) + 1), 120 - after)
+
+    route = requests_mock.post(f"{REST}asset/v1/content/assets/query", json=answer)
+    assert [record["id"] for record in read(Assets(context), WINDOW)] == list(range(1, 121))
+    assert route.call_count == 5
 
 
 def test_a_listing_that_ignores_page_ends_instead_of_looping(requests_mock, context):
