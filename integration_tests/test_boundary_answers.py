@@ -97,6 +97,35 @@ def test_a_listing_served_in_pages_shorter_than_asked_is_read_to_its_count(sandb
     assert error_messages(output) == []
 
 
+def _parents_missing_an_id(request: Received) -> Answer:
+    path = urlsplit(request.path).path.rstrip("/")
+    listed = [{"id": "1", "name": "a"}, {"name": "no id"}, {"id": None, "name": "null id"}]
+    if path.endswith(("hub/v1/campaigns", "automation/v1/automations")):
+        return json_answer({"count": 3, "page": 1, "pageSize": 50, "items": listed})
+    if path.endswith("/assets"):
+        return json_answer({"count": 1, "page": 1, "pageSize": 50, "items": [{"id": "x" + path.split("/")[-2]}]})
+    if "automation/v1/automations/" in path:
+        return json_answer({"id": path.rsplit("/", 1)[1], "name": "detail"})
+    return json_answer({"message": "Not Found", "errorcode": 404}, 404)
+
+
+def test_a_campaign_without_an_id_gets_no_assets_request(sandbox: Sandbox) -> None:
+    output, records, requests = _read_stream(sandbox, "campaign_assets", _parents_missing_an_id)
+    assert [record["id"] for record in records] == ["x1"]
+    assert [urlsplit(r.path).path for r in requests] == ["/hub/v1/campaigns", "/hub/v1/campaigns/1/assets"]
+    assert error_messages(output) == []
+
+
+def test_an_automation_without_an_id_is_emitted_from_its_summary_without_a_detail_request(sandbox: Sandbox) -> None:
+    output, records, requests = _read_stream(sandbox, "automations", _parents_missing_an_id)
+    assert sorted(record["name"] for record in records) == ["detail", "no id", "null id"]
+    assert sorted(urlsplit(r.path).path for r in requests) == [
+        "/automation/v1/automations",
+        "/automation/v1/automations/1",
+    ]
+    assert error_messages(output) == []
+
+
 def test_a_listing_that_never_stops_growing_ends_at_a_short_page_or_the_page_cap(sandbox: Sandbox) -> None:
     def answer(request: Received) -> Answer:
         page = _page_of(request)

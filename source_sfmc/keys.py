@@ -48,6 +48,13 @@ def entity_id(record: Mapping[str, Any], *identity: Any) -> str:
     return ":".join(parts) if parts else content_digest(record)
 
 
+def identity_text(value: Any) -> str | None:
+    """An identity value as text, or None where it is missing by the rule above (absent, null, blank, a list or
+    object). Also the test for a parent's id before it builds a child request: a missing id must never become
+    `/None/` or `//` in a path, nor `""` in a filter."""
+    return _identity_text(value)
+
+
 def field_value(record: Mapping[str, Any], path: str) -> Any:
     """The value at a dotted path (`List.ID`), or None where any step is missing."""
     value: Any = record

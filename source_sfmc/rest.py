@@ -153,8 +153,10 @@ class CampaignAssets(RestStream):
     scopes = ("campaigns_read",)
 
     def unit_slices(self, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
-        for campaign in _campaigns(self):
-            yield {"campaign_id": str(campaign["id"])}
+        # A campaign without an id has no assets path; the campaigns stream still emits it (digest key).
+        campaigns, _ = self.parents_by_id(_campaigns(self), "campaigns", "id", "assets")
+        for campaign_id, _campaign in campaigns:
+            yield {"campaign_id": campaign_id}
 
     def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         if not stream_slice:
@@ -226,6 +228,10 @@ class JourneyActivities(RestStream):
                 yield self.with_entity_id(record, journey.get("id"), activity.get("id") or activity.get("key"))
 
 
+# The slice of a listed automation without an id: the entity_id (content digest) of its listing summary.
+WITHOUT_ID = "automation_without_id"
+
+
 class Automations(RestStream):
     probe_path = "automation/v1/automations"
     """Each automation's detail (schedule, steps, activities): the listing only has summaries."""
@@ -234,11 +240,23 @@ class Automations(RestStream):
     scopes = ("automations_read",)
 
     def unit_slices(self, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
-        for automation in _automations(self):
-            yield {"automation_id": str(automation["id"])}
+        automations, without_id = self.parents_by_id(
+            _automations(self), "automations", "id", "detail", "each is emitted as its listing summary instead"
+        )
+        for automation_id, _automation in automations:
+            yield {"automation_id": automation_id}
+        # Still an automation of the account: its record is the listing's summary, keyed by its content's digest.
+        for summary in without_id:
+            yield {WITHOUT_ID: entity_id(summary, None)}
 
     def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         if not stream_slice:
+            return
+        if WITHOUT_ID in stream_slice:
+            for summary in _automations(self):
+                if entity_id(summary, summary.get("id")) == stream_slice[WITHOUT_ID]:
+                    yield self.with_entity_id(summary, summary.get("id"))
+                    return
             return
         detail = self.get_json(f"automation/v1/automations/{quote(stream_slice['automation_id'], safe='')}")
         if detail:

@@ -146,6 +146,43 @@ def test_automations_are_read_in_detail_one_slice_each(requests_mock, context):
     assert record["mid"] == 7281234
 
 
+# -- a listed parent without an id gets no child request -----------------------------------------------------
+PARENTS_MISSING_AN_ID = [{"id": "1", "name": "a"}, {"name": "no id"}, {"id": None, "name": "null id"}, {"id": " "}]
+
+
+def test_campaigns_without_an_id_get_no_assets_request_and_one_warning(requests_mock, context, caplog):
+    requests_mock.get(f"{REST}hub/v1/campaigns", json={"count": 4, "items": PARENTS_MISSING_AN_ID})
+    assets = requests_mock.get(f"{REST}hub/v1/campaigns/1/assets", json={"count": 1, "items": [{"id": "x1"}]})
+    stream = CampaignAssets(context)
+    slices = list(stream.stream_slices(sync_mode=SyncMode.full_refresh))
+    assert slices == [{"campaign_id": "1", "mid": 7281234}]
+    assert [record["id"] for record in read(stream, slices[0])] == ["x1"]
+    assert assets.call_count == 1
+    (warning,) = [r.getMessage() for r in caplog.records if "had no 'id'" in r.getMessage()]
+    assert "campaign_assets" in warning and "3 campaigns" in warning and "'no id' (digest:" in warning
+
+
+def test_campaigns_without_an_id_are_still_emitted_by_the_campaigns_stream_with_a_digest_key(requests_mock, context):
+    requests_mock.get(f"{REST}hub/v1/campaigns", json={"count": 4, "items": PARENTS_MISSING_AN_ID})
+    keys = [record["entity_id"] for record in read(Campaigns(context))]
+    assert keys[0] == "1" and all(key.startswith("digest:") for key in keys[1:]) and len(set(keys)) == 4
+
+
+def test_automations_without_an_id_are_emitted_from_their_summary_without_a_detail_request(
+    requests_mock, context, caplog
+):
+    requests_mock.get(f"{REST}automation/v1/automations", json={"count": 4, "items": PARENTS_MISSING_AN_ID})
+    detail = requests_mock.get(f"{REST}automation/v1/automations/1", json={"id": "1", "name": "a", "steps": []})
+    stream = Automations(context)
+    records = [record for s in stream.stream_slices(sync_mode=SyncMode.full_refresh) for record in read(stream, s)]
+    assert [record.get("name") for record in records] == ["a", "no id", "null id", None]
+    assert records[0]["entity_id"] == "1" and all(r["entity_id"].startswith("digest:") for r in records[1:])
+    assert detail.call_count == 1
+    assert [r.url for r in requests_mock.request_history if "None" in r.url or r.url.endswith("/")] == []
+    (warning,) = [r.getMessage() for r in caplog.records if "had no 'id'" in r.getMessage()]
+    assert "'automations'" in warning and "listing summary" in warning
+
+
 WINDOW = {WINDOW_START: "2025-01-01T00:00:00.000Z", WINDOW_END: "2025-02-01T00:00:00.000Z"}
 IN_WINDOW = "2025-01-15T10:00:00.5-06:00"  # the asset API writes dates with an offset
 
