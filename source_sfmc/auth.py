@@ -15,6 +15,7 @@ import logging
 import re
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -29,7 +30,7 @@ from airbyte_cdk.utils.datetime_helpers import AirbyteDateTime, ab_datetime_now
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.config import SfmcConfig, is_trusted_url
-from source_sfmc.errors import is_token_rejection
+from source_sfmc.errors import is_token_rejection, mark_access_denied
 from source_sfmc.http_policy import (
     BodyTooLarge,
     RedirectRefused,
@@ -90,6 +91,13 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
         self._lock = threading.Lock()
         self.tokens_fetched = 0
         self._failure: TokenError | None = None
+        # For telling an expired token from denied access (`update_from_response`): the token each refused request
+        # carried (weakly: a request is forgotten once its retries are over), whether the current token replaces a
+        # refused one, and whether it has served a request yet.
+        self._refused_with: weakref.WeakKeyDictionary[requests.PreparedRequest, str] = weakref.WeakKeyDictionary()
+        self._replaces_refused = False
+        self._next_replaces_refused = False
+        self._token_served = False
 
     # -- what streams use ---------------------------------------------------------------------------------
     @property
@@ -119,17 +127,35 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
         return request
 
     def update_from_response(self, request: requests.PreparedRequest, response: requests.Response) -> None:
-        """Drop a token Marketing Cloud refused, so the retry of this request and every later one gets a new one.
+        """Drop a token Marketing Cloud refused, so the retry of this request and every later one gets a new one;
+        but a refusal of a fresh token means access is denied, and is marked on the response instead.
 
-        The HTTP client shows us every response (the CDK's `ResponseAwareAuthenticator`). Only the token the
-        request carried is dropped: when another thread has already renewed it, nothing more is fetched.
+        The HTTP client shows us every response (the CDK's `ResponseAwareAuthenticator`), before the error handler
+        reads it. Only the token the request carried is dropped: when another thread has already renewed it, nothing
+        more is fetched. A token expires; a new one is not refused at once. So the refusal is access denied
+        (`mark_access_denied`: the error handler fails the stream with a config_error instead of retrying) when
+        - this request was refused before, with another token, and its retry carried a new one; or
+        - the token was fetched to replace a refused one and has not yet served any request.
+        Either way the token is kept: fetching more would be refused the same (a token request per retry of every
+        request of every stream).
         """
-        if not is_token_rejection(response):
-            return
         sent = str(request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+        if not is_token_rejection(response):
+            if sent and 200 <= response.status_code < 300:
+                with self._lock:
+                    if sent == self._access_token:
+                        self._token_served = True
+            return
         with self._lock:
+            refused_before = self._refused_with.get(request)
+            fresh = sent == self._access_token and self._replaces_refused and not self._token_served
+            if (refused_before is not None and refused_before != sent) or fresh:
+                mark_access_denied(response)
+                return
+            self._refused_with[request] = sent
             if sent and sent == self._access_token:
                 self._expiry = ab_datetime_now() - timedelta(seconds=1)
+                self._next_replaces_refused = True
 
     # -- AbstractOauth2Authenticator ----------------------------------------------------------------------
     def refresh_access_token(self) -> tuple[str, AirbyteDateTime]:
@@ -156,6 +182,8 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
         # A short-lived token (tests, or an unusual tenant) is renewed after half its life instead.
         margin = RENEW_MARGIN if lifetime > 2 * RENEW_MARGIN else lifetime / 2
         self.tokens_fetched += 1
+        self._replaces_refused, self._next_replaces_refused = self._next_replaces_refused, False
+        self._token_served = False
         return token, ab_datetime_now() + lifetime - margin
 
     def get_token_refresh_endpoint(self) -> str:

@@ -6,8 +6,10 @@ page to take partial records from. The parsed body is kept on the response for t
 
 A rejected token (REST 401, SOAP `Token Expired` / `Login failed`) is an ordinary retry, not the CDK's
 REFRESH_TOKEN_THEN_RETRY: the authenticator sees the same response (`update_from_response`) and drops the token,
-so the retry carries a new one. The CDK would refresh only once per request and fail the sync if the new token
-were rejected too, which a token expiring twice in one request's retries must not do.
+so the retry carries a new one (the CDK's refresh would be per request, not per token, and name no cause). A
+token just issued does not expire, though: when Marketing Cloud refuses a fresh one the authenticator marks the
+answer as denied access, and the stream fails with a config_error naming it and what to check, instead of asking
+for a new token on every retry of every request (SFMC-SDK likewise renews once on a 401 and then gives up).
 """
 
 from __future__ import annotations
@@ -60,6 +62,15 @@ def side_retrieve() -> Iterator[None]:
         yield
     finally:
         _SIDE_RETRIEVE.reset(token)
+
+
+ACCESS_DENIED_ATTRIBUTE = "_sfmc_access_denied"
+
+
+def mark_access_denied(response: requests.Response) -> None:
+    """Mark a token refusal as denied access: Marketing Cloud refused a freshly issued token (the authenticator
+    decides, in `update_from_response`, which the HTTP client calls before the error handler)."""
+    setattr(response, ACCESS_DENIED_ATTRIBUTE, True)
 
 
 def parsed_body(response: requests.Response) -> Any:
@@ -146,7 +157,7 @@ class SfmcErrorHandler(ErrorHandler):
         body = _json_or_empty(response)
         sfmc_message = str(body.get("message") or "").strip()
         if status == 401:
-            return self._token_rejected(sfmc_message or "Not Authorized")
+            return self._token_rejected(response, sfmc_message or "Not Authorized")
         if status == 403:
             return _fail(self._missing_scope_message(sfmc_message), FailureType.config_error)
         if status == 429 or body.get("errorcode") in (50100, 50200):
@@ -185,7 +196,7 @@ class SfmcErrorHandler(ErrorHandler):
         fault = _fault_or_none(response.content)
         if fault is None:
             if status == 401:
-                return self._token_rejected("Not Authorized")
+                return self._token_rejected(response, "Not Authorized")
             if status == 403:
                 return _fail(self._missing_scope_message(""), FailureType.config_error)
             if status == 429 or status >= 500:
@@ -194,7 +205,7 @@ class SfmcErrorHandler(ErrorHandler):
         text = fault.message.strip()
         lowered = text.lower()
         if _is_token_fault(fault):
-            return self._token_rejected(text)
+            return self._token_rejected(response, text)
         if fault.api_code == 17 or "rate limit" in lowered:
             return ErrorResolution(
                 ResponseAction.RATE_LIMITED, FailureType.transient_error, f"{self._stream_name}: {text}"
@@ -217,8 +228,19 @@ class SfmcErrorHandler(ErrorHandler):
             return None
         return self._records.get(requested_object_type(response.request.body) or "")
 
-    def _token_rejected(self, sfmc_message: str) -> ErrorResolution:
+    def _token_rejected(self, response: requests.Response, sfmc_message: str) -> ErrorResolution:
+        if getattr(response, ACCESS_DENIED_ATTRIBUTE, False):
+            return _fail(self._access_denied_message(sfmc_message), FailureType.config_error)
         return _retry(f"{self._stream_name}: Marketing Cloud rejected the access token ({sfmc_message})")
+
+    def _access_denied_message(self, sfmc_message: str) -> str:
+        scopes = " and ".join(f"'{scope}'" for scope in self._scopes)
+        return (
+            f"Marketing Cloud refused stream '{self._stream_name}' a freshly issued access token ({sfmc_message}): "
+            f"the installed package is not allowed this API. Check in Setup > Installed Packages that its API "
+            f"integration has the {scopes} scope{'s' if len(self._scopes) > 1 else ''}, that the package is enabled "
+            "for the business unit read, and that the API user's permissions allow it; or deselect the stream."
+        )
 
     def _missing_scope_message(self, sfmc_message: str) -> str:
         scopes = " and ".join(f"'{scope}'" for scope in self._scopes)

@@ -2,7 +2,7 @@
 
 import pytest
 import requests_mock as requests_mock_module
-from airbyte_cdk.models import SyncMode
+from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -343,6 +343,46 @@ def test_an_expired_token_is_renewed_and_the_request_retried(requests_mock, cont
     )
     assert len(read(Campaigns(context))) == 3
     assert context.authenticator.tokens_fetched == 2
+
+
+NOT_AUTHORIZED = {"status_code": 401, "json": {"message": "Not Authorized", "errorcode": 0}}
+
+
+def test_a_401_to_a_freshly_issued_token_fails_the_stream_as_a_config_error_naming_it(requests_mock, context):
+    requests_mock.get(f"{REST}hub/v1/campaigns", **NOT_AUTHORIZED)
+    with pytest.raises(Exception) as raised:
+        read(Campaigns(context))
+    assert getattr(raised.value, "failure_type", None) == FailureType.config_error
+    message = str(getattr(raised.value, "message", raised.value))
+    assert "'campaigns'" in message and "'campaigns_read'" in message and "freshly issued" in message
+    assert context.authenticator.tokens_fetched == 2  # the first token, and one renewal: no more
+
+
+def test_after_a_fresh_token_is_refused_other_streams_fail_at_once_without_new_tokens(requests_mock, context):
+    requests_mock.get(f"{REST}hub/v1/campaigns", **NOT_AUTHORIZED)
+    route = requests_mock.get(f"{REST}automation/v1/automations", **NOT_AUTHORIZED)
+    for stream in (Campaigns(context), Automations(context)):
+        with pytest.raises(Exception) as raised:
+            list(stream.stream_slices(sync_mode=SyncMode.full_refresh))
+            read(stream)
+        assert getattr(raised.value, "failure_type", None) == FailureType.config_error
+    assert context.authenticator.tokens_fetched == 2
+    assert route.call_count == 1
+
+
+def test_a_token_that_expires_twice_with_requests_served_in_between_is_renewed_each_time(requests_mock, context):
+    route = requests_mock.get(
+        f"{REST}hub/v1/campaigns",
+        [NOT_AUTHORIZED, {"json": a_page(1, 3)}, NOT_AUTHORIZED, {"json": a_page(1, 3)}],
+    )
+    assert len(read(Campaigns(context))) == 3
+    assert len(read(Campaigns(a_context_sharing(context)))) == 3
+    assert route.call_count == 4 and context.authenticator.tokens_fetched == 3
+
+
+def a_context_sharing(context):
+    """Another sync context with the same tokens (so the campaign listing is fetched again, not memoised)."""
+    return SyncContext(config=context.config, authenticator=context.authenticator)
 
 
 def test_a_missing_scope_fails_naming_it(requests_mock, context):
