@@ -9,10 +9,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from airbyte_cdk.test.models.outcome import ExpectedOutcome
 
-from integration_tests.harness import configured_catalog, discovered, error_messages, records_by_stream
+from integration_tests.harness import configured_catalog, discovered, error_messages, records_by_stream, run_console
 from integration_tests.sandbox import Sandbox
 from integration_tests.standins import (
     Answer,
@@ -230,3 +231,28 @@ def test_a_folder_answer_without_its_id_gets_a_digest_key(sandbox: Sandbox) -> N
     assert len(set(keys)) == 2 and all(key.startswith(DIGEST_PREFIX) for key in keys)
     assert not any(re.fullmatch(r"None|", key) for key in keys)
     assert error_messages(output) == []
+
+
+# -- values emitted as null are written as null --------------------------------------------------------------------
+def test_the_source_sfmc_command_writes_a_null_value_as_a_null_not_an_absent_key(sandbox: Sandbox) -> None:
+    campaign = {"id": "1", "name": "c", "description": None, "campaignCode": "", "color": None}
+
+    def script(request: Received) -> Answer:
+        if is_token_request(request):
+            return token_answer(server.url)
+        return json_answer({"count": 1, "page": 1, "pageSize": 50, "items": [campaign]})
+
+    catalog = configured_catalog(discovered(sandbox), ["campaigns"], incremental=False)
+    with stand_in(script) as server:
+        code, messages, _ = run_console(
+            "read",
+            "--config",
+            "{config}",
+            "--catalog",
+            "{catalog}",
+            files={"config": server.config(), "catalog": ConfiguredAirbyteCatalogSerializer.dump(catalog)},
+        )
+    (record,) = [message["record"]["data"] for message in messages if message.get("type") == "RECORD"]
+    assert code == 0
+    assert record["description"] is None and record["color"] is None and "description" in record and "color" in record
+    assert record["campaignCode"] == ""
