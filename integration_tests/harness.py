@@ -26,11 +26,17 @@ from airbyte_cdk.models import (
     SyncMode,
     Type,
 )
+from airbyte_cdk.test import entrypoint_wrapper
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, _run_command, make_file, read
 from airbyte_cdk.test.models.outcome import ExpectedOutcome
 
 from integration_tests.sandbox import Sandbox
+from source_sfmc.run import SfmcEntrypoint
 from source_sfmc.source import SourceSfmc
+
+# The CDK's in-process runner builds the CDK's entry point; the `source-sfmc` command runs ours (run.py), which
+# judges a config with `parse_config` alone in `check` too. In-process tests run what the command runs.
+entrypoint_wrapper.AirbyteEntrypoint = SfmcEntrypoint  # type: ignore[misc]
 
 ROOT = Path(__file__).resolve().parent.parent
 CONSOLE_SCRIPT = Path(sys.executable).parent / "source-sfmc"

@@ -65,7 +65,12 @@ BAD_CONFIGS: list[tuple[str, Any]] = [
     ("request_timeout_seconds", 0),
     ("query_all_accounts", "yes"),
     ("business_units", "7281234"),
-    ("business_units", ["72-81"]),
+    ("business_units[0]", ["72-81"]),
+    ("business_units[1]", ["7281234", True]),
+    ("business_units[2]", ["7281234", 7294501, 0]),
+    ("business_units[0]", [-7281234]),
+    ("business_units[0]", [7281234.5]),
+    ("business_units[0]", [{"mid": "7281234"}]),
     ("all_business_units", "yes"),
     ("data_extensions", "not-a-list"),
     ("unknown_setting", "anything"),
@@ -161,3 +166,52 @@ def test_check_takes_an_optional_setting_left_null_as_unset_like_read(field: str
     )
 
     assert "Config validation error" not in completed.stdout
+
+
+# (what the config file holds, words the message must say); None: no file at all
+UNREADABLE_CONFIG_FILES: list[tuple[bytes | None, str]] = [
+    (b"not json", "not valid JSON"),
+    (b'{"client_id": ', "not valid JSON"),
+    (b"", "not valid JSON"),
+    (b'["client_id", "client_secret"]', "must be a JSON object"),
+    (b"42", "must be a JSON object"),
+    (b"null", "must be a JSON object"),
+    (b"\xff\xfe{}", "not UTF-8"),
+    (None, "could not be read"),
+]
+
+
+# Every file with `check`; one of each kind (not JSON, not an object, no file) with `discover` and `read`, which
+# read the config file the same way (a subprocess each: about a second apiece).
+CASES = [("check", contents, said) for contents, said in UNREADABLE_CONFIG_FILES] + [
+    (verb, contents, said)
+    for verb in ("discover", "read")
+    for contents, said in (UNREADABLE_CONFIG_FILES[0], UNREADABLE_CONFIG_FILES[3], UNREADABLE_CONFIG_FILES[-1])
+]
+
+
+@pytest.mark.parametrize(("verb", "contents", "said"), CASES, ids=[f"{v}-{c!r}"[:40] for v, c, _ in CASES])
+def test_a_config_file_that_is_not_a_json_object_is_a_config_error_without_a_traceback(
+    verb: str, contents: bytes | None, said: str, tmp_path: Path
+) -> None:
+    config_path = tmp_path / "config.json"
+    if contents is not None:
+        config_path.write_bytes(contents)
+    catalog_path = tmp_path / "catalog.json"
+    catalog_path.write_text(json.dumps({"streams": []}))
+    args = [CONNECTOR, verb, "--config", str(config_path)]
+    if verb == "read":
+        args += ["--catalog", str(catalog_path)]
+
+    completed = subprocess.run(args, capture_output=True, text=True, timeout=60)
+
+    messages = [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
+    (error,) = [message["trace"]["error"] for message in messages if message["type"] == "TRACE"]
+    assert error["failure_type"] == "config_error" and said in error["message"]
+    assert "Traceback" not in completed.stdout + completed.stderr
+    if verb == "check":
+        (status,) = [message["connectionStatus"] for message in messages if message["type"] == "CONNECTION_STATUS"]
+        assert status["status"] == "FAILED" and said in status["message"]
+        assert completed.returncode == 0
+    else:
+        assert completed.returncode == 1

@@ -6,11 +6,12 @@ its own in REST and SOAP, reached with a token for that unit (`account_id`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pytest
-from airbyte_cdk.models import AirbyteCatalog, Status
+from airbyte_cdk.models import AirbyteCatalog, ConfiguredAirbyteCatalogSerializer, Status
 
 from integration_tests import harness
 from integration_tests.harness import Sync
@@ -19,6 +20,7 @@ from integration_tests.sandbox.soap_accounts import ALL_MIDS, CHILD_MIDS, MAIN_M
 
 STREAMS = (*harness.ALL_STREAM_NAMES, "business_units")
 NOT_ENABLED = 9_999_999  # a MID the installed package is not enabled for
+ALSO_NOT_ENABLED = 9_999_998
 
 
 def by_key(records: Iterable[Mapping[str, Any]]) -> dict[tuple[int, str], Mapping[str, Any]]:
@@ -166,6 +168,30 @@ def test_a_unit_added_later_starts_from_start_date_and_the_others_keep_their_cur
     assert harness.cursor_of_state(final, "ModifiedDate", MAIN_MID) >= harness.cursor_of_state(state, "ModifiedDate")
 
 
+def test_junk_under_business_units_in_the_input_state_is_dropped_and_the_rest_resumes(
+    sandbox: Sandbox, catalog: AirbyteCatalog
+) -> None:
+    from airbyte_cdk.test.state_builder import StateBuilder
+
+    configured = harness.configured_catalog(catalog, ["subscriber_lists"])
+    config = sandbox.config(start_date="2020-01-01T00:00:00Z", window_days=90, account_id=str(MAIN_MID))
+    first = harness.run_read(sandbox, config, configured)
+    saved = harness.unit_states(first.final_states[0])[MAIN_MID]
+    junk = {str(MAIN_MID): saved, "7777777": saved, "not-a-mid": saved, str(CHILD_MIDS[0]): "2020-01-01"}
+    state = StateBuilder().with_stream_state("subscriber_lists", {"business_units": junk}).build()
+
+    second = harness.run_read(sandbox, config, configured, state)
+
+    assert not second.errors, second.errors[:3]
+    assert len(second.records["subscriber_lists"]) < len(first.records["subscriber_lists"])  # it resumed
+    final = harness.unit_states(second.final_states[0])
+    assert set(final) == {MAIN_MID, 7777777} and final[7777777] == saved
+    logs = [m.log.message for m in second.output.logs if m.log]
+    assert any("'subscriber_lists'" in line and "'not-a-mid'" in line for line in logs)
+    assert any("'subscriber_lists'" in line and f"business unit {CHILD_MIDS[0]}" in line for line in logs)
+    assert any("'subscriber_lists'" in line and "(7777777)" in line and "kept" in line for line in logs)
+
+
 def test_a_state_saved_before_business_units_is_the_home_units(sandbox: Sandbox, catalog: AirbyteCatalog) -> None:
     configured = harness.configured_catalog(catalog, ["subscriber_lists"])
     config = sandbox.config(start_date="2020-01-01T00:00:00Z", window_days=90)
@@ -201,6 +227,61 @@ def test_check_fails_naming_a_unit_the_package_cannot_access(sandbox: Sandbox) -
     (status,) = [message.connectionStatus for message in output.connection_status_messages]
     assert status.status == Status.FAILED
     assert str(NOT_ENABLED) in (status.message or "")
+
+
+def test_check_names_every_unit_the_package_cannot_access_and_the_units_it_can(sandbox: Sandbox) -> None:
+    config = sandbox.config(business_units=[str(NOT_ENABLED), str(MAIN_MID), str(ALSO_NOT_ENABLED)])
+    started = time.monotonic()
+
+    output = harness.run_check(config)
+
+    (status,) = [message.connectionStatus for message in output.connection_status_messages]
+    assert status.status == Status.FAILED
+    message = status.message or ""
+    assert f"{NOT_ENABLED}, {ALSO_NOT_ENABLED}" in message and "'business_units'" in message
+    assert f"can read business unit {MAIN_MID}" in message
+    assert time.monotonic() - started < 10  # a refusal is not retried, nor waited out unit after unit
+
+
+def test_a_read_names_the_refused_unit_and_the_field_in_its_stream_errors(
+    sandbox: Sandbox, catalog: AirbyteCatalog
+) -> None:
+    configured = harness.configured_catalog(catalog, ["campaigns"])
+    sync = harness.run_read(sandbox, sandbox.config(business_units=[str(MAIN_MID), str(NOT_ENABLED)]), configured)
+
+    stream_errors = [m.trace.error for m in sync.output.errors if m.trace.error.stream_descriptor]
+    assert stream_errors
+    for error in stream_errors:
+        assert f"business unit {NOT_ENABLED}" in error.message and "'business_units'" in error.message
+        assert error.failure_type.value == "config_error"
+
+
+def test_a_read_with_a_refused_unit_ends_with_one_line_per_reason_naming_each_failed_stream_once(
+    sandbox: Sandbox, catalog: AirbyteCatalog
+) -> None:
+    streams = ["campaigns", "subscriber_lists", "sent_events"]
+    configured = harness.configured_catalog(catalog, streams)
+    config = sandbox.config(business_units=[str(MAIN_MID), str(NOT_ENABLED)])
+
+    exit_code, messages, _ = harness.run_console(
+        "read",
+        "--config",
+        "{config}",
+        "--catalog",
+        "{catalog}",
+        files={"config": config, "catalog": ConfiguredAirbyteCatalogSerializer.dump(configured)},
+    )
+
+    errors = [m["trace"]["error"] for m in messages if m["type"] == "TRACE" and m["trace"].get("type") == "ERROR"]
+    final = errors[-1]
+    assert exit_code == 1 and final.get("stream_descriptor") is None
+    message = final["message"]
+    assert message.startswith("During the sync, 3 streams did not sync successfully")
+    for stream in streams:
+        assert message.count(f"{stream}") == 1, message
+    assert message.count(f"business unit {NOT_ENABLED}") == 1 and "'business_units'" in message
+    assert "Error(" not in message and "Traceback" not in message and len(message) < 600
+    assert final["failure_type"] == "config_error"
 
 
 def test_check_passes_with_every_unit(sandbox: Sandbox) -> None:

@@ -16,6 +16,7 @@ import pytest
 from integration_tests import harness
 from integration_tests.sandbox import Sandbox, start_sandbox
 from integration_tests.sandbox.server import DEFAULT_START_DATE
+from source_sfmc.window_split import span_text
 
 SCALE = 0.1
 WINDOW_DAYS = 30
@@ -140,7 +141,10 @@ def test_a_window_timing_out_even_at_an_hour_fails_the_stream_with_a_clear_messa
     failure = next(error for error in errors if "timed out" in error["message"])
     assert failure["message"].startswith(f"Stream '{STREAM}', window ")
     assert "Marketing Cloud timed out 3 times retrieving SentEvent between" in failure["message"]
-    assert "split down to 1:00:00" in failure["message"]
+    between = re.search(r"between (\S+) and (\S+) \(a piece of ([^;]+);", failure["message"])
+    assert between, failure["message"]
+    span = harness.parse_datetime(between[2]) - harness.parse_datetime(between[1])
+    assert span <= timedelta(hours=1) and between[3] == span_text(span)  # what was really read, not the floor
     assert failure["failure_type"] == "transient_error"
     assert "Traceback" not in json.dumps(failure["message"])
 

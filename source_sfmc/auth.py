@@ -352,7 +352,12 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                 message=(
                     f"Marketing Cloud refused a token for business unit {self._account_id} (HTTP "
                     f"{response.status_code}{' ' + error if error else ''}): enable the installed package for that "
-                    "business unit (the package's Access tab in Setup), or remove it from 'business_units'."
+                    "business unit (the package's Access tab in Setup)"
+                    + (
+                        "; 'all_business_units' listed it."
+                        if self._config.all_business_units
+                        else ", or remove it from 'business_units'."
+                    )
                 ),
                 failure_type=FailureType.config_error,
             )

@@ -7,6 +7,7 @@ form; nothing downstream re-validates or reads the raw mapping.
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import re
 from collections.abc import Mapping
@@ -267,19 +268,19 @@ def _mid_value(value: Any) -> int | None:
 def _business_units(raw: Mapping[str, Any]) -> tuple[int, ...]:
     """`business_units` as MIDs, in the order given, without repeats; `account_id` alone is a one-unit list."""
     value = raw.get("business_units")
-    form = 'must be a list of business unit MIDs as text of digits, e.g. ["7281234", "7294501"]'
+    form = 'must be a list of business unit MIDs, e.g. ["7281234", "7294501"] (JSON integers are read too)'
     if value is None:
         mids: tuple[int, ...] = ()
     elif not isinstance(value, list):
         raise ConfigError("business_units", form)
     else:
         parsed = []
-        for item in value:
+        for index, item in enumerate(value):
             if isinstance(item, str) and not item.strip():
                 continue
             mid = _mid_value(item)
             if mid is None:
-                raise ConfigError("business_units", f"{form}; '{_shorten(str(item), 40)}' is not a MID")
+                raise ConfigError(f"business_units[{index}]", f"{form}; {_shown_item(item)} is not a MID")
             parsed.append(mid)
         mids = tuple(dict.fromkeys(parsed))
     account_id = _optional_mid(raw.get("account_id"))
@@ -292,6 +293,15 @@ def _business_units(raw: Mapping[str, Any]) -> tuple[int, ...]:
     if not mids and account_id is not None:
         return (account_id,)
     return mids
+
+
+def _shown_item(item: Any) -> str:
+    """An item of a list as the user wrote it (JSON), shortened."""
+    try:
+        text = json.dumps(item)
+    except (TypeError, ValueError, RecursionError):
+        text = type(item).__name__
+    return _shorten(text, 40)
 
 
 def _all_business_units(raw: Mapping[str, Any]) -> bool:
@@ -355,7 +365,10 @@ def _int_in_range(raw: Mapping[str, Any], name: str, default: int, low: int, hig
 
 
 def _bool(raw: Mapping[str, Any], name: str, default: bool) -> bool:
-    value = raw.get(name, default)
+    # Null means "not set", as for every other optional field (the Airbyte UI and PyAirbyte write it).
+    value = raw.get(name)
+    if value is None:
+        return default
     if not isinstance(value, bool):
         raise ConfigError(name, "must be true or false")
     return value

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_sfmc.auth import TokenError
 from source_sfmc.business_units import set_unit
 from source_sfmc.data_extensions import data_extension_tables
 from source_sfmc.rest import REST_STREAMS
@@ -27,9 +29,7 @@ def check_connection(context: SyncContext) -> tuple[bool, Any]:
     """
     granted = context.authenticator.home.granted_scopes  # fetches the token: bad credentials fail here
     units = context.units()
-    for mid in units:
-        # A token for each business unit to read: a MID the package is not enabled for fails here, named.
-        context.authenticator.for_unit(mid).get_access_token()
+    _check_unit_tokens(context, units)
     set_unit(units[0])  # the probes read the first unit
     rest_streams: list[SfmcStream] = [stream_class(context) for stream_class in REST_STREAMS]
     soap = soap_streams(context)
@@ -57,6 +57,54 @@ def check_connection(context: SyncContext) -> tuple[bool, Any]:
             + ", ".join(missing)
         )
     return True, "; ".join(found)
+
+
+def _check_unit_tokens(context: SyncContext, units: tuple[int, ...]) -> None:
+    """A token for each business unit to read, all asked for at once; raises one config error naming every unit
+    Marketing Cloud refused (and the units that were fine), or the first other failure.
+
+    Concurrent so that a check of many units takes as long as its slowest token request, not their sum; a refusal
+    (HTTP 4xx) is never retried (auth.py), so a refused unit costs one request."""
+
+    def token(mid: int) -> TokenError | None:
+        try:
+            context.authenticator.for_unit(mid).get_access_token()
+        except TokenError as error:
+            return error
+        return None
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(units), context.config.num_workers))) as pool:
+        outcomes = dict(zip(units, pool.map(token, units), strict=True))
+    failures = {mid: error for mid, error in outcomes.items() if error is not None}
+    refused = [mid for mid, error in failures.items() if error.failure_type == FailureType.config_error]
+    if len(refused) < len(failures):  # a server fault or a timeout, not the user's to fix: reported as it is
+        raise next(error for error in failures.values() if error.failure_type != FailureType.config_error)
+    if not refused:
+        return
+    fine = [mid for mid in units if mid not in failures]
+    if len(refused) == 1:
+        (mid,) = refused
+        raise AirbyteTracedException(
+            message=(failures[mid].message or "") + _fine_units(fine),
+            internal_message=failures[mid].internal_message,
+            failure_type=FailureType.config_error,
+        )
+    field = "all_business_units" if context.config.all_business_units else "business_units"
+    remedy = "" if context.config.all_business_units else ", or remove them from 'business_units'"
+    raise AirbyteTracedException(
+        message=(
+            f"Marketing Cloud refused a token for {len(refused)} business units of '{field}': "
+            f"{', '.join(map(str, refused))}. Enable the installed package for each of them (the package's Access "
+            f"tab in Setup){remedy}." + _fine_units(fine)
+        ),
+        failure_type=FailureType.config_error,
+    )
+
+
+def _fine_units(fine: list[int]) -> str:
+    if not fine:
+        return ""
+    return f" The package can read business unit{'s' if len(fine) > 1 else ''} {', '.join(map(str, fine))}."
 
 
 def _family_outcome(family: str, streams: list[SfmcStream], probed: list[SfmcStream]) -> str:

@@ -59,6 +59,9 @@ _BEGINNING = parse_window_bound("1970-01-01T00:00:00Z")
 _NON_ALPHANUMERIC_RUN = re.compile(r"[^a-z0-9]+")
 _PLAIN_KEY = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
 _DIGEST_HEX_DIGITS = 8
+# Every digest name ends with a last word of 8 hex digits; a plain key ending so could spell another key's digest
+# name (`NEWSLETTER_DE_7F89A323` and `Newsletter.DE`), so such keys take the digest form too.
+_ENDS_LIKE_A_DIGEST = re.compile(rf"(?:^|_)[0-9a-f]{{{_DIGEST_HEX_DIGITS}}}\Z")
 # The hidden identity of every data extension row (an auto-incrementing number per row; PROTOCOL.md,
 # DataExtensionObject): requested in every row retrieve, and the key of data extensions without primary key.
 ROW_KEY = "_CustomObjectKey"
@@ -153,10 +156,15 @@ def stream_name_for(key: str) -> str:
     ends with `_` + the first 8 hex digits of the SHA-256 of the exact key, so that keys the normalisation would
     merge stay apart whichever of them exist: `Newsletter.DE` -> `data_extension__newsletter_de_<8 hex>`,
     `顧客マスタ` -> `data_extension__顧客マスタ_<8 hex>`. External keys are unique regardless of case in SFMC (a
-    retrieve names a data extension by key case-insensitively), so lower-casing alone loses nothing."""
+    retrieve names a data extension by key case-insensitively), so lower-casing alone loses nothing.
+
+    A plain key whose last word is 8 hex digits (`NEWSLETTER_DE_7F89A323`, `deadbeef`) takes the digest form too:
+    used as it is, it would spell the digest name of another key (`Newsletter.DE`), and which of the two got the
+    name would depend on which exists. So plain names never end like a digest and digest names always do: the two
+    sets are disjoint, and two keys share a name only if 32 bits of SHA-256 collide."""
     lowered = key.lower()
     # The key itself must be ASCII: a few other letters lower-case to ASCII ones (KELVIN SIGN to `k`).
-    if key.isascii() and _PLAIN_KEY.fullmatch(lowered):
+    if key.isascii() and _PLAIN_KEY.fullmatch(lowered) and not _ENDS_LIKE_A_DIGEST.search(lowered):
         return STREAM_PREFIX + lowered
     readable = "_".join(_words(lowered))
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:_DIGEST_HEX_DIGITS]

@@ -9,8 +9,9 @@ from typing import Any
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.logger import PRINT_BUFFER
-from airbyte_cdk.models import ConnectorSpecification
+from airbyte_cdk.models import AirbyteMessage, ConnectorSpecification, FailureType
 from airbyte_cdk.sources.utils.schema_helpers import split_config
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.config import parse_config
 from source_sfmc.messages import keep_record_nulls
@@ -18,21 +19,19 @@ from source_sfmc.source import SourceSfmc
 
 
 class SfmcEntrypoint(AirbyteEntrypoint):
-    """The CDK's entry point, but `check` validates with our config parser first.
+    """The CDK's entry point, but `check` validates the config with our parser alone, as `discover` and `read` do.
 
-    The CDK checks a config against the spec's JSON schema before anything else, and its messages do not name the
-    field ("0 is less than the minimum of 1"); `parse_config` says which field is wrong and what it expects.
+    The CDK checks a config against the spec's JSON schema in `check` only (`discover` and `read` skip it, as
+    `SourceSfmc.check_config_against_spec` is false), so anything the schema and `parse_config` disagree on was
+    refused by `check` and read by `read`: a MID written as a JSON integer (`[7294501]`, as a Python user of
+    PyAirbyte writes it), an optional setting left null. Its messages do not name the field either ("7294501 is not
+    of type 'string'"). `parse_config` is the one judge of a config for every command, and names the field.
     """
 
     @staticmethod
     def validate_connection(source_spec: ConnectorSpecification, config: Mapping[str, Any]) -> None:
         connector_config, _ = split_config(config)
         parse_config(connector_config)
-        # parse_config reads an optional setting left null as not set, and so does `read`; the spec's schema
-        # would refuse the null ("None is not of type 'integer'", naming no field), so it checks the rest.
-        AirbyteEntrypoint.validate_connection(
-            source_spec, {key: value for key, value in config.items() if value is not None}
-        )
 
 
 # Objects allocated between two young-generation collections (CPython's default is 700).
@@ -59,8 +58,36 @@ def run(args: list[str] | None = None) -> None:
     tune_garbage_collection()
     parsed_args = entrypoint.parse_args(sys.argv[1:] if args is None else args)
     with PRINT_BUFFER:
-        for message in entrypoint.run(parsed_args):
-            print(f"{message}\n", end="")
+        try:
+            for message in entrypoint.run(parsed_args):
+                print(f"{message}\n", end="")
+        except AirbyteTracedException as error:
+            if error.failure_type != FailureType.config_error:
+                raise  # the CDK's handler reports it, with its stack trace for whoever debugs the connector
+            for message in config_error_messages(parsed_args.command, error):
+                print(f"{AirbyteEntrypoint.airbyte_message_to_string(message)}\n", end="")
+            # As the CDK ends a check whose config is wrong (a FAILED status, exit code 0); read and discover
+            # exit non-zero, which is how the platform learns an attempt failed.
+            if parsed_args.command != "check":
+                sys.exit(1)
+
+
+def config_error_messages(command: str, error: AirbyteTracedException) -> list[AirbyteMessage]:
+    """What a config_error that reached the entry point prints: its trace (without a stack trace: the user's
+    mistake is in the message, not in our code) and, for `check`, the FAILED CONNECTION_STATUS Airbyte expects.
+
+    The CDK reads the config file before our `check`/`discover`/`read` run, so a file that is not a JSON object
+    fails outside them; the CDK's uncaught-exception handler would log it as FATAL with a Python traceback and
+    give `check` no status at all."""
+    trace = error.as_sanitized_airbyte_message()
+    if trace.trace and trace.trace.error:
+        trace.trace.error.stack_trace = None
+    messages = [trace]
+    if command == "check":
+        status = error.as_connection_status_message()
+        if status is not None:
+            messages.append(status)
+    return messages
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections.abc import Iterator, Mapping, MutableMapping
 from queue import Queue
 from typing import Any
@@ -105,12 +106,24 @@ class SourceSfmc(ConcurrentSourceAdapter):
     # -- Airbyte verbs --------------------------------------------------------------------------------------
     @staticmethod
     def read_config(config_path: str) -> MutableMapping[str, Any]:
-        """The CDK's reader, except that every file gives a config or a config_error.
+        """The CDK's reader, except that every file gives a config or a config_error (a file that is missing,
+        unreadable, not UTF-8, not JSON, or JSON but not an object).
 
         A JSON number too long for Python's int conversion (over 4,300 digits) would stop the CDK's reader with a
         traceback; it is read as infinity instead, which `parse_config` refuses naming its field."""
-        with open(config_path, encoding="utf-8") as file:
-            contents = file.read()
+        try:
+            with open(config_path, encoding="utf-8") as file:
+                contents = file.read()
+        except UnicodeDecodeError:
+            raise AirbyteTracedException(
+                message="The config file is not UTF-8 text, so it cannot be a JSON config.",
+                failure_type=FailureType.config_error,
+            ) from None
+        except OSError as error:
+            raise AirbyteTracedException(
+                message=f"The config file {config_path!r} could not be read: {error.strerror or type(error).__name__}.",
+                failure_type=FailureType.config_error,
+            ) from None
         try:
             config = json.loads(contents, parse_int=_bounded_int)
         except RecursionError:  # valid JSON nested deeper than Python's parser goes: no config is
@@ -167,15 +180,18 @@ class SourceSfmc(ConcurrentSourceAdapter):
         self._concurrent_source = self._concurrent_source_for(sfmc_config.num_workers)
         self._refuse_streams_without_start(sfmc_config, catalog)
         stream_failures: list[FailureType] = []
+        failed = FailedStreams()
         try:
             for message in super().read(logger, config, catalog, state):
                 if message.type == Type.TRACE and message.trace and message.trace.error:
                     stream_failures.append(message.trace.error.failure_type or FailureType.system_error)
                     _mask_secrets(message.trace.error)
+                    failed.add(message.trace.error)
                 yield message
         except AirbyteTracedException as error:
             if error.internal_message == _CDK_SYNC_SUMMARY:
                 error.failure_type = sync_failure_type(stream_failures)
+                error.message = failed.summary() or error.message
             raise
 
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
@@ -226,6 +242,56 @@ class SourceSfmc(ConcurrentSourceAdapter):
                 f"is needed to read {', '.join(chosen)}: set it to the earliest date to sync, e.g. "
                 "'2024-01-01T00:00:00Z' (SFMC keeps tracking events for about six months)",
             )
+
+
+# "Stream 'sent_events', business unit 9999999, window A to B: <reason>" (SfmcStream._with_context)
+_STREAM_ERROR = re.compile(
+    r"Stream '(?P<stream>[^']*)'(?P<where>(?:, business unit [0-9]+)?(?:, window \S+ to \S+)?): (?P<reason>.*)",
+    re.DOTALL,
+)
+_UNIT = re.compile(r"business unit (?P<mid>[0-9]+)")
+
+
+class FailedStreams:
+    """The sync's failed streams, for its closing error: each reason once, with the streams that failed for it
+    (a stream once per reason, however many windows failed with it).
+
+    The CDK closes a sync in which streams failed with one line per failed partition, each the `repr()` of its
+    exception (`generate_failed_streams_error_message`: "campaigns: TokenError(None)", repeated for every window, a
+    thousand characters for one unit the package cannot read). The streams' own error traces, already emitted, say
+    what is wrong in words; the summary is made from them."""
+
+    def __init__(self) -> None:
+        # stream -> (where, reason) -> how many partitions failed so
+        self._reasons: dict[str, dict[tuple[str, str], int]] = {}
+
+    def add(self, error: AirbyteErrorTraceMessage) -> None:
+        if error.stream_descriptor is None or not error.message:
+            return
+        stream = error.stream_descriptor.name
+        match = _STREAM_ERROR.fullmatch(error.message)
+        reason = match["reason"].strip() if match else error.message.strip()
+        unit = _UNIT.search(match["where"]) if match else None
+        # The unit, when the reason itself does not say which; never the window (one line for all of them).
+        where = f", business unit {unit['mid']}" if unit and f"business unit {unit['mid']}" not in reason else ""
+        reasons = self._reasons.setdefault(stream, {})
+        reasons[(where, reason)] = reasons.get((where, reason), 0) + 1
+
+    def summary(self) -> str | None:
+        """e.g. "During the sync, 2 streams did not sync successfully: campaigns, sent_events (9 windows): <reason>",
+        streams that failed for the same reason sharing it; None when no stream failed."""
+        if not self._reasons:
+            return None
+        by_reason: dict[str, list[str]] = {}
+        for stream, reasons in self._reasons.items():
+            for (where, reason), count in reasons.items():
+                label = f"{stream}{where}{f' ({count} windows)' if count > 1 else ''}"
+                by_reason.setdefault(reason, []).append(label)
+        count = len(self._reasons)
+        parts = [f"{', '.join(labels)}: {reason}" for reason, labels in by_reason.items()]
+        return f"During the sync, {count} stream{'s' if count > 1 else ''} did not sync successfully. " + " | ".join(
+            parts
+        )
 
 
 def _mask_secrets(error: AirbyteErrorTraceMessage) -> None:

@@ -323,12 +323,13 @@ class UnitCursors(Cursor):
                 "states by MID. Every business unit of the stream restarts from start_date."
             )
             by_unit = {}
-        self._saved: dict[str, Any] = dict(by_unit) if isinstance(by_unit, Mapping) else {}
+        self._saved: dict[str, Any] = usable_unit_states(stream, by_unit) if isinstance(by_unit, Mapping) else {}
         self._legacy: Mapping[str, Any] | None = saved if saved and by_unit is None else None
         self._home_mid = home_mid
         self._cursors: dict[int, ConcurrentCursor] = {}
         self._states: dict[str, Any] = dict(self._saved)
         self._lock = threading.RLock()
+        self._unread_noted = False
 
     # -- one cursor per unit ----------------------------------------------------------------------------------
     def for_unit(self, mid: int) -> ConcurrentCursor:
@@ -373,7 +374,23 @@ class UnitCursors(Cursor):
 
     def stream_slices(self) -> Iterable[StreamSlice]:
         """The windows of the unit being sliced (`current_mid`): SfmcStream marks them with its MID."""
+        self._note_units_not_read()
         return self.for_unit(self._unit_of(None)).stream_slices()
+
+    def _note_units_not_read(self) -> None:
+        """Log once per stream the saved units this sync does not read: their cursors are kept as they are, so a
+        unit removed from the config and added back resumes where it stopped."""
+        with self._lock:
+            if self._unread_noted:
+                return
+            self._unread_noted = True
+            read = {str(mid) for mid in self._stream.units()}
+            kept = sorted((key for key in self._saved if key not in read), key=int)
+        if kept:
+            logger.info(
+                f"Stream '{self._stream.name}': the input state holds cursors of business units this sync does not "
+                f"read ({', '.join(kept)}); they are kept unchanged, so each resumes where it stopped if read again."
+            )
 
     def observe(self, record: Record) -> None:
         self.for_unit(self._unit_of(record.associated_slice)).observe(record)
@@ -395,6 +412,49 @@ class UnitCursors(Cursor):
 
     def should_be_synced(self, record: Record) -> bool:
         return self.for_unit(self._unit_of(record.associated_slice)).should_be_synced(record)
+
+
+def usable_unit_states(stream: SfmcStream, by_unit: Mapping[Any, Any]) -> dict[str, dict[str, Any]]:
+    """The entries of `{"business_units": {MID: state}}` a sync can resume from, keyed by MID as text.
+
+    Dropped, each with a warning naming the stream and the key: a key that is not a MID as this connector writes
+    them (digits of a positive 31-bit integer, no sign, no padding), and a value that is not a usable state (not an
+    object, a cursor that is not a date or is later than now: the rules of `trusted_stream_state`). A dropped unit
+    restarts from start_date when it is read; nothing dropped is written back."""
+    converter = IsoStateConverter()
+    now = utc_now()
+    usable: dict[str, dict[str, Any]] = {}
+    for key, value in by_unit.items():
+        if not _is_mid_key(key):
+            logger.warning(
+                f"Stream '{stream.name}': its input state has an entry {_shown(key)} under '{UNITS_KEY}', which is "
+                "not the MID of a business unit. It is dropped."
+            )
+            continue
+        if not isinstance(value, Mapping):
+            problem: str | None = f"is not a JSON object but {_shown(value)}"
+        else:
+            problem = _state_problem(value, stream.cursor_field_name or "", converter, now) if value else None
+        if problem is not None:
+            logger.warning(
+                f"Stream '{stream.name}': its input state for business unit {key} {problem}. It is dropped: that "
+                "unit restarts from start_date when it is read."
+            )
+            continue
+        usable[key] = dict(value)
+    return usable
+
+
+def _is_mid_key(key: Any) -> bool:
+    """A MID as `UnitCursors` writes it: str(mid) of a MID from 1 to 2**31 - 1."""
+    return (
+        isinstance(key, str)
+        and 0 < len(key) <= 10
+        and key.isascii()
+        and key.isdigit()
+        and str(int(key)) == key
+        and 0 < int(key) < 2**31
+    )
 
 
 class _UnitCheckpoint(MessageRepository):

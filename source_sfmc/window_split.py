@@ -57,3 +57,14 @@ def halves(lower: datetime, upper: datetime) -> tuple[tuple[datetime, datetime],
 
 def can_split(lower: datetime, upper: datetime) -> bool:
     return upper - lower > MIN_WINDOW
+
+
+def span_text(span: timedelta) -> str:
+    """A span as people say it, to the second: "1 hour", "45 minutes", "42 minutes 11 seconds", "3 days 18 hours"."""
+    seconds = max(0, round(span.total_seconds()))
+    days, seconds = divmod(seconds, 86_400)
+    hours, seconds = divmod(seconds, 3_600)
+    minutes, seconds = divmod(seconds, 60)
+    parts = [(days, "day"), (hours, "hour"), (minutes, "minute"), (seconds, "second")]
+    words = [f"{n} {unit}{'s' if n != 1 else ''}" for n, unit in parts if n]
+    return " ".join(words) or "0 seconds"

@@ -249,8 +249,9 @@ def _config_or_error_naming(field, raw):
         return parse_config(raw, now=NOW)
     except ConfigError as error:
         assert error.failure_type == FailureType.config_error
-        assert error.field_name == field, (error.field_name, field)
-        assert f"'{field}'" in error.message
+        # A list's item is named with its index: business_units[2].
+        assert error.field_name.split("[")[0] == field, (error.field_name, field)
+        assert f"'{error.field_name}'" in error.message
         return None
 
 
@@ -346,11 +347,14 @@ def test_no_business_unit_setting_reads_the_packages_own_unit():
     assert (config.business_units, config.all_business_units) == ((), False)
 
 
-@pytest.mark.parametrize(
-    "value", ["7281234", 7281234, [["7281234"]], ["72-81"], [True], [-5], [0], ["²"], [1.5], [str(2**31)]]
-)
-def test_business_units_refuses_anything_but_a_list_of_mids(value):
+@pytest.mark.parametrize("value", ["7281234", 7281234, {"7281234": True}])
+def test_business_units_refuses_anything_but_a_list(value):
     assert_config_error("business_units", business_units=value)
+
+
+@pytest.mark.parametrize("item", [["7281234"], "72-81", True, -5, 0, "²", 1.5, str(2**31), None])
+def test_business_units_names_the_item_that_is_not_a_mid(item):
+    assert_config_error("business_units[1]", business_units=[7294501, item])
 
 
 def test_account_id_outside_business_units_is_a_config_error():
@@ -365,7 +369,7 @@ def test_all_business_units_with_a_list_is_a_config_error():
     assert_config_error("all_business_units", all_business_units=True, business_units=["7281234"])
 
 
-@pytest.mark.parametrize("value", ["yes", 1, None])
+@pytest.mark.parametrize("value", ["yes", 1, 0, "false"])
 def test_all_business_units_must_be_true_or_false(value):
     assert_config_error("all_business_units", all_business_units=value)
 
@@ -399,7 +403,9 @@ def test_any_business_units_value_parses_to_valid_mids_or_a_config_error_naming_
     try:
         config = parse(business_units=value)
     except ConfigError as error:
-        assert error.field_name == "business_units"
+        assert error.field_name == "business_units" or (
+            isinstance(value, list) and error.field_name in {f"business_units[{i}]" for i in range(len(value))}
+        )
         return
     assert all(isinstance(mid, int) and 0 < mid < 2**31 for mid in config.business_units)
     assert len(set(config.business_units)) == len(config.business_units)
@@ -413,3 +419,9 @@ def test_any_all_business_units_value_is_a_bool_or_a_config_error_naming_it(valu
         assert error.field_name in ("all_business_units", "query_all_accounts")
         return
     assert config.all_business_units is bool(value)
+
+
+@pytest.mark.parametrize("field", ["all_business_units", "query_all_accounts"])
+def test_a_null_boolean_means_not_set(field):
+    config = parse(**{field: None})
+    assert config.all_business_units is False

@@ -634,3 +634,38 @@ def test_a_shared_data_extension_whose_owner_is_not_read_is_read_in_the_first_un
 def test_one_key_owned_by_two_units_is_not_offered(monkeypatch: pytest.MonkeyPatch) -> None:
     tables = unit_tables(monkeypatch, (1, 2), {1: [owned("orders", 1)], 2: [owned("orders", 2), owned("x", 2)]})
     assert [t.key for t in tables] == ["x"]
+
+
+def test_a_plain_key_that_spells_another_keys_digest_name_takes_the_digest_form() -> None:
+    assert stream_name_for("Newsletter.DE") == "data_extension__newsletter_de_7f89a323"
+    spelled = "NEWSLETTER_DE_7F89A323"
+    assert stream_name_for(spelled) == f"data_extension__newsletter_de_7f89a323_{digest8(spelled)}"
+
+
+def test_a_key_of_eight_hex_digits_does_not_take_a_digest_only_name() -> None:
+    assert stream_name_for("deadbeef") == f"data_extension__deadbeef_{digest8('deadbeef')}"
+
+
+def test_plain_keys_not_ending_like_a_digest_keep_their_name() -> None:
+    assert stream_name_for("Orders_2024_1234567") == "data_extension__orders_2024_1234567"
+    assert stream_name_for("Campaign_ABCDEFGHI") == "data_extension__campaign_abcdefghi"
+
+
+@given(_KEYS)
+def test_no_key_spells_the_stream_name_of_another(key: str) -> None:
+    name = stream_name_for(key)
+    spelled = name.removeprefix("data_extension__")
+    for variant in {spelled, spelled.upper()}:
+        if variant.lower() != key.lower():
+            assert stream_name_for(variant) != name
+
+
+def test_a_new_data_extension_whose_key_spells_an_existing_stream_name_leaves_that_stream_alone() -> None:
+    fields = {"Newsletter.DE": [{"Name": "Email"}], "NEWSLETTER_DE_7F89A323": [{"Name": "Email"}]}
+    day_1 = build_tables([{"CustomerKey": "Newsletter.DE", "ObjectID": "a"}], fields)
+    day_2 = build_tables(
+        [{"CustomerKey": "Newsletter.DE", "ObjectID": "a"}, {"CustomerKey": "NEWSLETTER_DE_7F89A323", "ObjectID": "b"}],
+        fields,
+    )
+    assert {t.stream_name: t.key for t in day_1}.items() <= {t.stream_name: t.key for t in day_2}.items()
+    assert len(day_2) == 2

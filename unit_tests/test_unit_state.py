@@ -2,12 +2,14 @@
 not know starts from start_date, a state saved before business units is the home unit's, and no input state
 crashes the sync."""
 
+import logging
 from datetime import UTC, datetime
 
+import pytest
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import InMemoryMessageRepository
 from airbyte_cdk.test.state_builder import StateBuilder
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from source_sfmc.business_units import UnitTokens, in_unit
@@ -91,3 +93,65 @@ def test_any_input_state_gives_every_unit_windows_from_start_date_or_its_cursor_
         assert windows, f"unit {mid} has nothing to read"
         assert START <= parse_window_bound(windows[0][WINDOW_START]) <= now
         assert parse_window_bound(windows[-1][WINDOW_END]) <= now
+
+
+# -- what the input state holds under business_units ------------------------------------------------------------
+def test_a_saved_unit_this_sync_does_not_read_is_kept_and_logged_once_naming_it(caplog):
+    cursors = cursors_from({UNITS_KEY: {"7777777": {"ModifiedDate": SAVED}, "1234567": {}}})
+    with caplog.at_level(logging.INFO, logger="airbyte"):
+        first_window_start(cursors, HOME)
+        first_window_start(cursors, CHILD)
+    noted = [r.getMessage() for r in caplog.records if "does not read" in r.getMessage()]
+    assert len(noted) == 1 and "Stream 'emails'" in noted[0] and "1234567, 7777777" in noted[0]
+    assert cursors.state[UNITS_KEY]["7777777"] == {"ModifiedDate": SAVED}
+
+
+@pytest.mark.parametrize("key", ["x", "", " 7281234", "07281234", "-5", "0", "7281234.0", str(2**31), "٣"])
+def test_a_key_that_is_not_a_mid_is_dropped_with_a_warning_naming_stream_and_key(key, caplog):
+    with caplog.at_level(logging.WARNING, logger="airbyte"):
+        cursors = cursors_from({UNITS_KEY: {key: {"ModifiedDate": SAVED}, str(CHILD): {"ModifiedDate": SAVED}}})
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("Stream 'emails'" in w and repr(key) in w and "not the MID" in w for w in warned), warned
+    assert set(cursors.state[UNITS_KEY]) == {str(CHILD)}
+    assert first_window_start(cursors, CHILD) == parse_window_bound(SAVED)  # the rest of the state resumes
+
+
+@pytest.mark.parametrize(
+    "value", ["2025-05-01T00:00:00.000Z", 5, None, ["a"], {"ModifiedDate": "soon"}, {"ModifiedDate": "2999-01-01"}]
+)
+def test_a_unit_state_that_is_not_usable_is_dropped_with_a_warning_and_the_unit_restarts(value, caplog):
+    with caplog.at_level(logging.WARNING, logger="airbyte"):
+        cursors = cursors_from({UNITS_KEY: {str(HOME): value, str(CHILD): {"ModifiedDate": SAVED}}})
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("Stream 'emails'" in w and f"business unit {HOME}" in w and "dropped" in w for w in warned), warned
+    assert str(HOME) not in cursors.state[UNITS_KEY]
+    assert first_window_start(cursors, HOME) == START
+    assert first_window_start(cursors, CHILD) == parse_window_bound(SAVED)
+
+
+MID_OR_NOT = st.one_of(
+    st.sampled_from([str(HOME), str(CHILD), "7777777"]),
+    st.integers(min_value=-5, max_value=2**32).map(str),
+    st.text(max_size=8),
+)
+CURSOR_VALUES = st.sampled_from([SAVED, "2025-02-01T00:00:00Z", "not a date", "2999-01-01T00:00:00Z", ""])
+ANY_UNIT_STATE = JSON_VALUES | st.fixed_dictionaries({"ModifiedDate": CURSOR_VALUES})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(by_unit=st.dictionaries(MID_OR_NOT, ANY_UNIT_STATE, max_size=5))
+def test_any_per_unit_state_keeps_usable_mids_only_and_no_cursor_passes_now(by_unit):
+    cursors = cursors_from({UNITS_KEY: by_unit})
+    for mid in (HOME, CHILD):
+        start = first_window_start(cursors, mid)
+        assert start is not None and START <= start <= datetime.now(UTC)
+
+    out = cursors.state[UNITS_KEY]
+    assert set(out) <= set(by_unit)
+    for key, state in out.items():
+        assert key.isdigit() and str(int(key)) == key and 0 < int(key) < 2**31
+        assert isinstance(state, dict)
+        if state.get("ModifiedDate") is not None:
+            assert parse_window_bound(state["ModifiedDate"]) <= datetime.now(UTC)
+    for key in set(out) - {str(HOME), str(CHILD)}:
+        assert out[key] == by_unit[key]  # a unit not read is carried as it was

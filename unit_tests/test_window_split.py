@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from source_sfmc.errors import SfmcErrorHandler
 from source_sfmc.stream_base import WINDOW_END, WINDOW_START
-from source_sfmc.window_split import MIN_WINDOW, WindowSpan, halves
+from source_sfmc.window_split import MIN_WINDOW, WindowSpan, halves, span_text
 from unit_tests.test_soap_streams import SOAP_URL, retrieve_page, streams, token_endpoint  # noqa: F401 (autouse)
 
 TIMEOUT_FAULT = (
@@ -119,9 +119,33 @@ def test_a_window_still_timing_out_at_one_hour_fails_with_a_clear_message(reques
     message = failed.value.message
     assert message.startswith("Stream 'sent_events'")
     assert "Marketing Cloud timed out 3 times retrieving SentEvent between 2025-01-01T00:00:00.000Z and " in message
-    assert "split down to 1:00:00" in message
+    assert "(a piece of 1 hour; pieces of 1 hour or less are not split further)" in message
     assert failed.value.failure_type.value == "transient_error"
     assert min(upper - lower for lower, upper in sfmc.windows) == MIN_WINDOW
+
+
+def test_the_failure_names_the_real_span_of_the_piece_that_kept_timing_out(requests_mock):
+    # A day halves to 12 h, 6 h, 3 h, 1 h 30 min, then 45 min: shorter than the one-hour floor, not 1 hour.
+    sfmc = DenseSfmc(longest=timedelta(minutes=10))
+    requests_mock.post(SOAP_URL, text=sfmc)
+    with pytest.raises(AirbyteTracedException) as failed:
+        read(streams()["sent_events"], "2025-01-01T00:00:00.000Z", "2025-01-02T00:00:00.000Z")
+    assert "(a piece of 45 minutes; pieces of 1 hour or less are not split further)" in failed.value.message
+    assert "1:00:00" not in failed.value.message
+    assert min(upper - lower for lower, upper in sfmc.windows) == timedelta(minutes=45)
+
+
+@pytest.mark.parametrize(
+    ("span", "text"),
+    [
+        (timedelta(hours=1), "1 hour"),
+        (timedelta(minutes=42, seconds=11), "42 minutes 11 seconds"),
+        (timedelta(days=3, hours=18), "3 days 18 hours"),
+        (timedelta(milliseconds=400), "0 seconds"),
+    ],
+)
+def test_a_span_is_said_as_people_say_it(span, text):
+    assert span_text(span) == text
 
 
 def test_a_timeout_of_a_stream_without_windows_is_retried_not_split(requests_mock):

@@ -49,7 +49,7 @@ from source_sfmc.stream_base import (
     parse_window_bound,
     utc_now,
 )
-from source_sfmc.window_split import ATTEMPTS_AT_MIN_WINDOW, MIN_WINDOW, WindowSpan, can_split, halves
+from source_sfmc.window_split import ATTEMPTS_AT_MIN_WINDOW, MIN_WINDOW, WindowSpan, can_split, halves, span_text
 
 _NEXT_PAGE = "_sfmc_next_page"
 _CONTINUED_REQUEST_ID = re.compile(rb"<ContinueRequest>\s*([^<\s]+)\s*</ContinueRequest>")
@@ -410,7 +410,12 @@ class SoapStream(SfmcStream):
         raise AirbyteTracedException(
             message=(
                 f"Marketing Cloud timed out {ATTEMPTS_AT_MIN_WINDOW} times retrieving {self.spec.object_type} {where}"
-                + (f", a window already split down to {MIN_WINDOW}" if lower is not None else "")
+                + (
+                    f" (a piece of {span_text(upper - lower)}; pieces of {span_text(MIN_WINDOW)} or less are not "
+                    "split further)"
+                    if lower is not None and upper is not None
+                    else ""
+                )
                 + ". It is read again from there in the next sync; if it keeps timing out, Marketing Cloud is "
                 "overloaded or this period holds more records than one retrieve can return."
             ),
