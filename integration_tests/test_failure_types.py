@@ -48,7 +48,7 @@ def test_the_stream_trace_and_the_sync_summary_carry_the_type_of_the_cause(
     assert len(summaries) == 1 and summaries[0].failure_type == expected
 
 
-def test_a_401_that_persists_through_a_new_token_is_a_config_error_naming_each_stream_after_two_tokens(
+def test_a_401_that_persists_through_new_tokens_is_a_config_error_naming_each_stream_after_three_tokens(
     sandbox: Sandbox,
 ) -> None:
     # The token endpoint issues tokens, but the API refuses every one (the package lost access to the API).
@@ -69,7 +69,7 @@ def test_a_401_that_persists_through_a_new_token_is_a_config_error_naming_each_s
     assert {error.failure_type for error in errors} == {FailureType.config_error}
     assert all(any(f"'{stream}'" in error.message for error in stream_errors) for stream in streams)
     assert all("freshly issued access token" in error.message for error in stream_errors)
-    assert len(tokens) == 2
+    assert len(tokens) == 3  # the first and two renewals, for the whole sync
 
 
 @pytest.mark.parametrize(

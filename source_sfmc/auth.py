@@ -15,7 +15,6 @@ import logging
 import re
 import threading
 import time
-import weakref
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -46,6 +45,10 @@ logger = logging.getLogger("airbyte")
 RENEW_MARGIN = timedelta(seconds=300)
 TOKEN_REQUEST_ATTEMPTS = 5
 CHECK_TOKEN_REQUEST_ATTEMPTS = 2
+# Refused tokens renewed, with no request answered since, after which a refusal is denied access, not expiry. A
+# token just issued is not refused in SFMC, so one renewal would do; the second rides out a renewed token expiring
+# while the answers that prove it worked are still on their way (the sandbox's early-expiry fault does this).
+DENIED_AFTER_RENEWALS = 2
 # `check` answers within seconds: it waits at most this long for the token endpoint between its attempts.
 CHECK_RETRY_SECONDS = 30
 _FUELOAUTH = re.compile(rb"<fueloauth\b")
@@ -93,13 +96,9 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
         self._lock = threading.Lock()
         self.tokens_fetched = 0
         self._failure: TokenError | None = None
-        # For telling an expired token from denied access (`update_from_response`): the token each refused request
-        # carried (weakly: a request is forgotten once its retries are over), whether the current token replaces a
-        # refused one, and whether it has served a request yet.
-        self._refused_with: weakref.WeakKeyDictionary[requests.PreparedRequest, str] = weakref.WeakKeyDictionary()
-        self._replaces_refused = False
-        self._next_replaces_refused = False
-        self._token_served = False
+        # Tokens dropped because Marketing Cloud refused them since it last answered a request of this unit: for
+        # telling an expired token from denied access (`update_from_response`).
+        self._renewals_unanswered = 0
 
     # -- what streams use ---------------------------------------------------------------------------------
     @property
@@ -130,34 +129,30 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
 
     def update_from_response(self, request: requests.PreparedRequest, response: requests.Response) -> None:
         """Drop a token Marketing Cloud refused, so the retry of this request and every later one gets a new one;
-        but a refusal of a fresh token means access is denied, and is marked on the response instead.
+        but when new tokens keep being refused, mark the refusal as denied access instead.
 
         The HTTP client shows us every response (the CDK's `ResponseAwareAuthenticator`), before the error handler
         reads it. Only the token the request carried is dropped: when another thread has already renewed it, nothing
-        more is fetched. A token expires; a new one is not refused at once. So the refusal is access denied
-        (`mark_access_denied`: the error handler fails the stream with a config_error instead of retrying) when
-        - this request was refused before, with another token, and its retry carried a new one; or
-        - the token was fetched to replace a refused one and has not yet served any request.
-        Either way the token is kept: fetching more would be refused the same (a token request per retry of every
-        request of every stream).
+        more is fetched. A token expires; tokens just issued are not refused one after the other. So once
+        `DENIED_AFTER_RENEWALS` tokens fetched to replace refused ones have been refused too, with no request of
+        this business unit answered in between, the refusal is denied access (`mark_access_denied`: the error
+        handler fails the stream with a config_error instead of retrying), and the token is kept: fetching more
+        would be refused the same, a token request per retry of every request of every stream.
         """
-        sent = str(request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
         if not is_token_rejection(response):
-            if sent and 200 <= response.status_code < 300:
+            if 200 <= response.status_code < 300 and self._renewals_unanswered:
                 with self._lock:
-                    if sent == self._access_token:
-                        self._token_served = True
+                    self._renewals_unanswered = 0
             return
+        sent = str(request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
         with self._lock:
-            refused_before = self._refused_with.get(request)
-            fresh = sent == self._access_token and self._replaces_refused and not self._token_served
-            if (refused_before is not None and refused_before != sent) or fresh:
+            if not sent or sent != self._access_token or self._expiry <= ab_datetime_now():
+                return  # a token already renewed, or already dropped by another refusal: counted once
+            if self._renewals_unanswered >= DENIED_AFTER_RENEWALS:
                 mark_access_denied(response)
                 return
-            self._refused_with[request] = sent
-            if sent and sent == self._access_token:
-                self._expiry = ab_datetime_now() - timedelta(seconds=1)
-                self._next_replaces_refused = True
+            self._renewals_unanswered += 1
+            self._expiry = ab_datetime_now() - timedelta(seconds=1)
 
     # -- AbstractOauth2Authenticator ----------------------------------------------------------------------
     def refresh_access_token(self) -> tuple[str, AirbyteDateTime]:
@@ -184,8 +179,6 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
         # A short-lived token (tests, or an unusual tenant) is renewed after half its life instead.
         margin = RENEW_MARGIN if lifetime > 2 * RENEW_MARGIN else lifetime / 2
         self.tokens_fetched += 1
-        self._replaces_refused, self._next_replaces_refused = self._next_replaces_refused, False
-        self._token_served = False
         return token, ab_datetime_now() + lifetime - margin
 
     def get_token_refresh_endpoint(self) -> str:

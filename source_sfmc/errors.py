@@ -5,11 +5,12 @@ bodies once, here: a 200 whose JSON or XML is cut short or malformed is a transi
 page to take partial records from. The parsed body is kept on the response for the stream to use.
 
 A rejected token (REST 401, SOAP `Token Expired` / `Login failed`) is an ordinary retry, not the CDK's
-REFRESH_TOKEN_THEN_RETRY: the authenticator sees the same response (`update_from_response`) and drops the token,
-so the retry carries a new one (the CDK's refresh would be per request, not per token, and name no cause). A
-token just issued does not expire, though: when Marketing Cloud refuses a fresh one the authenticator marks the
-answer as denied access, and the stream fails with a config_error naming it and what to check, instead of asking
-for a new token on every retry of every request (SFMC-SDK likewise renews once on a 401 and then gives up).
+REFRESH_TOKEN_THEN_RETRY: the authenticator sees the same response (`update_from_response`) and drops the token, so
+the retry carries a new one (the CDK's refresh would be per request, not per token, and name no cause). A token just
+issued does not expire, though: when Marketing Cloud keeps refusing fresh ones the authenticator marks the answer as
+denied access (`auth.DENIED_AFTER_RENEWALS`), and the stream fails with a config_error naming it and what to check,
+instead of asking for a new token on every retry of every request (SFMC-SDK likewise renews once on a 401 and then
+gives up).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.auth import SfmcAuthenticator, TokenError, mask_every_rendering
 from source_sfmc.config import parse_config
+from source_sfmc.errors import ACCESS_DENIED_ATTRIBUTE
 from source_sfmc.soap.envelope import retrieve_envelope
 
 SUBDOMAIN = "mc563885gzs27c5t9-63k636ttgm"
@@ -206,6 +207,45 @@ def test_check_waits_for_the_token_endpoints_rate_limit_only_briefly(requests_mo
         SfmcAuthenticator(a_config(), for_check=True).get_access_token()
     assert clock.slept == []
     assert "rate limit" in raised.value.message and "after 1 attempt." in raised.value.message
+
+
+# -- a refused token: expiry, or denied access --------------------------------------------------------------------
+def a_refusal(token):
+    """A REST 401 to a request that carried `token`."""
+    response = requests.Response()
+    response.status_code = 401
+    response._content = b'{"message": "Not Authorized", "errorcode": 0}'
+    response.request = requests.Request("GET", f"{REST}hub/v1/campaigns", headers={"Authorization": f"Bearer {token}"})
+    response.request = response.request.prepare()
+    return response
+
+
+def refuse(authenticator, token):
+    response = a_refusal(token)
+    authenticator.update_from_response(response.request, response)
+    return getattr(response, ACCESS_DENIED_ATTRIBUTE, False)
+
+
+def test_requests_refused_together_with_one_expired_token_count_as_one_renewal(requests_mock, authenticator):
+    requests_mock.post(TOKEN_URL, [{"json": token_answer(f"tok-{n}")} for n in range(1, 5)])
+    assert authenticator.get_access_token() == "tok-1"
+    assert not refuse(authenticator, "tok-1") and not refuse(authenticator, "tok-1")  # in flight together
+    assert authenticator.get_access_token() == "tok-2"
+    assert not refuse(authenticator, "tok-2")  # a second renewal is still allowed
+    assert authenticator.get_access_token() == "tok-3"
+    assert refuse(authenticator, "tok-3")  # the third token refused with nothing answered: denied
+    assert authenticator.get_access_token() == "tok-3"  # and no further token is asked for
+
+
+def test_an_answered_request_between_refusals_means_the_tokens_merely_expired(requests_mock, authenticator):
+    requests_mock.post(TOKEN_URL, [{"json": token_answer(f"tok-{n}")} for n in range(1, 6)])
+    for n in range(1, 5):
+        assert authenticator.get_access_token() == f"tok-{n}"
+        assert not refuse(authenticator, f"tok-{n}")
+        answered = requests.Response()
+        answered.status_code = 200
+        authenticator.update_from_response(a_refusal(f"tok-{n + 1}").request, answered)
+    assert authenticator.get_access_token() == "tok-5"
 
 
 def test_rest_requests_get_a_bearer_header(requests_mock, authenticator):

@@ -355,7 +355,7 @@ def test_a_401_to_a_freshly_issued_token_fails_the_stream_as_a_config_error_nami
     assert getattr(raised.value, "failure_type", None) == FailureType.config_error
     message = str(getattr(raised.value, "message", raised.value))
     assert "'campaigns'" in message and "'campaigns_read'" in message and "freshly issued" in message
-    assert context.authenticator.tokens_fetched == 2  # the first token, and one renewal: no more
+    assert context.authenticator.tokens_fetched == 3  # the first token and two renewals (DENIED_AFTER_RENEWALS)
 
 
 def test_after_a_fresh_token_is_refused_other_streams_fail_at_once_without_new_tokens(requests_mock, context):
@@ -366,7 +366,7 @@ def test_after_a_fresh_token_is_refused_other_streams_fail_at_once_without_new_t
             list(stream.stream_slices(sync_mode=SyncMode.full_refresh))
             read(stream)
         assert getattr(raised.value, "failure_type", None) == FailureType.config_error
-    assert context.authenticator.tokens_fetched == 2
+    assert context.authenticator.tokens_fetched == 3
     assert route.call_count == 1
 
 
@@ -378,6 +378,13 @@ def test_a_token_that_expires_twice_with_requests_served_in_between_is_renewed_e
     assert len(read(Campaigns(context))) == 3
     assert len(read(Campaigns(a_context_sharing(context)))) == 3
     assert route.call_count == 4 and context.authenticator.tokens_fetched == 3
+
+
+def test_a_renewed_token_that_expires_before_any_answer_is_renewed_once_more(requests_mock, context):
+    # An early expiry of a just renewed token: one more renewal, not a denial.
+    requests_mock.get(f"{REST}hub/v1/campaigns", [NOT_AUTHORIZED, NOT_AUTHORIZED, {"json": a_page(1, 3)}])
+    assert len(read(Campaigns(context))) == 3
+    assert context.authenticator.tokens_fetched == 3
 
 
 def a_context_sharing(context):
