@@ -129,6 +129,9 @@ class DataExtensionTable:
     # False when the listing held another data extension of the same key (a child's own one and the parent's
     # shared one): DataExtensionField results name their data extension by key only, so `fields` may mix both.
     fields_known: bool = True
+    # DataExtension's ObjectID (one per data extension in the whole account): tells whether two listings' tables
+    # are one data extension when a listing left out its Client.ID.
+    object_id: str | None = None
 
     @property
     def identity(self) -> tuple[int | None, str]:
@@ -373,6 +376,7 @@ def build_tables(
             fields=columns(table_field(field) for field in fields.get(key, []) if field.get("Name")),
             owner=owner,
             fields_known=len(owners_of_key[key.casefold()]) == 1,
+            object_id=str(raw["ObjectID"]) if raw.get("ObjectID") else None,
         )
         other = tables.setdefault(table.stream_name, table)
         if other is table:
@@ -671,17 +675,18 @@ def _tables_of_every_unit(context: SyncContext, *, reading: bool) -> list[DataEx
     discovery; when reading data extension streams, or on any other error, the error is raised."""
     units = context.units()
     home = home_mid(context)  # `unit_stream_name` leaves it out of names
-    merged: dict[tuple[int | None, str], DataExtensionTable] = {}
+    listings: list[tuple[int, list[DataExtensionTable]]] = []
     for mid in units:
         try:
             with in_unit(mid):
-                tables = data_extension_tables(context, home)
+                listings.append((mid, data_extension_tables(context, home)))
         except AirbyteTracedException as error:
             if reading or error.failure_type != FailureType.config_error:
                 raise
             # Discovery goes on without that unit's data extension streams when the package cannot read them.
             logger.warning(f"Data extension streams of business unit {mid} are not listed: {error.message}")
-            continue
+    merged: dict[tuple[int | None, str], DataExtensionTable] = {}
+    for mid, tables in _with_owners(listings, home):
         for table in tables:
             unit = table.owner if table.owner in units else mid
             candidate = replace(table, unit=unit)
@@ -701,6 +706,26 @@ def _tables_of_every_unit(context: SyncContext, *, reading: bool) -> list[DataEx
             continue
         offered.setdefault(table.stream_name, table)
     return sorted(offered.values(), key=lambda t: t.stream_name)
+
+
+def _with_owners(
+    listings: list[tuple[int, list[DataExtensionTable]]], home: int
+) -> Iterator[tuple[int, list[DataExtensionTable]]]:
+    """Each unit's listing with every table's owner known: a table listed without Client.ID is the data extension
+    another listing names the owner of by the same ObjectID (a shared one), else the listing unit's own (a unit's
+    token lists its own data extensions and what is shared with it; what is shared says its owner elsewhere), and
+    is renamed by `unit_stream_name` accordingly. Counted as the home unit's whatever unit listed it, a child's
+    own data extension would take the name of the home unit's one of that key (which of the two got it depending
+    on the order of the units), and a shared one would be a second stream of the child's rows."""
+    owner_of = {t.object_id: t.owner for _, tables in listings for t in tables if t.object_id and t.owner is not None}
+    for mid, tables in listings:
+        owned = []
+        for table in tables:
+            if table.owner is None:
+                owner = owner_of.get(table.object_id, mid) if table.object_id else mid
+                table = replace(table, owner=owner, stream_name=unit_stream_name(table.key, owner, home))
+            owned.append(table)
+        yield mid, owned
 
 
 def _missing(configured: ConfiguredAirbyteStream, tables: Iterable[DataExtensionTable]) -> str:

@@ -832,6 +832,37 @@ def test_a_data_extension_whose_fields_no_listing_can_tell_apart_is_not_offered_
     assert any("Add business unit 1" in record.getMessage() for record in caplog.records)
 
 
+def ownerless(key: str, object_id: str | None = None) -> DataExtensionTable:
+    """A table as built from a listing that gave no Client.ID for it."""
+    return DataExtensionTable(key, key, stream_name_for(key), (field("Id"),), object_id=object_id)
+
+
+@pytest.mark.parametrize("units", [(1, 2), (2, 1)])
+def test_a_childs_data_extension_listed_without_its_owner_does_not_take_the_home_units_stream_of_its_key(
+    monkeypatch: pytest.MonkeyPatch, units: tuple[int, int]
+) -> None:
+    # Unit 2's listing says no Client.ID for its own `orders`; the home unit 1 owns an `orders` of its own. Both
+    # counted as "home" and shared one name: which one the stream read depended on the order of the units.
+    listings = {1: [owned("orders", 1)], 2: [ownerless("orders", object_id="child-orders")]}
+    tables = unit_tables(monkeypatch, units, listings, home=1)
+    assert sorted((t.stream_name, t.owner, t.unit) for t in tables) == [
+        ("data_extension__2__orders", 2, 2),
+        ("data_extension__orders", 1, 1),
+    ]
+
+
+@pytest.mark.parametrize("units", [(2, 1), (1, 2), (2, 3)])
+def test_a_shared_data_extension_listed_once_without_its_owner_is_still_one_stream_of_its_owner(
+    monkeypatch: pytest.MonkeyPatch, units: tuple[int, int]
+) -> None:
+    # The child 2 lists the parent's shared `survey` without Client.ID, another listing says its owner (1): the
+    # same data extension (one ObjectID) must be one stream, marked with its owner, not a second stream of unit 2.
+    shared = replace(owned("survey", 1), object_id="survey-object")
+    listings = {1: [shared], 2: [ownerless("survey", object_id="survey-object")], 3: [shared]}
+    tables = unit_tables(monkeypatch, units, listings, home=2)
+    assert [(t.stream_name, t.owner) for t in tables] == [("data_extension__1__survey", 1)]
+
+
 def test_a_plain_key_that_spells_another_keys_digest_name_takes_the_digest_form() -> None:
     assert stream_name_for("Newsletter.DE") == "data_extension__newsletter_de_7f89a323"
     spelled = "NEWSLETTER_DE_7F89A323"
