@@ -144,3 +144,36 @@ def test_a_catalog_stream_whose_name_now_stands_for_another_units_data_extension
     assert not sync.records.get("data_extension__event_log")
     assert any(str(RETAIL) in error and str(MAIN_MID) in error and "Refresh" in error for error in sync.errors)
     assert "config_error" in harness.error_failure_types(sync.output)
+
+
+SURVEY = f"data_extension__{MAIN_MID}__survey_q2_2025_fe377fe5"  # the parent's shared one, the parent not home
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [((RETAIL, CHILD_MIDS[1]), (CHILD_MIDS[1], RETAIL)), ((RETAIL,), (MAIN_MID, RETAIL))],
+    ids=["units reordered", "owner added"],
+)
+def test_a_shared_data_extension_resumes_from_its_state_whichever_unit_now_reads_it(
+    sandbox: Sandbox, before: tuple[int, ...], after: tuple[int, ...]
+) -> None:
+    # The home unit is the retail child: the parent's shared survey is read in the first unit listing it, then in
+    # another one (the order changed, or the parent, its owner, is read too). It is the same data extension, the
+    # same stream: the second sync goes on from the first one's cursor instead of reading every row again.
+    def config(units: tuple[int, ...]) -> dict[str, Any]:
+        return sandbox.config(account_id=str(RETAIL), business_units=[str(mid) for mid in units])
+
+    catalog = harness.run_discover(config(before))
+    configured = harness.configured_catalog(catalog, [SURVEY])
+    configured.streams[0].cursor_field = ["SubmittedAt"]
+    first = harness.run_read(sandbox, config(before), configured)
+    assert not first.errors, first.errors[:3]
+    second = harness.run_read(sandbox, config(after), configured, first.final_states)
+
+    assert not second.errors, second.errors[:3]
+    (state,) = [s for s in first.final_states if s.stream.stream_descriptor.name == SURVEY]
+    (saved,) = harness.unit_states(state).values()
+    resumed_from = harness.parse_datetime(saved["SubmittedAt"]) - second.lookback
+    rows = second.records.get(SURVEY, [])
+    assert len(rows) < len(first.records[SURVEY])
+    assert all(harness.parse_datetime(row["SubmittedAt"]) >= resumed_from for row in rows)

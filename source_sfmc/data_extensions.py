@@ -426,6 +426,12 @@ class DataExtensionRowsStream(SoapStream):
         # The unit `_tables_of_every_unit` chose: its owner's when read, else one that lists it.
         return (self.table.unit,) if self.table.unit is not None else self.context.units()[:1]
 
+    def state_unit(self, mid: int) -> int:
+        # The state is the data extension's, kept under its owner's MID (as its rows are marked): which unit reads
+        # a shared one changes with the units read (their order, its owner added), and under the reading unit's
+        # MID its cursor was lost then, every row read again.
+        return self.table.owner if self.table.owner is not None else mid
+
     @property
     def source_defined_cursor(self) -> bool:  # type: ignore[override]
         return False

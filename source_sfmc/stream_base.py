@@ -199,6 +199,11 @@ class SfmcStream(HttpStream):
         """The business units this stream reads; each slice is one unit's, marked with its MID."""
         return self.context.units()
 
+    def state_unit(self, mid: int) -> int:
+        """The MID under which the incremental state of what unit `mid` reads is kept (state.UnitCursors): that
+        unit's own, as its records are its own (data extension rows say otherwise)."""
+        return mid
+
     def stream_slices(
         self,
         *,
