@@ -20,6 +20,7 @@ from integration_tests.sandbox import Sandbox
 from integration_tests.sandbox.soap_accounts import ALL_MIDS, CHILD_MIDS, MAIN_MID
 
 RETAIL = CHILD_MIDS[0]
+NOT_ENABLED = 9_999_999  # a MID the installed package is not enabled for
 KEY, OWNER = "x-sfmc-data-extension-key", "x-sfmc-data-extension-owner"
 Identity = tuple[int, str]  # (owner MID, external key)
 
@@ -177,3 +178,17 @@ def test_a_shared_data_extension_resumes_from_its_state_whichever_unit_now_reads
     rows = second.records.get(SURVEY, [])
     assert len(rows) < len(first.records[SURVEY])
     assert all(harness.parse_datetime(row["SubmittedAt"]) >= resumed_from for row in rows)
+
+
+def test_a_unit_the_package_cannot_access_fails_alone_and_the_other_units_data_extensions_are_read(
+    sandbox: Sandbox,
+) -> None:
+    catalog = harness.run_discover(sandbox.config())
+    configured = harness.configured_catalog(catalog, ["data_extension__event_log", "campaigns"], incremental=False)
+
+    sync = harness.run_read(sandbox, sandbox.config(business_units=[str(MAIN_MID), str(NOT_ENABLED)]), configured)
+
+    assert {row["mid"] for row in sync.records.get("data_extension__event_log", [])} == {MAIN_MID}
+    assert {row["mid"] for row in sync.records.get("campaigns", [])} == {MAIN_MID}
+    assert sync.errors and all(str(NOT_ENABLED) in error for error in sync.errors if "did not sync" not in error)
+    assert harness.error_failure_types(sync.output) == {"config_error"}

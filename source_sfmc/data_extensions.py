@@ -640,7 +640,8 @@ def data_extension_streams(
     if catalog is not None and not chosen:
         # A read that selects no data extension stream need not list them (two paged calls saved).
         return []
-    tables = _tables_of_every_unit(context, reading=bool(chosen))
+    unlisted: dict[int, str] = {}
+    tables = _tables_of_every_unit(context, reading=bool(chosen), unlisted=unlisted)
     streams: list[DataExtensionRowsStream] = []
     for table in tables:
         configured = chosen.pop(table.stream_name, None)
@@ -660,13 +661,15 @@ def data_extension_streams(
             cursor = _chosen_cursor(table, configured.cursor_field)
         streams.append(DataExtensionRowsStream(context, table, cursor))
     streams += [
-        UnreadableDataExtensionStream(context, name, _missing(chosen[name], tables), keeps_state=True)
+        UnreadableDataExtensionStream(context, name, _missing(chosen[name], tables, unlisted), keeps_state=True)
         for name in sorted(chosen)
     ]
     return streams
 
 
-def _tables_of_every_unit(context: SyncContext, *, reading: bool) -> list[DataExtensionTable]:
+def _tables_of_every_unit(
+    context: SyncContext, *, reading: bool, unlisted: dict[int, str] | None = None
+) -> list[DataExtensionTable]:
     """The data extensions of every unit the sync reads, each once, sorted by stream name, named by
     `unit_stream_name` against the home unit. Every unit is listed with its own token (a unit's own data extensions
     are visible to it alone), so the catalog does not depend on the order of `business_units`.
@@ -677,8 +680,11 @@ def _tables_of_every_unit(context: SyncContext, *, reading: bool) -> list[DataEx
     fields apart, nor can that child read the shared one (its own key wins): such a table is taken from another
     listing that holds it alone (its owner's), else it is not offered, with a warning naming the unit to add.
 
-    Errors: a unit whose package cannot list data extensions (config_error) is skipped with a warning during
-    discovery; when reading data extension streams, or on any other error, the error is raised."""
+    Errors: a unit whose package cannot list data extensions (config_error: a unit the package is not enabled for,
+    a missing scope) is skipped, its error put in `unlisted` by MID (and logged as a warning during discovery):
+    the other units' data extension streams are read, as every other stream reads the units it can (issue: "read
+    fails that BU's streams with a config error naming it and reads the other BUs"), and a data extension shared
+    with a listed unit is read there. Any other error is raised."""
     units = context.units()
     home = home_mid(context)  # `unit_stream_name` leaves it out of names
     listings: list[tuple[int, list[DataExtensionTable]]] = []
@@ -687,14 +693,17 @@ def _tables_of_every_unit(context: SyncContext, *, reading: bool) -> list[DataEx
             with in_unit(mid):
                 listings.append((mid, data_extension_tables(context, home)))
         except AirbyteTracedException as error:
-            if reading or error.failure_type != FailureType.config_error:
+            if error.failure_type != FailureType.config_error:
                 raise
-            # Discovery goes on without that unit's data extension streams when the package cannot read them.
-            logger.warning(f"Data extension streams of business unit {mid} are not listed: {error.message}")
+            if unlisted is not None:
+                unlisted[mid] = error.message or str(error)
+            if not reading:
+                logger.warning(f"Data extension streams of business unit {mid} are not listed: {error.message}")
+    listed_units = {mid for mid, _ in listings}
     merged: dict[tuple[int | None, str], DataExtensionTable] = {}
     for mid, tables in _with_owners(listings, home):
         for table in tables:
-            unit = table.owner if table.owner in units else mid
+            unit = table.owner if table.owner in listed_units else mid
             candidate = replace(table, unit=unit)
             seen = merged.get(table.identity)
             # A listing that holds the key once knows its fields (and can read it).
@@ -734,11 +743,17 @@ def _with_owners(
         yield mid, owned
 
 
-def _missing(configured: ConfiguredAirbyteStream, tables: Iterable[DataExtensionTable]) -> str:
-    """Why a chosen stream has no table of its name: its data extension now has another stream name (catalogs
-    discovered by versions that named streams differently, or before `account_id` changed), or it is not listed
-    at all. A catalog that does not say the owner matches a key owned by one unit only."""
+def _missing(
+    configured: ConfiguredAirbyteStream, tables: Iterable[DataExtensionTable], unlisted: Mapping[int, str] | None = None
+) -> str:
+    """Why a chosen stream has no table of its name: its owner's unit could not be listed (`unlisted`: the error by
+    MID), its data extension now has another stream name (catalogs discovered by versions that named streams
+    differently, or before `account_id` changed), or it is not listed at all. A catalog that does not say the
+    owner matches a key owned by one unit only."""
     was_key, was_owner = discovered_key(configured.stream.json_schema), discovered_owner(configured.stream.json_schema)
+    unlisted = unlisted or {}
+    if was_owner in unlisted:
+        return f"the data extensions of business unit {was_owner} could not be listed: {unlisted[was_owner]}"
     same_key = [t for t in tables if was_key is not None and t.key.casefold() == was_key.casefold() and t.fields]
     now = [t for t in same_key if was_owner is None or t.owner == was_owner]
     if len(now) == 1:
@@ -746,6 +761,12 @@ def _missing(configured: ConfiguredAirbyteStream, tables: Iterable[DataExtension
         return (
             f"its data extension (external key '{table.key}') is now stream '{table.stream_name}'. Refresh the "
             "source schema, deselect this stream and select that one; nothing was read."
+        )
+    if unlisted:
+        units = ", ".join(map(str, sorted(unlisted)))
+        return (
+            f"its data extension is not listed by the business units read, and business unit(s) {units} could not "
+            f"be listed: {'; '.join(unlisted[mid] for mid in sorted(unlisted))}"
         )
     return (
         "its data extension no longer exists in Marketing Cloud (deleted, its external key changed, or the "

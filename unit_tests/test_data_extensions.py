@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
-from airbyte_cdk.models import SyncMode
+from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from hypothesis import given
 from hypothesis import strategies as st
@@ -625,6 +625,20 @@ def test_a_stream_discovered_before_owners_were_recorded_is_read_by_its_key() ->
     assert type(stream) is DataExtensionRowsStream
 
 
+def test_a_stream_of_a_unit_that_could_not_be_listed_fails_naming_that_unit_and_why() -> None:
+    from source_sfmc.data_extensions import _missing
+
+    catalog = catalog_of(("data_extension__2__orders", json_schema(replace(table(key="orders"), owner=2))))
+    refused = {2: "Marketing Cloud refused a token for business unit 2"}
+    (configured,) = catalog.streams
+    assert (
+        _missing(configured, [], refused) == f"the data extensions of business unit 2 could not be listed: {refused[2]}"
+    )
+    assert "business unit(s) 2 could not be listed" in _missing(
+        catalog_of(("data_extension__x", {})).streams[0], [], refused
+    )
+
+
 def test_the_discovered_schema_records_the_owner_beside_the_key() -> None:
     schema = json_schema(replace(table(key="customers"), owner=7294501))
     assert (discovered_key(schema), discovered_owner(schema)) == ("customers", 7294501)
@@ -830,6 +844,27 @@ def test_a_data_extension_whose_fields_no_listing_can_tell_apart_is_not_offered_
         tables = unit_tables(monkeypatch, (2,), {2: in_child})
     assert tables == []
     assert any("Add business unit 1" in record.getMessage() for record in caplog.records)
+
+
+def test_a_unit_that_cannot_be_listed_while_reading_is_skipped_and_what_it_shares_is_read_where_listed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from source_sfmc import data_extensions
+    from source_sfmc.business_units import current_mid
+
+    def listing(context: Any, home: int) -> list[DataExtensionTable]:
+        if current_mid.get() == 1:
+            raise AirbyteTracedException(message="refused for unit 1", failure_type=FailureType.config_error)
+        return [replace(owned("survey", 1), stream_name=unit_stream_name("survey", 1, home))]
+
+    monkeypatch.setattr(data_extensions, "data_extension_tables", listing)
+    monkeypatch.setattr(data_extensions, "home_mid", lambda context: 2)
+    unlisted: dict[int, str] = {}
+    tables = data_extensions._tables_of_every_unit(
+        SimpleNamespace(units=lambda: (1, 2)), reading=True, unlisted=unlisted
+    )
+    assert [(t.stream_name, t.owner, t.unit) for t in tables] == [("data_extension__1__survey", 1, 2)]
+    assert unlisted == {1: "refused for unit 1"}
 
 
 def ownerless(key: str, object_id: str | None = None) -> DataExtensionTable:
