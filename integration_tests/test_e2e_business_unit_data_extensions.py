@@ -192,3 +192,34 @@ def test_a_unit_the_package_cannot_access_fails_alone_and_the_other_units_data_e
     assert {row["mid"] for row in sync.records.get("campaigns", [])} == {MAIN_MID}
     assert sync.errors and all(str(NOT_ENABLED) in error for error in sync.errors if "did not sync" not in error)
     assert harness.error_failure_types(sync.output) == {"config_error"}
+
+
+def test_a_child_read_alone_reads_the_parents_shared_data_extension_with_the_parents_token(sandbox: Sandbox) -> None:
+    # SFMC's "Data Extensions" SOAP article: "When you use SOAP API with shared data extensions, authenticate your
+    # request against the parent Enterprise account". The child lists it; its rows are read in the parent.
+    config = sandbox.config(account_id=str(RETAIL))
+    configured = harness.configured_catalog(harness.run_discover(config), [SURVEY], incremental=False)
+    before = dict(sandbox.stats()["tokens_by_mid"])
+
+    sync = harness.run_read(sandbox, config, configured)
+
+    assert not sync.errors, sync.errors[:3]
+    assert sync.records[SURVEY] and {row["mid"] for row in sync.records[SURVEY]} == {MAIN_MID}
+    assert sandbox.stats()["tokens_by_mid"].get(str(MAIN_MID), 0) > before.get(str(MAIN_MID), 0)
+
+
+def test_a_shared_data_extension_whose_owner_refuses_the_package_fails_alone_saying_it_is_shared(
+    start_sandbox: Any,
+) -> None:
+    child_only = start_sandbox(account_ids=(RETAIL,))  # the package is enabled for the retail child alone
+    config = child_only.config(account_id=str(RETAIL))
+    catalog = harness.run_discover(config)
+    configured = harness.configured_catalog(catalog, [SURVEY, "data_extension__event_log"], incremental=False)
+
+    sync = harness.run_read(child_only, config, configured)
+
+    assert {row["mid"] for row in sync.records["data_extension__event_log"]} == {RETAIL}
+    assert not sync.records.get(SURVEY)
+    (error,) = [e for e in sync.errors if SURVEY in e and "did not sync" not in e]
+    assert f"belongs to business unit {MAIN_MID}, which shares it" in error
+    assert harness.error_failure_types(sync.output) == {"config_error"}

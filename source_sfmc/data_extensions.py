@@ -124,7 +124,7 @@ class DataExtensionTable:
     fields: tuple[DataExtensionField, ...]
     # The MID of the unit that owns it (DataExtension's Client.ID), None when not listed: its rows carry it.
     owner: int | None = None
-    # The MID of the unit its rows are read in (`_tables_of_every_unit`); None: the sync's first unit.
+    # The MID of the unit its rows are read in (`_tables_of_every_unit`: its owner's); None: the sync's first unit.
     unit: int | None = None
     # False when the listing held another data extension of the same key (a child's own one and the parent's
     # shared one): DataExtensionField results name their data extension by key only, so `fields` may mix both.
@@ -423,8 +423,29 @@ class DataExtensionRowsStream(SoapStream):
         return [MID, *self.table.primary_key] if self.table.primary_key else None
 
     def units(self) -> tuple[int, ...]:
-        # The unit `_tables_of_every_unit` chose: its owner's when read, else one that lists it.
+        # The unit `_tables_of_every_unit` chose: its owner's, else (owner refused) one that lists it.
         return (self.table.unit,) if self.table.unit is not None else self.context.units()[:1]
+
+    def read_records(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_slice: Mapping[str, Any] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[Mapping[str, Any]]:
+        try:
+            yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
+        except AirbyteTracedException as error:
+            unit = (stream_slice or {}).get(MID)
+            if error.failure_type == FailureType.config_error and unit is not None and unit not in self.context.units():
+                # The owner of a data extension shared with the units read, not itself read: say why its token
+                # was asked for (the token's own message names `business_units`, where the user did not put it).
+                error.message = (
+                    f"data extension '{self.table.name}' (external key '{self.table.key}') belongs to business unit "
+                    f"{unit}, which shares it; shared data extensions are read with a token of their owner. "
+                    f"{error.message}"
+                )
+            raise
 
     def state_unit(self, mid: int) -> int:
         # The state is the data extension's, kept under its owner's MID (as its rows are marked): which unit reads
@@ -674,10 +695,13 @@ def _tables_of_every_unit(
     `unit_stream_name` against the home unit. Every unit is listed with its own token (a unit's own data extensions
     are visible to it alone), so the catalog does not depend on the order of `business_units`.
 
-    Each is read in its owner's unit when that unit is read, else in the first unit that lists it (a child lists
-    the parent's shared data extensions, and reads them by key when it has none of its own with that key). A
-    listing that holds two data extensions of one key (a child's own and the parent's shared) cannot tell their
-    fields apart, nor can that child read the shared one (its own key wins): such a table is taken from another
+    Each is read in its owner's unit, with the owner's token, even when the owner is not one of the units read (a
+    child lists the parent's shared data extensions): SFMC documents shared data extensions as reached by
+    authenticating against the parent, the owner ("Data Extensions", SOAP API technical articles: "When you use
+    SOAP API with shared data extensions, authenticate your request against the parent Enterprise account, and
+    include a Client.ID value that equals the ID of the parent account"). Only when the owner's listing was refused
+    in this sync is it read in the first unit that lists it. A listing that holds two data extensions of one key
+    (a child's own and the parent's shared) cannot tell their fields apart: such a table is taken from another
     listing that holds it alone (its owner's), else it is not offered, with a warning naming the unit to add.
 
     Errors: a unit whose package cannot list data extensions (config_error: a unit the package is not enabled for,
@@ -699,11 +723,11 @@ def _tables_of_every_unit(
                 unlisted[mid] = error.message or str(error)
             if not reading:
                 logger.warning(f"Data extension streams of business unit {mid} are not listed: {error.message}")
-    listed_units = {mid for mid, _ in listings}
+    refused = set(units) - {mid for mid, _ in listings}
     merged: dict[tuple[int | None, str], DataExtensionTable] = {}
     for mid, tables in _with_owners(listings, home):
         for table in tables:
-            unit = table.owner if table.owner in listed_units else mid
+            unit = table.owner if table.owner is not None and table.owner not in refused else mid
             candidate = replace(table, unit=unit)
             seen = merged.get(table.identity)
             # A listing that holds the key once knows its fields (and can read it).

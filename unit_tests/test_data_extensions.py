@@ -795,12 +795,14 @@ def test_a_shared_data_extension_listed_by_children_is_offered_once_and_read_in_
     assert [(t.key, t.unit) for t in tables] == [("survey", 1)]
 
 
-def test_a_shared_data_extension_whose_owner_is_not_read_is_read_in_the_first_unit_listing_it(
+def test_a_shared_data_extension_whose_owner_is_not_read_is_still_read_in_its_owners_unit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # SFMC's "Data Extensions" SOAP article: shared data extensions are reached by authenticating against the
+    # parent, their owner; a child's token is not the documented way.
     shared = owned("survey", 1)
     tables = unit_tables(monkeypatch, (3, 2), {2: [shared], 3: [shared]})
-    assert [(t.key, t.unit) for t in tables] == [("survey", 3)]
+    assert [(t.key, t.unit) for t in tables] == [("survey", 1)]
 
 
 def test_one_key_owned_by_two_units_gives_two_streams_each_read_in_its_owners_unit(
@@ -819,7 +821,7 @@ def test_a_child_read_alone_names_its_own_data_extensions_plainly_and_the_parent
 ) -> None:
     tables = unit_tables(monkeypatch, (2,), {2: [owned("orders", 2), owned("survey", 1)]})
     assert [(t.stream_name, t.unit) for t in tables] == [
-        ("data_extension__1__survey", 2),
+        ("data_extension__1__survey", 1),
         ("data_extension__orders", 2),
     ]
 
