@@ -3,7 +3,7 @@ not know starts from start_date, a state saved before business units is the home
 crashes the sync."""
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
@@ -155,3 +155,27 @@ def test_any_per_unit_state_keeps_usable_mids_only_and_no_cursor_passes_now(by_u
             assert parse_window_bound(state["ModifiedDate"]) <= datetime.now(UTC)
     for key in set(out) - {str(HOME), str(CHILD)}:
         assert out[key] == by_unit[key]  # a unit not read is carried as it was
+
+
+@pytest.mark.parametrize(
+    ("saved", "instant"),
+    [
+        ("2025-05-01T05:00:00+05:00", "2025-05-01T00:00:00Z"),
+        ("2025-04-30T18:00:00-06:00", "2025-05-01T00:00:00Z"),
+        ("2025-05-01T00:00:00.000+00:00", "2025-05-01T00:00:00Z"),
+    ],
+)
+def test_a_unit_cursor_written_with_an_offset_resumes_from_that_instant(saved, instant):
+    # The CDK's ISO converter writes a date's wall-clock digits followed by "Z", whatever its offset: a cursor of
+    # 05:00+05:00 became a window starting at 05:00Z, five hours past the saved instant, and those hours were skipped.
+    cursors = cursors_from({UNITS_KEY: {str(HOME): {"ModifiedDate": saved}}})
+    assert first_window_start(cursors, HOME) == parse_window_bound(instant)
+
+
+def test_a_unit_cursor_of_exactly_now_resumes_from_now_without_a_warning(caplog):
+    now = datetime.now(UTC)
+    with caplog.at_level(logging.WARNING, logger="airbyte"):
+        cursors = cursors_from({UNITS_KEY: {str(HOME): {"ModifiedDate": now.isoformat()}}})
+        start = first_window_start(cursors, HOME)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert start is not None and abs(start - now) < timedelta(milliseconds=1)
