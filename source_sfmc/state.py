@@ -257,10 +257,59 @@ def read_input_state(state_path: str) -> list[AirbyteStateMessage]:
             _restart_warning(names, f"is a {kind or 'malformed'} state message; this connector reads STREAM states")
             continue
         try:
-            messages.append(AirbyteStateMessageSerializer.load(item))
+            messages.append(AirbyteStateMessageSerializer.load(_within_depth(item, names)))
         except Exception:  # the serializer raises several types; none names more than "the state is malformed"
             _restart_warning(names, "is not a JSON object of cursor values")
     return messages
+
+
+# No state this connector writes is nested deeper than a handful of levels ({"business_units": {MID: {"slices":
+# [{...}]}}}); the CDK's state manager deep-copies each stream's state, which needs two stack frames a level and
+# ran out of stack (RecursionError, the whole sync stopped) for valid JSON a few hundred levels deep.
+MAX_STATE_DEPTH = 32
+
+
+def _within_depth(item: Any, names: list[str]) -> Any:
+    """The STREAM state message `item` with what is nested deeper than MAX_STATE_DEPTH dropped, with a warning: a
+    business unit's entry under `business_units` (that unit restarts from start_date), else the stream's whole
+    state (the stream restarts)."""
+    stream = item.get("stream")
+    state = stream.get("stream_state") if isinstance(stream, Mapping) else None
+    if not _deeper_than(state, MAX_STATE_DEPTH):
+        return item
+    who = ", ".join(f"'{name}'" for name in names) or "(no stream named)"
+    by_unit = state.get(UNITS_KEY) if isinstance(state, Mapping) else None
+    siblings = {k: v for k, v in state.items() if k != UNITS_KEY} if isinstance(state, Mapping) else {}
+    if isinstance(by_unit, Mapping) and not _deeper_than(siblings, MAX_STATE_DEPTH):
+        kept = {}
+        for key, value in by_unit.items():
+            if _deeper_than(value, MAX_STATE_DEPTH - 2):
+                logger.warning(
+                    f"Stream {who}: its input state for business unit {_shown(key)} is nested deeper than any state "
+                    "this connector writes. It is dropped: that unit restarts from start_date when it is read."
+                )
+            else:
+                kept[key] = value
+        return {**item, "stream": {**stream, "stream_state": {**state, UNITS_KEY: kept}}}
+    _restart_warning(names, f"is nested deeper than any state this connector writes (over {MAX_STATE_DEPTH} levels)")
+    return {**item, "stream": {**stream, "stream_state": {}}}
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether JSON `value` nests objects and lists more than `limit` levels deep (iterative: any depth is safe)."""
+    pending = [(value, 1)]
+    while pending:
+        current, depth = pending.pop()
+        if isinstance(current, Mapping):
+            children: Iterable[Any] = current.values()
+        elif isinstance(current, list):
+            children = current
+        else:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _stream_names_in(item: Any) -> list[str]:
