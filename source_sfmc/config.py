@@ -314,12 +314,19 @@ def _all_business_units(raw: Mapping[str, Any]) -> bool:
             "'all_business_units' instead."
         )
         every = True
-    if every and raw.get("business_units"):
+    if every and _names_a_unit(raw.get("business_units")):
         raise ConfigError(
             "all_business_units",
             "reads every business unit the package can access, so 'business_units' must be empty with it",
         )
     return every
+
+
+def _names_a_unit(value: Any) -> bool:
+    """Whether `business_units` holds anything but blank items (which `_business_units` skips)."""
+    if not isinstance(value, list):
+        return bool(value)
+    return any(not (isinstance(item, str) and not item.strip()) for item in value)
 
 
 # ASCII digits only ([0-9], not \d, which also matches other scripts' digits), anchored by fullmatch.

@@ -369,6 +369,13 @@ def test_all_business_units_with_a_list_is_a_config_error():
     assert_config_error("all_business_units", all_business_units=True, business_units=["7281234"])
 
 
+@pytest.mark.parametrize("blank", [[], [""], ["", "  "]])
+def test_all_business_units_with_a_list_of_blank_items_is_accepted_as_with_an_empty_list(blank):
+    # A blank item is skipped everywhere else (a form's empty row), so the list names no unit to conflict with.
+    config = parse(all_business_units=True, business_units=blank)
+    assert (config.all_business_units, config.business_units) == (True, ())
+
+
 @pytest.mark.parametrize("value", ["yes", 1, 0, "false"])
 def test_all_business_units_must_be_true_or_false(value):
     assert_config_error("all_business_units", all_business_units=value)
