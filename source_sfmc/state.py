@@ -335,6 +335,8 @@ def _restart_warning(stream_names: list[str], problem: str) -> None:
 
 
 UNITS_KEY = "business_units"
+# MIDs named in the one line per stream about saved units not read this sync; the rest are counted.
+MAX_LISTED_UNITS = 20
 
 
 class UnitCursors(Cursor):
@@ -434,9 +436,13 @@ class UnitCursors(Cursor):
             read = {str(mid) for mid in self._stream.units()}
             kept = sorted((key for key in self._saved if key not in read), key=int)
         if kept:
+            listed = ", ".join(kept[:MAX_LISTED_UNITS]) + (
+                f" and {len(kept) - MAX_LISTED_UNITS} more" if len(kept) > MAX_LISTED_UNITS else ""
+            )
             logger.info(
-                f"Stream '{self._stream.name}': the input state holds cursors of business units this sync does not "
-                f"read ({', '.join(kept)}); they are kept unchanged, so each resumes where it stopped if read again."
+                f"Stream '{self._stream.name}': the input state holds cursors of {len(kept)} business unit"
+                f"{'s' if len(kept) > 1 else ''} this sync does not read ({listed}); they are kept unchanged, so each "
+                "resumes where it stopped if read again."
             )
 
     def observe(self, record: Record) -> None:
@@ -461,19 +467,26 @@ class UnitCursors(Cursor):
         return self.for_unit(self._unit_of(record.associated_slice)).should_be_synced(record)
 
 
+# Warnings per stream about dropped entries of `business_units`, each naming its key; the rest are counted in one
+# more line. A state file with thousands of junk entries logged a line for each, in every stream.
+MAX_DROPPED_WARNINGS = 10
+
+
 def usable_unit_states(stream: SfmcStream, by_unit: Mapping[Any, Any]) -> dict[str, dict[str, Any]]:
     """The entries of `{"business_units": {MID: state}}` a sync can resume from, keyed by MID as text.
 
-    Dropped, each with a warning naming the stream and the key: a key that is not a MID as this connector writes
-    them (digits of a positive 31-bit integer, no sign, no padding), and a value that is not a usable state (not an
-    object, a cursor that is not a date or is later than now: the rules of `trusted_stream_state`). A dropped unit
-    restarts from start_date when it is read; nothing dropped is written back."""
+    Dropped, each with a warning naming the stream and the key (the first MAX_DROPPED_WARNINGS of a stream; then one
+    line with how many more): a key that is not a MID as this connector writes them (digits of a positive 31-bit
+    integer, no sign, no padding), and a value that is not a usable state (not an object, a cursor that is not a
+    date or is later than now: the rules of `trusted_stream_state`). A dropped unit restarts from start_date when it
+    is read; nothing dropped is written back."""
     converter = IsoStateConverter()
     now = utc_now()
     usable: dict[str, dict[str, Any]] = {}
+    dropped: list[str] = []
     for key, value in by_unit.items():
         if not _is_mid_key(key):
-            logger.warning(
+            dropped.append(
                 f"Stream '{stream.name}': its input state has an entry {_shown(key)} under '{UNITS_KEY}', which is "
                 "not the MID of a business unit. It is dropped."
             )
@@ -483,12 +496,19 @@ def usable_unit_states(stream: SfmcStream, by_unit: Mapping[Any, Any]) -> dict[s
         else:
             problem = _state_problem(value, stream.cursor_field_name or "", converter, now) if value else None
         if problem is not None:
-            logger.warning(
+            dropped.append(
                 f"Stream '{stream.name}': its input state for business unit {key} {problem}. It is dropped: that "
                 "unit restarts from start_date when it is read."
             )
             continue
         usable[key] = dict(value)
+    for warning in dropped[:MAX_DROPPED_WARNINGS]:
+        logger.warning(warning)
+    if len(dropped) > MAX_DROPPED_WARNINGS:
+        logger.warning(
+            f"Stream '{stream.name}': {len(dropped) - MAX_DROPPED_WARNINGS} more entries under '{UNITS_KEY}' of its "
+            "input state are dropped for the same reasons (not a MID, or not a usable state); they are not listed."
+        )
     return usable
 
 

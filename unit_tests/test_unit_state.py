@@ -179,3 +179,23 @@ def test_a_unit_cursor_of_exactly_now_resumes_from_now_without_a_warning(caplog)
         start = first_window_start(cursors, HOME)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert start is not None and abs(start - now) < timedelta(milliseconds=1)
+
+
+def test_thousands_of_junk_unit_entries_give_a_few_warnings_naming_keys_and_one_counting_the_rest(caplog):
+    junk = {f"junk{i}": {"ModifiedDate": SAVED} for i in range(3000)}
+    with caplog.at_level(logging.WARNING, logger="airbyte"):
+        cursors = cursors_from({UNITS_KEY: {**junk, str(CHILD): {"ModifiedDate": SAVED}}})
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) <= 11 and all("Stream 'emails'" in w for w in warned)
+    assert "'junk0'" in warned[0] and "2990 more entries" in warned[-1]
+    assert first_window_start(cursors, CHILD) == parse_window_bound(SAVED)
+
+
+def test_thousands_of_saved_units_not_read_are_counted_in_one_short_line(caplog):
+    saved = {str(1_000_000 + i): {"ModifiedDate": SAVED} for i in range(5000)}
+    cursors = cursors_from({UNITS_KEY: saved})
+    with caplog.at_level(logging.INFO, logger="airbyte"):
+        first_window_start(cursors, HOME)
+    (noted,) = [r.getMessage() for r in caplog.records if "does not read" in r.getMessage()]
+    assert "5000 business units" in noted and "1000000, 1000001" in noted and len(noted) < 600
+    assert len(cursors.state[UNITS_KEY]) == 5000  # every one is still kept
