@@ -203,3 +203,28 @@ def test_a_check_whose_units_meet_server_faults_only_names_each_unit_and_is_not_
 def test_a_check_of_failing_units_never_shows_the_secret_a_token_server_echoes() -> None:
     _, _, printed = _check_units(FINE, REFUSED_SLOWLY, SERVER_FAULT)
     assert CLIENT_SECRET not in printed
+
+
+BROKEN_IN_TRANSIT = 5555555
+
+
+def _broken_token_answers(request: Received) -> Answer:
+    """Answers the token request of one unit with a body broken in transit (chunks that are not chunks)."""
+    if not is_token_request(request):
+        return soap_answer()
+    if json.loads(request.body).get("account_id") == BROKEN_IN_TRANSIT:
+        return Answer(
+            200, {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}, trickle=[(0, b"zz\r\n")]
+        )
+    return token_answer(f"http://{request.headers['host']}")
+
+
+def test_a_check_whose_token_answer_breaks_in_transit_names_the_unit_and_what_happened() -> None:
+    # It was "The connection check failed with an unexpected error (ChunkedEncodingError)", with a traceback.
+    with stand_in(_broken_token_answers) as running:
+        output = harness.run_check(running.config(business_units=[str(FINE), str(BROKEN_IN_TRANSIT)]))
+    status = connection_status(output)
+    assert status.status == Status.FAILED
+    assert status.message.startswith(f"Business unit {BROKEN_IN_TRANSIT} could not be checked: "), status.message
+    assert "incomplete" in status.message and "Error" not in status.message
+    assert not [log for log in output.logs if "Traceback" in log.log.message]

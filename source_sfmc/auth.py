@@ -259,6 +259,11 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                         failure_type=FailureType.transient_error,
                     ) from None
                 last_problem = _timeout_problem(error, self._config)
+            except requests.exceptions.RequestException:
+                # An answer broken in transit (cut off mid-body, chunks that are not chunks, a body its declared
+                # encoding cannot decode): a server fault like a 5xx, tried again; it escaped as an unexpected
+                # error (ChunkedEncodingError) with a traceback, not naming the business unit.
+                last_problem = f"the answer from {host} was incomplete or could not be decoded"
             else:
                 answer = _json_or_none(response)
                 if response.status_code == 200 and isinstance(answer, dict):

@@ -137,6 +137,26 @@ def test_token_server_errors_are_retried(requests_mock, authenticator, monkeypat
     assert authenticator.get_access_token() == "tok-9"
 
 
+@pytest.mark.parametrize("broken", [requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError])
+def test_a_token_answer_broken_in_transit_is_retried_like_a_server_fault(
+    requests_mock, authenticator, monkeypatch, broken
+):
+    monkeypatch.setattr("source_sfmc.auth.time.sleep", lambda seconds: None)
+    requests_mock.post(TOKEN_URL, [{"exc": broken}, {"json": token_answer("tok-9")}])
+    assert authenticator.get_access_token() == "tok-9"
+
+
+def test_a_token_answer_broken_in_transit_every_time_is_a_transient_error_in_words(
+    requests_mock, authenticator, monkeypatch
+):
+    monkeypatch.setattr("source_sfmc.auth.time.sleep", lambda seconds: None)
+    requests_mock.post(TOKEN_URL, exc=requests.exceptions.ChunkedEncodingError)
+    with pytest.raises(TokenError) as raised:
+        authenticator.get_access_token()
+    assert raised.value.failure_type == FailureType.transient_error
+    assert "incomplete or could not be decoded" in raised.value.message and "Error" not in raised.value.message
+
+
 def test_rest_requests_get_a_bearer_header(requests_mock, authenticator):
     requests_mock.post(TOKEN_URL, json=token_answer("tok-1"))
     prepared = requests.Request("GET", f"{REST}hub/v1/campaigns").prepare()
