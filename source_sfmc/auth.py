@@ -24,7 +24,7 @@ from xml.sax.saxutils import escape as xml_escape
 import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.requests_native_auth.abstract_oauth import AbstractOauth2Authenticator
-from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
+from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets, filter_secrets
 from airbyte_cdk.utils.datetime_helpers import AirbyteDateTime, ab_datetime_now
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -285,7 +285,7 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
         )
 
     def _rejection(self, response: requests.Response, answer: Any) -> TokenError:
-        error = answer.get("error") if isinstance(answer, dict) else None
+        error = _answer_text(answer, "error")
         if response.status_code == 404:
             return TokenError(
                 message=(
@@ -327,7 +327,7 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                 ),
                 failure_type=FailureType.config_error,
             )
-        description = answer.get("error_description") if isinstance(answer, dict) else None
+        description = _answer_text(answer, "error_description")
         return TokenError(
             message=f"Marketing Cloud refused the token request: HTTP {response.status_code}"
             + (f" {error}: {description}" if error else ""),
@@ -364,6 +364,23 @@ def mask_every_rendering(secret: str) -> None:
         for form in forms - _MASKED:
             _MASKED.add(form)
             add_to_secrets(form)
+
+
+# How much of a refusal's `error` or `error_description` a message quotes.
+_MAX_QUOTED = 120
+
+
+def _answer_text(answer: Any, key: str) -> str | None:
+    """A refusal's `error` or `error_description` as short printable text; None when it is not text.
+
+    OAuth 2.0 makes both strings (RFC 6749 section 5.2), but a server may answer with an object there: it was
+    added to the message as text and raised a TypeError, which `check` reported as an unexpected error."""
+    value = answer.get(key) if isinstance(answer, dict) else None
+    if not isinstance(value, str):
+        return None
+    # Secrets are masked before the text is cut: a secret cut in two is no longer masked by the CDK's filter.
+    text = filter_secrets("".join(character if character.isprintable() else " " for character in value)).strip()
+    return (text if len(text) <= _MAX_QUOTED else text[: _MAX_QUOTED - 3] + "...") or None
 
 
 def _json_or_none(response: requests.Response) -> Any:

@@ -249,3 +249,29 @@ def test_a_token_outside_the_bearer_token_alphabet_is_refused_without_being_quot
 def test_a_bearer_token_of_rfc_6750_characters_is_accepted(requests_mock, token):
     requests_mock.post(TOKEN_URL, json=token_answer(token))
     assert SfmcAuthenticator(a_config()).get_access_token() == token
+
+
+def _unit_authenticator():
+    return SfmcAuthenticator(a_config(business_units=["7281234", "7294501"], account_id="7281234"), account_id=7294501)
+
+
+@pytest.mark.parametrize("error", [{"code": 7}, ["denied"], 401, None])
+def test_a_units_refusal_whose_error_is_not_text_is_still_a_refusal_naming_the_unit(requests_mock, error):
+    requests_mock.post(TOKEN_URL, status_code=401, json={"error": error, "error_description": {"x": 1}})
+    with pytest.raises(TokenError) as raised:
+        _unit_authenticator().get_access_token()
+    assert raised.value.failure_type == FailureType.config_error
+    assert "refused a token for business unit 7294501 (HTTP 401)" in raised.value.message
+
+
+def test_a_refusals_error_text_is_quoted_short_and_never_with_part_of_the_secret(requests_mock):
+    secret = "a-secret-of-enough-length-0123456789"
+    authenticator = SfmcAuthenticator(
+        a_config(client_secret=secret, business_units=["7281234", "7294501"], account_id="7281234"),
+        account_id=7294501,
+    )
+    requests_mock.post(TOKEN_URL, status_code=401, json={"error": "x" * 100 + secret + "y" * 5000})
+    with pytest.raises(TokenError) as raised:
+        authenticator.get_access_token()
+    assert len(raised.value.message) < 400
+    assert secret[:8] not in raised.value.message
