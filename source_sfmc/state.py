@@ -434,7 +434,18 @@ class UnitCursors(Cursor):
                 return
             self._unread_noted = True
             read = {str(mid) for mid in self._stream.units()}
-            kept = sorted((key for key in self._saved if key not in read), key=int)
+            saved = dict(self._saved)
+            if self._legacy is not None:
+                # A state saved before business units is the home unit's: it is written back under the home unit's
+                # MID (its cursor replaces it once it checkpoints), so a sync that does not read the home unit, or
+                # fails in it before its first checkpoint, does not lose it.
+                home = str(self._home_mid())
+                usable = _state_problem(
+                    self._legacy, self._stream.cursor_field_name or "", IsoStateConverter(), utc_now()
+                )
+                if home not in self._states and usable is None:
+                    self._states[home] = saved[home] = dict(self._legacy)
+            kept = sorted((key for key in saved if key not in read), key=int)
         if kept:
             listed = ", ".join(kept[:MAX_LISTED_UNITS]) + (
                 f" and {len(kept) - MAX_LISTED_UNITS} more" if len(kept) > MAX_LISTED_UNITS else ""

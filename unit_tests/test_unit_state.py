@@ -199,3 +199,27 @@ def test_thousands_of_saved_units_not_read_are_counted_in_one_short_line(caplog)
     (noted,) = [r.getMessage() for r in caplog.records if "does not read" in r.getMessage()]
     assert "5000 business units" in noted and "1000000, 1000001" in noted and len(noted) < 600
     assert len(cursors.state[UNITS_KEY]) == 5000  # every one is still kept
+
+
+def child_only_emails_stream():
+    config = parse_config(
+        {
+            "client_id": "a-client-id-long-enough",
+            "client_secret": "a-client-secret-long-enough",
+            "subdomain": "mc563885gzs27c5t9-63k636ttgm",
+            "start_date": "2025-01-01T00:00:00Z",
+            "business_units": [str(CHILD)],
+            "lookback_hours": 0,
+        }
+    )
+    context = SyncContext(config=config, authenticator=UnitTokens(config))
+    context.memo("home_mid", lambda: HOME, per_unit=False)  # the package's own unit (/v2/userinfo), not read
+    return next(stream for stream in soap_streams(context) if stream.name == "emails")
+
+
+def test_a_state_saved_before_business_units_is_kept_as_the_home_units_when_the_home_unit_is_not_read():
+    # The legacy cursor is the home unit's; a sync of other units only wrote {"business_units": {CHILD: ...}} and the
+    # home unit's cursor was gone: read again later, it restarted from start_date.
+    cursors = cursors_from({"ModifiedDate": SAVED}, stream=child_only_emails_stream())
+    assert first_window_start(cursors, CHILD) == START
+    assert cursors.state[UNITS_KEY][str(HOME)] == {"ModifiedDate": SAVED}
