@@ -112,7 +112,9 @@ class SourceSfmc(ConcurrentSourceAdapter):
         A JSON number too long for Python's int conversion (over 4,300 digits) would stop the CDK's reader with a
         traceback; it is read as infinity instead, which `parse_config` refuses naming its field."""
         try:
-            with open(config_path, encoding="utf-8") as file:
+            # utf-8-sig: a byte order mark, which Windows editors write, is skipped (RFC 8259 section 8.1 lets a
+            # parser ignore it); json.loads refuses it as "not valid JSON (line 1, column 1)".
+            with open(config_path, encoding="utf-8-sig") as file:
                 contents = file.read()
         except UnicodeDecodeError:
             raise AirbyteTracedException(

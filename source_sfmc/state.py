@@ -231,7 +231,9 @@ def read_input_state(state_path: str) -> list[AirbyteStateMessage]:
     if not state_path:
         return []
     try:
-        with open(state_path, encoding="utf-8") as file:
+        # utf-8-sig: a byte order mark, which Windows editors write, is skipped (RFC 8259 section 8.1 lets a
+        # parser ignore it); json.loads refuses it as "not valid JSON (line 1, column 1)".
+        with open(state_path, encoding="utf-8-sig") as file:
             raw = json.load(file)
     except (OSError, ValueError, RecursionError) as error:
         # RecursionError: JSON nested deeper than Python's parser goes (valid JSON, but no state this connector wrote).

@@ -1,3 +1,4 @@
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -299,6 +300,16 @@ def test_a_json_number_too_long_for_python_is_read_and_refused_naming_its_field(
     path.write_text('{"window_days": ' + "1" * 5000 + "}")
     config = SourceSfmc.read_config(str(path))
     assert_config_error("window_days", window_days=config["window_days"])
+
+
+def test_a_config_file_saved_with_a_byte_order_mark_is_read(tmp_path):
+    # RFC 8259 section 8.1: a parser may ignore a BOM; Windows editors write one. It was "not valid JSON (line 1,
+    # column 1)" for a file that is valid JSON.
+    from source_sfmc.source import SourceSfmc
+
+    path = tmp_path / "config.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(a_config()).encode())
+    assert SourceSfmc.read_config(str(path)) == a_config()
 
 
 @pytest.mark.parametrize(

@@ -255,3 +255,11 @@ def test_a_stream_state_nested_deeper_than_any_state_written_restarts_that_strea
     assert manager.get_stream_state("emails", None) == {}
     assert manager.get_stream_state("sends", None) == good
     assert any("'emails'" in r.getMessage() and "start_date" in r.getMessage() for r in caplog.records)
+
+
+def test_a_state_file_saved_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "state.json"
+    state = [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "emails"}, "stream_state": {"a": 1}}}]
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(state).encode())
+    (message,) = read_input_state(str(path))
+    assert message.stream.stream_descriptor.name == "emails"
