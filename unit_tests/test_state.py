@@ -263,3 +263,27 @@ def test_a_state_file_saved_with_a_byte_order_mark_is_read(tmp_path):
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps(state).encode())
     (message,) = read_input_state(str(path))
     assert message.stream.stream_descriptor.name == "emails"
+
+
+def _nested_mixed(depth, leaf):
+    value = leaf
+    for level in range(depth):
+        value = {"x": value} if level % 2 else [value]
+    return value
+
+
+@settings(max_examples=40, deadline=None)
+@given(depth=st.integers(min_value=0, max_value=1500), in_unit=st.booleans())
+def test_any_nesting_depth_in_a_state_file_is_read_and_handed_to_the_cdk_without_raising(
+    tmp_path_factory, depth, in_unit
+):
+    good = {"ModifiedDate": "2025-06-01T00:00:00.000Z"}
+    junk = {**good, "junk": _nested_mixed(depth, 1)}
+    state = {"business_units": {"7281234": junk, "7294501": good}} if in_unit else junk
+    path = _state_file_of(tmp_path_factory.mktemp("state"), {"emails": state, "sends": good})
+    messages = read_input_state(path)
+    manager = ConnectorStateManager(messages)
+    assert manager.get_stream_state("sends", None) == good
+    kept = manager.get_stream_state("emails", None)  # the CDK's deep copy: must not run out of stack
+    if in_unit:
+        assert kept["business_units"]["7294501"] == good
