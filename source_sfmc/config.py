@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 logger = logging.getLogger("airbyte")
@@ -401,4 +402,6 @@ def _pattern_list(raw: Mapping[str, Any], name: str, what: str) -> tuple[str, ..
 
 
 def _shorten(text: str, limit: int = 80) -> str:
+    # Secrets are masked before the text is cut: a secret cut in two is no longer masked by the CDK's filter.
+    text = filter_secrets(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -34,6 +34,7 @@ from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_sta
     IsoMillisConcurrentStreamStateConverter,
 )
 from airbyte_cdk.sources.types import Record, StreamSlice
+from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.datetime_helpers import AirbyteDateTime
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -216,7 +217,8 @@ def _window_end(window: Any) -> datetime | None:
 
 
 def _shown(value: Any) -> str:
-    text = repr(value)
+    # Secrets are masked before the text is cut: a secret cut in two is no longer masked by the log's filter.
+    text = filter_secrets(repr(value))
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -443,3 +443,13 @@ def test_any_all_business_units_value_is_a_bool_or_a_config_error_naming_it(valu
 def test_a_null_boolean_means_not_set(field):
     config = parse(**{field: None})
     assert config.all_business_units is False
+
+
+def test_a_refused_value_quoting_a_secret_never_shows_part_of_it_when_cut_short():
+    from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
+
+    secret = "config-secret-0123456789abcdef"
+    add_to_secrets(secret)
+    with pytest.raises(ConfigError) as raised:
+        parse(subdomain="s" * 70 + secret)  # the message quotes the value cut to 80 characters
+    assert secret[:6] not in raised.value.message

@@ -9,6 +9,7 @@ import pytest
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import InMemoryMessageRepository
 from airbyte_cdk.test.state_builder import StateBuilder
+from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -223,3 +224,13 @@ def test_a_state_saved_before_business_units_is_kept_as_the_home_units_when_the_
     cursors = cursors_from({"ModifiedDate": SAVED}, stream=child_only_emails_stream())
     assert first_window_start(cursors, CHILD) == START
     assert cursors.state[UNITS_KEY][str(HOME)] == {"ModifiedDate": SAVED}
+
+
+def test_a_junk_key_quoting_a_secret_never_shows_part_of_it_when_cut_short(caplog):
+    secret = "state-secret-0123456789abcdef"
+    add_to_secrets(secret)
+    key = "k" * 40 + secret  # the warning quotes a key cut to 60 characters: the cut fell inside the secret
+    with caplog.at_level(logging.WARNING, logger="airbyte"):
+        cursors_from({UNITS_KEY: {key: {"ModifiedDate": SAVED}}})
+    warned = [r.getMessage() for r in caplog.records if "not the MID" in r.getMessage()]
+    assert warned and all(secret[:6] not in w for w in warned)
