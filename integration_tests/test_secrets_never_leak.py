@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 from xml.sax.saxutils import escape as xml_escape
 
 import pytest
@@ -14,6 +17,7 @@ from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer
 
 from integration_tests.sandbox import Sandbox
 from integration_tests.standins import (
+    CLIENT_ID,
     Answer,
     Received,
     is_token_request,
@@ -143,3 +147,84 @@ def test_a_token_the_server_quotes_in_an_error_is_not_printed(tmp_path: Path, st
     assert any(request.headers.get("authorization") == f"Bearer {ECHOED_TOKEN}" for request in server.received)
     assert '"failure_type":"system_error"' in output.replace(" ", "")  # the error itself is still reported
     assert_no_secret_in(output, [ECHOED_TOKEN])
+
+
+# A secret with characters that every encoding changes, and a token with every character RFC 6750 allows.
+ODD_CLIENT_SECRET = "s3cr3t/client+secret=\u00fcn\u00efcode value&more"
+ODD_TOKEN = "echoed.token/0123+456789~must-never-be-printed=="
+
+
+def encoded_forms(secret: str, client_id: str) -> dict[str, str]:
+    """What a server echoing `secret` back in other forms than its literal text would show (named for failures)."""
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return {
+        "quote": quote(secret, safe=""),
+        "quote keeping /": quote(secret),
+        "quote_plus": quote_plus(secret),
+        "quote, lower hex": re.sub(r"%[0-9A-F]{2}", lambda escape: escape.group(0).lower(), quote(secret, safe="")),
+        "base64": base64.b64encode(secret.encode()).decode(),
+        "base64, url-safe": base64.urlsafe_b64encode(secret.encode()).decode(),
+        "Basic header": f"Basic {basic}",
+        "json unicode escapes": "".join(f"\\u{ord(character):04x}" for character in secret),
+        "json unicode escapes, upper hex": "".join(f"\\u{ord(character):04X}" for character in secret),
+        "first 12 characters": secret[:12],
+        "last 12 characters": secret[-12:],
+        "middle 10 characters": secret[10:20],
+    }
+
+
+def _echo_every_form(base_url: Callable[[], str], *, token_refused: bool) -> Callable[[Received], Answer]:
+    """A Marketing Cloud that quotes the client secret and the token back in every encoding in its errors: in a
+    refused token request's body, in REST error bodies and in SOAP faults."""
+    every_form = [*encoded_forms(ODD_CLIENT_SECRET, CLIENT_ID).values(), *encoded_forms(ODD_TOKEN, CLIENT_ID).values()]
+    quoted = " | ".join(every_form)
+
+    def script(request: Received) -> Answer:
+        if is_token_request(request):
+            if token_refused:
+                return json_answer({"error": "invalid_client", "error_description": f"bad {quoted}"}, 401)
+            return token_answer(base_url(), access_token=ODD_TOKEN)
+        if request.headers.get("soapaction"):
+            fault = soap_fault(f"bad request: {xml_escape(quoted)}")
+            return Answer(500, {"Content-Type": "text/xml"}, fault.encode())
+        return json_answer({"message": f"bad request {quoted}", "errorcode": 1}, 400)
+
+    return script
+
+
+def assert_no_form_in(output: str, secret: str) -> None:
+    for name, form in encoded_forms(secret, CLIENT_ID).items():
+        assert form not in output, f"the {name} of a secret was printed"
+    assert secret not in output
+
+
+@pytest.mark.parametrize(
+    ("verb", "stream", "token_refused"),
+    [
+        ("check", None, True),
+        ("read", "campaigns", True),
+        ("check", None, False),
+        ("read", "campaigns", False),
+        ("read", "sends", False),
+    ],
+    ids=["check-token-error", "read-token-error", "check-api-errors", "read-rest-errors", "read-soap-errors"],
+)
+def test_a_secret_or_token_a_server_echoes_encoded_or_cut_is_not_printed(
+    tmp_path: Path, verb: str, stream: str | None, token_refused: bool
+) -> None:
+    server_url: list[str] = []
+    with stand_in(_echo_every_form(lambda: server_url[0], token_refused=token_refused)) as server:
+        server_url.append(server.url)
+        config = server.config(client_secret=ODD_CLIENT_SECRET, start_date="2024-01-01T00:00:00Z")
+        config_path = tmp_path / "config.json"
+        config_path.write_text(json.dumps(config))
+        args = [CONNECTOR, verb, "--debug", "--config", str(config_path)]
+        if stream:
+            catalog_path = tmp_path / "catalog.json"
+            catalog_path.write_text(json.dumps(ConfiguredAirbyteCatalogSerializer.dump(catalog_of((stream,)))))
+            args += ["--catalog", str(catalog_path)]
+        completed = subprocess.run(args, capture_output=True, text=True, timeout=240)
+    output = completed.stdout + completed.stderr
+    assert "failure_type" in output or "FAILED" in output  # the failure itself is still reported
+    assert_no_form_in(output, ODD_CLIENT_SECRET)
+    assert_no_form_in(output, ODD_TOKEN)

@@ -17,8 +17,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from airbyte_cdk.models import FailureType
-from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_sfmc.masking import mask
 
 logger = logging.getLogger("airbyte")
 
@@ -51,7 +52,12 @@ DEFAULT_WINDOW_DAYS = 30
 DEFAULT_LOOKBACK_HOURS = 24
 DEFAULT_NUM_WORKERS = 4
 MAX_NUM_WORKERS = 10
-DEFAULT_REQUEST_TIMEOUT_SECONDS = 180
+# SFMC answers a synchronous call within 120 s, or within 300 s for tracking and data retrieve operations (such as
+# SOAP retrieves of tracking events): "Intro to Marketing Cloud APIs" (developer.salesforce.com, mc-apis) and "API
+# Limits and Guidelines" (help.salesforce.com, mktg.mc_overview_limits_api.htm). The default waits those 300 s plus
+# 30 s to receive the answer (at most 4 MB per REST call, same page), so it never gives up on a call SFMC still answers.
+SFMC_LONGEST_SYNCHRONOUS_SECONDS = 300
+DEFAULT_REQUEST_TIMEOUT_SECONDS = SFMC_LONGEST_SYNCHRONOUS_SECONDS + 30
 # Link clicks keep accruing for weeks after a send: each sync re-reads the links of sends this recent.
 DEFAULT_LINK_SENDS_RECENT_DAYS = 30
 MAX_LINK_SENDS_RECENT_DAYS = 365
@@ -403,5 +409,5 @@ def _pattern_list(raw: Mapping[str, Any], name: str, what: str) -> tuple[str, ..
 
 def _shorten(text: str, limit: int = 80) -> str:
     # Secrets are masked before the text is cut: a secret cut in two is no longer masked by the CDK's filter.
-    text = filter_secrets(text)
+    text = mask(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."

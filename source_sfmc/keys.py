@@ -7,6 +7,9 @@ The rule (README, "Keys"):
   `digest:<32 hex digits>`, a stable digest of its whole content instead: two such records with different
   content never share a key (a deduplicating destination keeps both), and the same record read twice gets the
   same key (re-reads deduplicate).
+- A digest key can never equal a real one: an id whose text itself begins with `digest:` (or with `id:`, the
+  mark this rule adds) is written with `id:` in front (`id:digest:...`), so a real id never begins with `digest:`
+  and two different ids never get the same key.
 - Tracking events have no id in SFMC at all: their key is a digest of the fields that identify one event.
 """
 
@@ -18,6 +21,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 DIGEST_PREFIX = "digest:"
+ESCAPE_PREFIX = "id:"
+_RESERVED_PREFIXES = (DIGEST_PREFIX, ESCAPE_PREFIX)
 _SEPARATOR = "\x1f"
 
 
@@ -45,7 +50,19 @@ def entity_id(record: Mapping[str, Any], *identity: Any) -> str:
         if text is None:
             return content_digest(record)
         parts.append(text)
-    return ":".join(parts) if parts else content_digest(record)
+    return real_id(":".join(parts)) if parts else content_digest(record)
+
+
+def real_id(text: str) -> str:
+    """The entity_id of an id's text: itself, or with `id:` in front when it begins with a prefix keys reserve."""
+    return ESCAPE_PREFIX + text if text.startswith(_RESERVED_PREFIXES) else text
+
+
+def identity_text(value: Any) -> str | None:
+    """An identity value as text, or None where it is missing by the rule above (absent, null, blank, a list or
+    object). Also the test for a parent's id before it builds a child request: a missing id must never become
+    `/None/` or `//` in a path, nor `""` in a filter."""
+    return _identity_text(value)
 
 
 def field_value(record: Mapping[str, Any], path: str) -> Any:
@@ -65,7 +82,12 @@ def key_of(*paths: str) -> Callable[[Mapping[str, Any]], str]:
             def one_field(raw: Mapping[str, Any]) -> str:
                 value = raw.get(path)
                 # The common case, kept lean: SOAP ids arrive as non-blank text.
-                if value.__class__ is str and value and not value.isspace():
+                if (
+                    value.__class__ is str
+                    and value
+                    and not value.isspace()
+                    and not value.startswith(_RESERVED_PREFIXES)
+                ):
                     return value
                 return entity_id(raw, value)
 

@@ -30,7 +30,6 @@ from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.streams.concurrent.adapters import StreamFacade
 from airbyte_cdk.sources.streams.concurrent.cursor import FinalStateCursor
 from airbyte_cdk.sources.utils.slice_logger import DebugSliceLogger
-from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.business_units import UnitTokens, home_mid
@@ -44,6 +43,7 @@ from source_sfmc.data_extensions import (
     data_extension_streams,
 )
 from source_sfmc.http_policy import policy_session
+from source_sfmc.masking import mask
 from source_sfmc.rest import REST_STREAMS
 from source_sfmc.soap.streams import SOAP_OBJECTS, soap_streams
 from source_sfmc.state import UnitCursors, read_input_state
@@ -156,9 +156,10 @@ class SourceSfmc(ConcurrentSourceAdapter):
             return AirbyteConnectionStatus(status=Status.SUCCEEDED, message=outcome)
         except AirbyteTracedException as error:
             if error.failure_type == FailureType.config_error:
+                _mask_exception(error)
                 raise  # the entry point turns it into a failed CONNECTION_STATUS with its message
-            logger.error(f"Check failed: {filter_secrets(error.message or '')}")
-            return AirbyteConnectionStatus(status=Status.FAILED, message=filter_secrets(error.message or ""))
+            logger.error(f"Check failed: {mask(error.message or '')}")
+            return AirbyteConnectionStatus(status=Status.FAILED, message=mask(error.message or ""))
         except Exception as error:  # a fault of ours: still answer, without quoting anything that may hold a secret
             logger.error("Check failed with an unexpected error", exc_info=True)
             return AirbyteConnectionStatus(
@@ -189,11 +190,14 @@ class SourceSfmc(ConcurrentSourceAdapter):
                     stream_failures.append(message.trace.error.failure_type or FailureType.system_error)
                     _mask_secrets(message.trace.error)
                     failed.add(message.trace.error)
+                elif message.type == Type.LOG and message.log:
+                    message.log.message = mask(message.log.message)
                 yield message
         except AirbyteTracedException as error:
             if error.internal_message == _CDK_SYNC_SUMMARY:
                 error.failure_type = sync_failure_type(stream_failures)
                 error.message = failed.summary() or error.message
+            _mask_exception(error)  # the CDK's summary quotes every stream's exception
             raise
 
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
@@ -317,4 +321,10 @@ def _mask_secrets(error: AirbyteErrorTraceMessage) -> None:
     for name in ("message", "internal_message", "stack_trace"):
         text = getattr(error, name)
         if text:
-            setattr(error, name, filter_secrets(text))
+            setattr(error, name, mask(text))
+
+
+def _mask_exception(error: AirbyteTracedException) -> None:
+    """Mask secrets in an exception the entry point prints: it masks the literal text only (`filter_secrets`)."""
+    error.message = mask(error.message) if error.message else error.message
+    error.internal_message = mask(error.internal_message) if error.internal_message else error.internal_message

@@ -34,11 +34,11 @@ from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_sta
     IsoMillisConcurrentStreamStateConverter,
 )
 from airbyte_cdk.sources.types import Record, StreamSlice
-from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.datetime_helpers import AirbyteDateTime
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.business_units import MID, current_mid
+from source_sfmc.masking import mask
 from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SfmcStream, parse_window_bound, utc_now
 
 logger = logging.getLogger("airbyte")
@@ -50,9 +50,10 @@ class IsoStateConverter(IsoMillisConcurrentStreamStateConverter):
     The CDK's general parser (dateutil) takes about 40 µs a value, more than everything else a record costs;
     `fromisoformat` takes well under one. Anything it cannot read still goes to the general parser.
 
-    Every value is returned in UTC: the CDK's `output_format` writes a date's wall-clock digits and a "Z" whatever
-    its offset, so a saved cursor of 05:00+05:00 (a state edited by hand or written by another tool) would start
-    the next window at 05:00Z, five hours after the saved instant, and skip them.
+    Every value comes out in UTC, whatever offset it was written with: the CDK's `output_format` writes a
+    datetime's wall clock followed by `Z` without converting it, so a cursor kept at `+05:00` would be written
+    five hours in the future (and every comparison and window bound would start from that local wall clock).
+    A value without an offset is UTC, as the CDK's parser takes it.
     """
 
     def parse_timestamp(self, timestamp: Any) -> datetime:
@@ -62,16 +63,17 @@ class IsoStateConverter(IsoMillisConcurrentStreamStateConverter):
             except ValueError:
                 parsed = None
             if parsed is not None and parsed.tzinfo is not None:
-                return AirbyteDateTime.from_datetime(_in_utc(parsed))
-        return AirbyteDateTime.from_datetime(_in_utc(super().parse_timestamp(timestamp)))
+                return _in_utc(parsed)
+        return _in_utc(super().parse_timestamp(timestamp))
 
 
-def _in_utc(value: datetime) -> datetime:
-    """An aware datetime in UTC (a naive one is taken as UTC); one already in UTC is returned as it is."""
+def _in_utc(value: datetime) -> AirbyteDateTime:
+    """The same instant with a UTC offset (a naive value is taken as UTC)."""
     if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    offset = value.utcoffset()
-    return value if offset is not None and not offset else value.astimezone(UTC)
+        return AirbyteDateTime.from_datetime(value.replace(tzinfo=UTC))
+    if value.tzinfo is UTC and isinstance(value, AirbyteDateTime):
+        return value
+    return AirbyteDateTime.from_datetime(value.astimezone(UTC))
 
 
 class WindowCursor(ConcurrentCursor):
@@ -218,7 +220,7 @@ def _window_end(window: Any) -> datetime | None:
 
 def _shown(value: Any) -> str:
     # Secrets are masked before the text is cut: a secret cut in two is no longer masked by the log's filter.
-    text = filter_secrets(repr(value))
+    text = mask(repr(value))
     return text if len(text) <= 60 else text[:57] + "..."
 
 

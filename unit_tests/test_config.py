@@ -1,5 +1,6 @@
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -12,6 +13,7 @@ from source_sfmc.config import KNOWN_FIELDS, ConfigError, is_trusted_url, parse_
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 SUBDOMAIN = "mc563885gzs27c5t9-63k636ttgm"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def a_config(**overrides):
@@ -437,6 +439,25 @@ def test_any_all_business_units_value_is_a_bool_or_a_config_error_naming_it(valu
         assert error.field_name in ("all_business_units", "query_all_accounts")
         return
     assert config.all_business_units is bool(value)
+
+
+# SFMC's longest documented synchronous call: "REST calls are synchronous, with timeout values of 120 for non-tracking
+# operations and 300 seconds for tracking and data retrieve operations" ("Intro to Marketing Cloud APIs").
+SFMC_TRACKING_AND_DATA_RETRIEVE_TIMEOUT_SECONDS = 300
+
+
+def test_the_default_request_timeout_outlasts_sfmcs_own_timeout_for_tracking_retrieves():
+    assert parse().request_timeout_seconds > SFMC_TRACKING_AND_DATA_RETRIEVE_TIMEOUT_SECONDS
+
+
+def test_the_spec_the_docs_and_the_readme_state_the_default_request_timeout():
+    default = parse().request_timeout_seconds
+    spec = json.loads((ROOT / "source_sfmc" / "spec.json").read_text())
+    field = spec["connectionSpecification"]["properties"]["request_timeout_seconds"]
+    assert field["default"] == field["examples"][0] == default
+    assert f"The default, {default}," in field["description"]
+    assert f"Default {default}." in (ROOT / "docs" / "integrations" / "sources" / "sfmc.md").read_text()
+    assert f"| `request_timeout_seconds` | no ({default}) |" in (ROOT / "README.md").read_text()
 
 
 @pytest.mark.parametrize("field", ["all_business_units", "query_all_accounts"])

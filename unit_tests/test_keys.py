@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from source_sfmc.keys import DIGEST_PREFIX, entity_id, key_of
+from source_sfmc.keys import DIGEST_PREFIX, content_digest, entity_id, key_of
 
 MISSING = [None, "", "   ", {}, [], {"a": 1}, [1]]
 PROPERTY_SETTINGS = settings(max_examples=150, deadline=None)
@@ -71,3 +71,39 @@ def test_no_entity_id_is_empty_or_the_text_of_a_missing_value(record, identity) 
 @given(first=RECORDS, second=RECORDS)
 def test_records_without_identity_share_a_key_only_when_their_content_is_equal(first, second) -> None:  # type: ignore[no-untyped-def]
     assert (entity_id(first, None) == entity_id(second, None)) == (first == second)
+
+
+# -- a digest key never equals a real one ----------------------------------------------------------------------
+def test_a_real_id_that_is_the_text_of_another_records_digest_keeps_its_own_key() -> None:
+    keyless = {"id": None, "name": "a"}
+    forged = content_digest(keyless)  # a real id that happens to read "digest:<32 hex digits>"
+    assert entity_id({"id": forged}, forged) != entity_id(keyless, None)
+    assert key_of("ID")({"ID": forged}) != entity_id(keyless, None)
+
+
+def test_a_real_id_beginning_with_a_reserved_prefix_is_marked_not_dropped() -> None:
+    assert key_of("ID")({"ID": "digest:0123"}) == "id:digest:0123"
+    assert key_of("ID")({"ID": "id:7"}) == "id:id:7"
+    assert key_of("A", "B")({"A": "digest:1", "B": "2"}) == "id:digest:1:2"
+
+
+ids = st.one_of(
+    st.text(min_size=1).filter(lambda text: text.strip()),
+    st.builds(lambda tail: DIGEST_PREFIX + tail, st.text()),
+    st.builds(lambda tail: "id:" + tail, st.text()),
+    st.integers(),
+)
+
+
+@PROPERTY_SETTINGS
+@given(identity=ids)
+def test_no_real_id_ever_gets_a_digest_key(identity: object) -> None:
+    assert not key_of("ID")({"ID": identity}).startswith(DIGEST_PREFIX)
+    assert not entity_id({"ID": identity}, identity).startswith(DIGEST_PREFIX)
+
+
+@PROPERTY_SETTINGS
+@given(first=ids, second=ids)
+def test_two_different_ids_never_share_a_key(first: object, second: object) -> None:
+    if str(first) != str(second):
+        assert key_of("ID")({"ID": first}) != key_of("ID")({"ID": second})

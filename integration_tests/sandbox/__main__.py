@@ -67,6 +67,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
     parser.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET)
     parser.add_argument(
+        "--gzip", action="store_true", help="gzip-compress answers to requests that accept gzip (Accept-Encoding)"
+    )
+    parser.add_argument(
         "--scopes", type=_scopes, default=ALL_SCOPES, help="granted scopes, comma or space separated (default: all)"
     )
     return parser.parse_args(argv)
@@ -89,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             slow_seconds=args.slow_seconds,
             timeout_above=args.timeout_above,
             epoch=args.epoch,
+            gzip=args.gzip,
         )
     except (OSError, ValueError) as error:
         print(f"sandbox: {error}", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
 import ipaddress
 import json
 import re
@@ -78,6 +79,9 @@ class SandboxOptions:
     unretrievable: tuple[str, ...] = ()
     # Activity lies in the six months before this day (UTC midnight); FIXED_EPOCH is the data tests are written for
     epoch: date = FIXED_EPOCH
+    # Answer gzip-compressed (`Content-Encoding: gzip`) when the request accepts gzip, as HTTP servers in front of
+    # Marketing Cloud's APIs do; off by default: SFMC's documentation does not say which answers are compressed.
+    gzip: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,7 @@ class Stats:
     tokens_by_mid: Counter[int] = field(default_factory=Counter)
     rest: Counter[str] = field(default_factory=Counter)
     soap: Counter[str] = field(default_factory=Counter)
+    compressed: int = 0  # answers sent gzip-compressed
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, channel: str, name: str = "") -> None:
@@ -117,6 +122,8 @@ class Stats:
                 self.token += 1
             elif channel == "issued":
                 self.tokens_issued += 1
+            elif channel == "compressed":
+                self.compressed += 1
             else:
                 getattr(self, channel)[name] += 1
 
@@ -127,11 +134,12 @@ class Stats:
                 "tokens_issued": self.tokens_issued,
                 "tokens_by_mid": {str(mid): n for mid, n in self.tokens_by_mid.items()},
                 "faults_injected": faults_injected,
+                "answers_compressed": self.compressed,
             }
 
     def reset(self) -> None:
         with self.lock:
-            self.token = self.tokens_issued = 0
+            self.token = self.tokens_issued = self.compressed = 0
             self.tokens_by_mid.clear()
             self.rest.clear()
             self.soap.clear()
@@ -282,6 +290,7 @@ def start_sandbox(
     timeout_above: int | None = None,
     unretrievable: tuple[str, ...] = (),
     epoch: date = FIXED_EPOCH,
+    gzip: bool = False,
 ) -> Sandbox:
     """Start a sandbox serving in a background thread; `port=0` picks a free port."""
     options = SandboxOptions(
@@ -300,6 +309,7 @@ def start_sandbox(
         timeout_above=timeout_above,
         unretrievable=unretrievable,
         epoch=epoch,
+        gzip=gzip,
     )
     return Sandbox(options).start()
 
@@ -614,6 +624,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, response: Response, cut_to: bytes | None = None) -> None:
         """Write a response; with `cut_to`, announce the whole body, send that prefix and reset."""
         status, headers, body = response
+        if body and self.sandbox.options.gzip and accepts_gzip(self.headers.get("Accept-Encoding")):
+            whole = len(body)
+            body = gzip.compress(body, compresslevel=1)
+            if cut_to is not None:  # the same share of the compressed answer
+                cut_to = body[: len(cut_to) * len(body) // whole]
+            headers = {**headers, "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+            self.sandbox.counters.count("compressed")
         try:
             self.send_response(status)
             for name, value in headers.items():
@@ -636,6 +653,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.close()
         except OSError:
             pass
+
+
+def accepts_gzip(header: str | None) -> bool:
+    """Whether an `Accept-Encoding` header (RFC 9110 section 12.5.3) accepts gzip: named, or `*`, without q=0."""
+    accepted: dict[str, bool] = {}
+    for item in (header or "").split(","):
+        coding, *parameters = (part.strip().lower() for part in item.split(";"))
+        refused = any(parameter.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for parameter in parameters)
+        if coding:
+            accepted[coding] = not refused
+    return accepted.get("gzip", accepted.get("x-gzip", accepted.get("*", False)))
 
 
 def _bearer(header: str | None) -> str | None:
