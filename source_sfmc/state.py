@@ -287,15 +287,18 @@ def _within_depth(item: Any, names: list[str]) -> Any:
     by_unit = state.get(UNITS_KEY) if isinstance(state, Mapping) else None
     siblings = {k: v for k, v in state.items() if k != UNITS_KEY} if isinstance(state, Mapping) else {}
     if isinstance(by_unit, Mapping) and not _deeper_than(siblings, MAX_STATE_DEPTH):
-        kept = {}
-        for key, value in by_unit.items():
-            if _deeper_than(value, MAX_STATE_DEPTH - 2):
-                logger.warning(
-                    f"Stream {who}: its input state for business unit {_shown(key)} is nested deeper than any state "
-                    "this connector writes. It is dropped: that unit restarts from start_date when it is read."
-                )
-            else:
-                kept[key] = value
+        kept = {key: value for key, value in by_unit.items() if not _deeper_than(value, MAX_STATE_DEPTH - 2)}
+        dropped = [key for key in by_unit if key not in kept]
+        for key in dropped[:MAX_DROPPED_WARNINGS]:
+            logger.warning(
+                f"Stream {who}: its input state for business unit {_shown(key)} is nested deeper than any state "
+                "this connector writes. It is dropped: that unit restarts from start_date when it is read."
+            )
+        if len(dropped) > MAX_DROPPED_WARNINGS:
+            logger.warning(
+                f"Stream {who}: {len(dropped) - MAX_DROPPED_WARNINGS} more business units of its input state are "
+                "nested too deeply and dropped; they are not listed."
+            )
         return {**item, "stream": {**stream, "stream_state": {**state, UNITS_KEY: kept}}}
     _restart_warning(names, f"is nested deeper than any state this connector writes (over {MAX_STATE_DEPTH} levels)")
     return {**item, "stream": {**stream, "stream_state": {}}}
@@ -446,10 +449,10 @@ class UnitCursors(Cursor):
                 # MID (its cursor replaces it once it checkpoints), so a sync that does not read the home unit, or
                 # fails in it before its first checkpoint, does not lose it.
                 home = str(self._home_mid())
-                usable = _state_problem(
+                problem = _state_problem(
                     self._legacy, self._stream.cursor_field_name or "", IsoStateConverter(), utc_now()
                 )
-                if home not in self._states and usable is None:
+                if home not in self._states and problem is None:
                     self._states[home] = saved[home] = dict(self._legacy)
             kept = sorted((key for key in saved if key not in read), key=int)
         if kept:
