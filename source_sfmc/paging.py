@@ -48,16 +48,29 @@ def rest_listing_read(items_read: int, page_length: int, count: int | None, page
     (SFMC-SDK `Rest.getBulk` pages until the items collected are at least `count`). Only a listing that gives no
     count ends at a page shorter than the size asked. (An empty page, or one repeating an earlier page, ends any
     listing, whatever the count says: `PageGuard`.)
+
+    A count below the items already read (0 or negative beside a page of items, a stale or capped total) is proven
+    wrong by the listing itself: it is no count, and the short-page rule applies, rather than leaving the rest of
+    a listing of full pages unread.
     """
-    if count is not None:
-        return items_read >= count
+    if count is not None and items_read <= count:
+        return items_read == count
     return page_length < page_size
 
 
 def page_fingerprint(items: Any) -> str:
-    """A digest of a page's content, to tell a page that repeats an earlier one."""
-    canonical = json.dumps(items, sort_keys=True, default=str, separators=(",", ":"))
+    """A digest of a page's content, to tell a page that repeats an earlier one.
+
+    A list of items is digested in any order: a server that ignores the page parameter may serve the same items
+    sorted differently each time (a sort on a key that ties, such as ModifiedDate), and that page is still a
+    repeat. (Compact JSON has no raw newline, so joining the items' texts with one is unambiguous.)"""
+    texts = sorted(_canonical(item) for item in items) if isinstance(items, list) else [_canonical(items)]
+    canonical = "\n".join(texts)
     return hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
 
 
 class PageGuard:
