@@ -15,6 +15,7 @@ import json
 import logging
 from typing import Any
 
+import orjson
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -63,14 +64,17 @@ def page_fingerprint(items: Any) -> str:
 
     A list of items is digested in any order: a server that ignores the page parameter may serve the same items
     sorted differently each time (a sort on a key that ties, such as ModifiedDate), and that page is still a
-    repeat. (Compact JSON has no raw newline, so joining the items' texts with one is unambiguous.)"""
+    repeat. (Compact JSON has no raw newline, so joining the items' texts with one is unambiguous.) Each item is
+    written with orjson, about as fast for a 2,500-row SOAP page as one json.dumps of the whole page was."""
     texts = sorted(_canonical(item) for item in items) if isinstance(items, list) else [_canonical(items)]
-    canonical = "\n".join(texts)
-    return hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).hexdigest()
+    return hashlib.blake2b(b"\n".join(texts), digest_size=16).hexdigest()
 
 
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+def _canonical(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
+    except TypeError:  # an integer past 64 bits, a lone surrogate: json writes them (ASCII, escaped)
+        return json.dumps(value, sort_keys=True, default=str, separators=(",", ":")).encode("ascii")
 
 
 class PageGuard:
