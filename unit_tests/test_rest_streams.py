@@ -627,3 +627,23 @@ def test_an_asset_count_below_the_page_it_came_with_is_ignored(requests_mock, co
 
     requests_mock.post(f"{REST}asset/v1/content/assets/query", json=answer)
     assert [record["id"] for record in read(Assets(context), WINDOW)] == list(range(1, 121))
+
+
+@pytest.mark.parametrize("dot_id", [".", ".."])
+def test_a_campaign_whose_id_is_a_dot_segment_gets_no_request_for_another_path(requests_mock, context, caplog, dot_id):
+    # `hub/v1/campaigns/../assets` is sent as `hub/v1/assets` (the HTTP client resolves dot segments).
+    requests_mock.get(f"{REST}hub/v1/campaigns", json={"count": 2, "items": [{"id": "1"}, {"id": dot_id}]})
+    stream = CampaignAssets(context)
+    assert list(stream.stream_slices(sync_mode=SyncMode.full_refresh)) == [{"campaign_id": "1", "mid": 7281234}]
+    (warning,) = [r.getMessage() for r in caplog.records if "campaign_assets" in r.getMessage()]
+    assert "1 campaigns" in warning
+
+
+def test_an_automation_whose_id_is_a_dot_segment_is_emitted_from_its_summary(requests_mock, context):
+    requests_mock.get(f"{REST}automation/v1/automations", json={"count": 1, "items": [{"id": "..", "name": "x"}]})
+    stream = Automations(context)
+    slices = list(stream.stream_slices(sync_mode=SyncMode.full_refresh))
+    assert [record["name"] for stream_slice in slices for record in read(stream, stream_slice)] == ["x"]
+    assert [request.path for request in requests_mock.request_history if "automation" in request.path] == [
+        "/automation/v1/automations"
+    ]
