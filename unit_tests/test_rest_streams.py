@@ -7,7 +7,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from source_sfmc.business_units import UnitTokens
+from source_sfmc.business_units import UnitTokens, set_unit
 from source_sfmc.config import parse_config
 from source_sfmc.rest import (
     Assets,
@@ -49,6 +49,14 @@ def a_token_endpoint(requests_mock):
 @pytest.fixture(autouse=True)
 def no_backoff_sleep(monkeypatch):
     monkeypatch.setattr("time.sleep", lambda seconds: None)
+
+
+@pytest.fixture(autouse=True)
+def home_unit_afterwards():
+    """`stream_slices` names each slice's unit for the rest of the thread (`set_unit`); a test ending there would
+    leave it named for the next test's requests and memo keys."""
+    yield
+    set_unit(None)
 
 
 @pytest.fixture
