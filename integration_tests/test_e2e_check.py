@@ -48,12 +48,24 @@ def test_a_successful_check_says_per_api_family_what_a_sync_will_see(sandbox: Sa
 
 
 def test_a_check_with_rest_scopes_only_says_soap_and_data_extensions_have_none(start_sandbox: StartSandbox) -> None:
-    rest_only = start_sandbox(scopes=("campaigns_read",))
+    rest_only = start_sandbox(scopes=("campaign_read",))
 
     status = connection_status(harness.run_check(rest_only.config()))
 
     assert status.status == Status.SUCCEEDED
     assert status.message == "REST: ok; SOAP: no scope granted; data extensions: no scope granted"
+
+
+def test_a_check_with_the_documented_campaign_scope_warns_of_no_campaign_stream(start_sandbox: StartSandbox) -> None:
+    # SFMC's "REST API Permission IDs and Scopes" names campaign_read (not campaigns_read) for /hub/v1/campaigns.
+    granted = start_sandbox(scopes=("campaign_read",))
+
+    output = harness.run_check(granted.config())
+
+    status = connection_status(output)
+    assert status.status == Status.SUCCEEDED, status.message
+    warnings = [log.log.message for log in output.logs if "need scopes" in log.log.message]
+    assert warnings and not any("campaign" in warning for warning in warnings), warnings
 
 
 def test_check_with_a_wrong_secret_fails_with_a_message_that_names_the_credentials(sandbox: Sandbox) -> None:
@@ -90,7 +102,7 @@ def test_check_with_no_scope_granted_names_the_missing_scope(start_sandbox: Star
     status = connection_status(harness.run_check(bare.config()))
 
     assert status.status == Status.FAILED
-    assert "campaigns_read" in status.message
+    assert "campaign_read" in status.message
 
 
 def test_check_with_only_unrelated_scopes_names_the_scopes_to_grant(start_sandbox: StartSandbox) -> None:
@@ -100,7 +112,7 @@ def test_check_with_only_unrelated_scopes_names_the_scopes_to_grant(start_sandbo
 
     assert status.status == Status.FAILED
     assert "tracking_events_read" in status.message
-    assert "campaigns_read" in status.message
+    assert "campaign_read" in status.message
 
 
 def test_a_failed_check_says_why_in_a_plain_sentence_not_a_quoted_string(start_sandbox: StartSandbox) -> None:
@@ -112,7 +124,7 @@ def test_a_failed_check_says_why_in_a_plain_sentence_not_a_quoted_string(start_s
 
 
 def test_reading_a_stream_whose_scope_is_missing_fails_naming_the_scope(start_sandbox: StartSandbox) -> None:
-    without_tracking = start_sandbox(scopes=("campaigns_read", "email_read"))
+    without_tracking = start_sandbox(scopes=("campaign_read", "email_read"))
     config = without_tracking.config()
     catalog = harness.configured_catalog(harness.run_discover(config), ["campaigns", "open_events"])
 

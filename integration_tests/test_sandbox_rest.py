@@ -92,7 +92,7 @@ def test_token_grants_a_bearer_token_with_instance_urls_ending_in_slash(sandbox:
     assert response.status_code == 200
     assert answer["token_type"] == "Bearer" and answer["expires_in"] == 1079
     assert answer["rest_instance_url"] == answer["soap_instance_url"] == f"{sandbox.base_url}/"
-    assert {"campaigns_read", "journeys_read", "data_extensions_read"} <= set(answer["scope"].split(" "))
+    assert {"campaign_read", "journeys_read", "data_extensions_read"} <= set(answer["scope"].split(" "))
     assert len(answer["access_token"]) > 40
 
 
@@ -130,10 +130,10 @@ def test_token_for_an_unknown_or_malformed_account_id_is_refused(sandbox: Sandbo
 
 
 def test_token_scope_request_narrows_the_token(sandbox: Sandbox) -> None:
-    response = request_token(sandbox, scope="campaigns_read not_granted")
+    response = request_token(sandbox, scope="campaign_read not_granted")
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
-    assert response.json()["scope"] == "campaigns_read"
+    assert response.json()["scope"] == "campaign_read"
     assert get(session, sandbox, "/hub/v1/campaigns").status_code == 200
     assert get(session, sandbox, "/automation/v1/automations").status_code == 403
 
@@ -158,7 +158,7 @@ def test_rest_without_a_live_token_is_not_authorized(sandbox: Sandbox, authoriza
 
 
 def test_rest_call_without_its_scope_is_forbidden(start_sandbox: Any) -> None:
-    narrow = start_sandbox(scopes=["campaigns_read"])
+    narrow = start_sandbox(scopes=["campaign_read"])
     session = api_session(narrow)
     denied = get(session, narrow, "/interaction/v1/interactions")
     assert denied.status_code == 403 and denied.json()["errorcode"] == 20002

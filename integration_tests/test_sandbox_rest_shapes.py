@@ -164,7 +164,7 @@ def test_journey_list_has_the_documented_envelope(sandbox: Sandbox, bearer: str)
 
 
 def test_journey_list_without_the_scope_answers_insufficient_privileges(sandbox: Sandbox) -> None:
-    narrow = token(sandbox, scope="campaigns_read")
+    narrow = token(sandbox, scope="campaign_read")
     body = assert_error(call(sandbox, "GET", "/interaction/v1/interactions", narrow), 403)
     assert body["errorcode"] == 20002  # "Insufficient Privileges" in error-handling.htm
 

@@ -140,7 +140,9 @@ def _automations(stream: RestStream) -> list[dict[str, Any]]:
 class Campaigns(RestStream):
     probe_path = "hub/v1/campaigns"
     stream_name = "campaigns"
-    scopes = ("campaigns_read",)
+    # "REST API Permission IDs and Scopes" (developer.salesforce.com, mc-apis/rest-permissions-and-scopes.htm),
+    # permission 444: GET /hub/v1/campaigns and /hub/v1/campaigns/{id}/assets need campaign_read (singular).
+    scopes = ("campaign_read",)
 
     def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         for item in _campaigns(self):
@@ -150,7 +152,7 @@ class Campaigns(RestStream):
 class CampaignAssets(RestStream):
     probe_path = "hub/v1/campaigns"
     stream_name = "campaign_assets"
-    scopes = ("campaigns_read",)
+    scopes = ("campaign_read",)
 
     def unit_slices(self, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
         # A campaign without an id has no assets path; the campaigns stream still emits it (digest key).

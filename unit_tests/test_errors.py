@@ -44,7 +44,7 @@ def retrieve_answer(status="OK", results=""):
     ).encode()
 
 
-rest = SfmcErrorHandler("campaigns", "rest", ("campaigns_read",))
+rest = SfmcErrorHandler("campaigns", "rest", ("campaign_read",))
 soap = SfmcErrorHandler("sent_events", "soap", ("tracking_events_read",))
 
 
@@ -70,7 +70,7 @@ def test_rest_403_fails_as_config_error_naming_the_scope():
     resolution = rest.interpret_response(a_response(403, {"message": "Insufficient privileges", "errorcode": 20002}))
     assert resolution.response_action == ResponseAction.FAIL
     assert resolution.failure_type == FailureType.config_error
-    assert "'campaigns_read'" in resolution.error_message
+    assert "'campaign_read'" in resolution.error_message
 
 
 @pytest.mark.parametrize(

@@ -362,7 +362,7 @@ def test_a_401_to_a_freshly_issued_token_fails_the_stream_as_a_config_error_nami
         read(Campaigns(context))
     assert getattr(raised.value, "failure_type", None) == FailureType.config_error
     message = str(getattr(raised.value, "message", raised.value))
-    assert "'campaigns'" in message and "'campaigns_read'" in message and "freshly issued" in message
+    assert "'campaigns'" in message and "'campaign_read'" in message and "freshly issued" in message
     assert context.authenticator.tokens_fetched == 3  # the first token and two renewals (DENIED_AFTER_RENEWALS)
 
 
@@ -404,7 +404,7 @@ def test_a_missing_scope_fails_naming_it(requests_mock, context):
     requests_mock.get(
         f"{REST}hub/v1/campaigns", status_code=403, json={"message": "Insufficient privileges", "errorcode": 20002}
     )
-    with pytest.raises(Exception, match="campaigns_read"):
+    with pytest.raises(Exception, match="campaign_read"):
         read(Campaigns(context))
 
 

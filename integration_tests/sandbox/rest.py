@@ -481,8 +481,8 @@ class Route:
 ROWSET_TEMPLATE = "/data/v1/customobjectdata/key/{key}/rowset"
 
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/hub/v1/campaigns", ("campaigns_read",), list_campaigns),
-    Route("GET", "/hub/v1/campaigns/{id}/assets", ("campaigns_read",), campaign_assets),
+    Route("GET", "/hub/v1/campaigns", ("campaign_read",), list_campaigns),
+    Route("GET", "/hub/v1/campaigns/{id}/assets", ("campaign_read",), campaign_assets),
     Route("POST", "/asset/v1/content/assets/query", ("documents_and_images_read", "saved_content_read"), query_assets),
     Route("GET", "/interaction/v1/interactions", ("journeys_read",), list_journeys),
     Route(

@@ -28,7 +28,7 @@ ALL_SCOPES: tuple[str, ...] = (
     "list_and_subscribers_read",
     "data_extensions_read",
     "tracking_events_read",
-    "campaigns_read",
+    "campaign_read",
     "accounts_read",
     "audiences_read",
 )
