@@ -68,6 +68,18 @@ def test_a_check_with_the_documented_campaign_scope_warns_of_no_campaign_stream(
     assert warnings and not any("campaign" in warning for warning in warnings), warnings
 
 
+def test_a_check_with_documents_and_images_read_alone_warns_nothing_of_assets(start_sandbox: StartSandbox) -> None:
+    # SFMC's "REST API Permission IDs and Scopes" (permission 1420) names only documents_and_images_read for
+    # POST /asset/v1/content/assets/query.
+    granted = start_sandbox(scopes=("documents_and_images_read",))
+    output = harness.run_check(granted.config())
+
+    status = connection_status(output)
+    assert status.status == Status.SUCCEEDED, status.message
+    warnings = [log.log.message for log in output.logs if "need scopes" in log.log.message]
+    assert warnings and not any("assets" in warning.split(": ", 1)[1].split(", ") for warning in warnings), warnings
+
+
 def test_check_with_a_wrong_secret_fails_with_a_message_that_names_the_credentials(sandbox: Sandbox) -> None:
     output = harness.run_check(sandbox.config(client_secret=WRONG_SECRET))
 

@@ -168,6 +168,18 @@ def test_rest_call_without_its_scope_is_forbidden(start_sandbox: Any) -> None:
     assert rows.status_code == 403
 
 
+@pytest.mark.parametrize(("scope", "status"), [("documents_and_images_read", 200), ("saved_content_read", 403)])
+def test_the_asset_query_needs_documents_and_images_read_alone(start_sandbox: Any, scope: str, status: int) -> None:
+    # "REST API Permission IDs and Scopes", permission 1420: POST /asset/v1/content/assets/query needs
+    # documents_and_images_read; saved_content_read is not it.
+    narrow = start_sandbox(scopes=[scope])
+    body = {"query": {"property": "id", "simpleOperator": "greaterThan", "value": 0}}
+
+    response = api_session(narrow).post(f"{narrow.base_url}/asset/v1/content/assets/query", json=body, timeout=5)
+
+    assert response.status_code == status
+
+
 def test_unknown_path_answers_not_found(sandbox: Sandbox, api: requests.Session) -> None:
     response = get(api, sandbox, "/hub/v1/nothing-here")
     assert response.status_code == 404

@@ -282,7 +282,9 @@ class Assets(RestStream):
     """
 
     stream_name = "assets"
-    scopes = ("documents_and_images_read", "saved_content_read")
+    # "REST API Permission IDs and Scopes" (developer.salesforce.com, mc-apis/rest-permissions-and-scopes.htm),
+    # permission 1420: POST /asset/v1/content/assets/query needs documents_and_images_read alone.
+    scopes = ("documents_and_images_read",)
     cursor_field_name = "modifiedDate"
     probe_path = "asset/v1/content/assets/query"
     # Set once SFMC refused the date condition: later windows of the sync are read by id alone from the start

@@ -21,6 +21,8 @@ DOCUMENTED_SCOPES: dict[str, tuple[str, ...]] = {
     "journey_activities": ("journeys_read",),
     "journey_history": ("journeys_read",),
     "automations": ("automations_read",),
+    # 1420: POST /asset/v1/content/assets/query (documents_and_images_read alone, not saved_content_read)
+    "assets": ("documents_and_images_read",),
 }
 
 

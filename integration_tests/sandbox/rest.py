@@ -469,7 +469,7 @@ Handler = Callable[[RestData, RestRequest, Mapping[str, str]], Response]
 class Route:
     method: str
     template: str  # also the name under which requests are counted
-    scopes: tuple[str, ...]  # any one of them grants access
+    scopes: tuple[str, ...]  # a token needs every one of them
     handler: Handler | None  # None: answered by the SOAP side (data extension rows)
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
@@ -480,10 +480,13 @@ class Route:
 
 ROWSET_TEMPLATE = "/data/v1/customobjectdata/key/{key}/rowset"
 
+# Each route's scope is the one SFMC's "REST API Permission IDs and Scopes" table (developer.salesforce.com,
+# mc-apis/rest-permissions-and-scopes.htm) names for it; the table does not list the journey history search,
+# the automations listing or the rowset route, which take their family's read scope.
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/hub/v1/campaigns", ("campaign_read",), list_campaigns),
     Route("GET", "/hub/v1/campaigns/{id}/assets", ("campaign_read",), campaign_assets),
-    Route("POST", "/asset/v1/content/assets/query", ("documents_and_images_read", "saved_content_read"), query_assets),
+    Route("POST", "/asset/v1/content/assets/query", ("documents_and_images_read",), query_assets),
     Route("GET", "/interaction/v1/interactions", ("journeys_read",), list_journeys),
     Route(
         "POST",
@@ -511,7 +514,7 @@ def authorize(
     """The error answer for a request its token may not make, or None when it may."""
     if not token or token_state(token) != "ok":
         return not_authorized()
-    if not any(has_scope(token, scope) for scope in route.scopes):
+    if not all(has_scope(token, scope) for scope in route.scopes):
         return insufficient_privileges()
     return None
 
