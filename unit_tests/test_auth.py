@@ -1,5 +1,6 @@
 import email.utils
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape as xml_escape
 
@@ -69,10 +70,33 @@ def test_one_token_serves_many_requests(requests_mock, authenticator):
 def test_token_is_renewed_before_it_expires(requests_mock, authenticator):
     token_route = requests_mock.post(TOKEN_URL, [{"json": token_answer("tok-1")}, {"json": token_answer("tok-2")}])
     assert authenticator.get_access_token() == "tok-1"
-    # 1079 s tokens are renewed with 300 s left: move the clock to 800 s later.
+    # 1079 s tokens are renewed with 30 s left: move the clock to 1050 s later.
     authenticator.set_token_expiry_date(ab_datetime_now())
     assert authenticator.get_access_token() == "tok-2"
     assert token_route.call_count == 2
+
+
+def test_a_token_is_renewed_30_seconds_before_sfmc_expires_it(requests_mock, authenticator):
+    # SFMC's "API Limits and Guidelines": request a new token only when the existing one expires (expires_in).
+    requests_mock.post(TOKEN_URL, json=token_answer(expires_in=1079))
+    asked = ab_datetime_now()
+
+    authenticator.get_access_token()
+
+    renewal_after = (authenticator.get_token_expiry_date() - asked).total_seconds()
+    assert 1049 - 1 <= renewal_after <= 1049 + 1
+
+
+def test_a_token_life_is_counted_from_when_it_was_asked_for_not_answered(requests_mock, authenticator):
+    def slow_answer(request, context):
+        time.sleep(1.5)
+        return token_answer(expires_in=1079)
+
+    requests_mock.post(TOKEN_URL, json=slow_answer)
+    authenticator.get_access_token()
+
+    remaining = (authenticator.get_token_expiry_date() - ab_datetime_now()).total_seconds()
+    assert 1049 - 2.5 <= remaining <= 1049 - 1.4  # the 1.5 s the answer took are already gone
 
 
 def test_short_lived_token_is_renewed_at_half_its_life(requests_mock, authenticator):
