@@ -13,7 +13,14 @@ from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from airbyte_cdk.test.models.outcome import ExpectedOutcome
 
-from integration_tests.harness import configured_catalog, discovered, error_messages, records_by_stream, run_console
+from integration_tests.harness import (
+    configured_catalog,
+    discovered,
+    error_messages,
+    only_unit,
+    records_by_stream,
+    run_console,
+)
 from integration_tests.sandbox import Sandbox
 from integration_tests.standins import (
     Answer,
@@ -25,6 +32,7 @@ from integration_tests.standins import (
     token_answer,
 )
 from source_sfmc.keys import DIGEST_PREFIX
+from source_sfmc.paging import MAX_EMPTY_PAGES_IN_A_ROW
 from source_sfmc.source import SourceSfmc
 
 
@@ -199,15 +207,56 @@ def test_a_soap_retrieve_that_always_has_more_data_with_the_same_page_ends_and_e
     assert len(requests) == 2
 
 
-def test_a_soap_retrieve_that_says_more_data_with_an_empty_page_ends(sandbox: Sandbox) -> None:
+def _rows(first: int, count: int) -> str:
+    return "".join(_ROW.format(id=n) for n in range(first, first + count))
+
+
+def test_a_soap_retrieve_continues_past_empty_more_data_pages_to_the_rows_after_them(sandbox: Sandbox) -> None:
+    # SFMC's "SOAP API Performance": continue making calls until the API returns OK. An empty MoreDataAvailable
+    # page (two in a row here) is no end: the rows after it belong to the same retrieve.
+    pages = iter(
+        [
+            soap_answer(_rows(0, 3), "MoreDataAvailable", "rid-1"),
+            soap_answer("", "MoreDataAvailable", "rid-1"),
+            soap_answer("", "MoreDataAvailable", "rid-1"),
+            soap_answer(_rows(3, 2), "OK", "rid-1"),
+        ]
+    )
+
+    output, records, requests = _read_stream(sandbox, "subscriber_lists", lambda request: next(pages))
+
+    assert error_messages(output) == []
+    assert sorted(int(record["entity_id"]) for record in records) == list(range(5))
+    assert len(requests) == 4
+
+
+def test_a_soap_retrieve_answering_empty_more_data_pages_forever_fails_loudly(sandbox: Sandbox) -> None:
     def answer(request: Received) -> Answer:
         first = b"ContinueRequest" not in request.body
-        rows = "".join(_ROW.format(id=n) for n in range(3)) if first else ""
-        return soap_answer(rows, "MoreDataAvailable", "rid-" + str(len(request.body)))
+        return soap_answer(_rows(0, 3) if first else "", "MoreDataAvailable", "rid-1")
 
-    output, records, requests = _read_stream(sandbox, "subscriber_lists", answer)
-    assert error_messages(output) == []
-    assert len(records) == 3 and len(requests) == 2
+    output, _, requests = _read_stream(sandbox, "subscriber_lists", answer)
+
+    errors = error_messages(output)
+    assert any("subscriber_lists" in error and "empty pages in a row" in error for error in errors), errors
+    assert len(requests) == 1 + MAX_EMPTY_PAGES_IN_A_ROW
+
+
+def test_no_state_passes_a_window_whose_retrieve_answers_empty_more_data_pages_forever(sandbox: Sandbox) -> None:
+    start = "2025-01-01T00:00:00Z"
+
+    def script(request: Received) -> Answer:
+        return token_answer(server.url) if is_token_request(request) else soap_answer("", "MoreDataAvailable", "rid-1")
+
+    with stand_in(script) as server:
+        catalog = configured_catalog(discovered(sandbox), ["sent_events"], incremental=True)
+        config = server.config(start_date=start, window_days=30, num_workers=1)
+        output = read(SourceSfmc(), config, catalog, None, expected_outcome=ExpectedOutcome.EXPECT_EXCEPTION)
+
+    assert any("empty pages in a row" in error for error in error_messages(output))
+    states = [only_unit(message.state.stream.stream_state) for message in output.state_messages]
+    assert not output.records
+    assert all(state["EventDate"] <= "2025-01-01T00:00:00.000Z" for state in states if "EventDate" in state), states
 
 
 # -- 8. no record is keyed "None" ----------------------------------------------------------------------------------

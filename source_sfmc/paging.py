@@ -1,10 +1,15 @@
 """When a paging loop ends: the one rule every REST and SOAP listing follows.
 
 A listing ends on the server's own end signal (SOAP `OverallStatus` other than `MoreDataAvailable`; for REST, see
-`rest_listing_read`: the `count` reached, or a short page when there is no count), on an empty page, on a page that
-repeats any page before it in the listing (a server that ignores the page parameter, or cycles through a few pages,
+`rest_listing_read`: the `count` reached, or a short page when there is no count), on an empty REST page, on a page
+that repeats any page before it in the listing (a server that ignores the page parameter, or cycles through a few pages,
 would otherwise be asked until the cap and its records emitted again and again; two pages of one real listing never
-hold the same items), or fails at a hard cap of pages with an error naming the stream and the endpoint. Paging
+hold the same items), or fails at a hard cap of pages with an error naming the stream and the endpoint.
+
+An empty SOAP page with `MoreDataAvailable` is no end: SFMC's "SOAP API Performance" (developer.salesforce.com,
+mc-apis/api-performance.htm) says to continue until the API returns OK. An empty page repeats nothing (two empty
+pages in a row are not a server ignoring the paging), but a server that answers only empty pages forever fails the
+listing after `MAX_EMPTY_PAGES_IN_A_ROW` of them, loudly: ending it quietly would skip the rest of the window. Paging
 fields are read tolerantly: `"120"` is 120, and a value that is not a whole number is treated as absent.
 """
 
@@ -23,6 +28,9 @@ logger = logging.getLogger("airbyte")
 
 # 100,000 pages is 5 million REST items or 250 million SOAP rows in one listing: far beyond any real account.
 MAX_PAGES = 100_000
+# Empty pages in a row that a listing still continues past. Each is one quick round trip; a real retrieve that
+# filters a large table server-side may answer a few empty batches, far fewer than this.
+MAX_EMPTY_PAGES_IN_A_ROW = 20
 
 
 def whole_number(value: Any) -> int | None:
@@ -80,17 +88,36 @@ def _canonical(value: Any) -> bytes:
 class PageGuard:
     """Follows one listing's pages: says when it must stop, and fails it at the hard cap."""
 
-    def __init__(self, stream_name: str, endpoint: str, max_pages: int = MAX_PAGES) -> None:
+    def __init__(
+        self, stream_name: str, endpoint: str, max_pages: int = MAX_PAGES, max_empty: int = MAX_EMPTY_PAGES_IN_A_ROW
+    ) -> None:
         self.stream_name = stream_name
         self.endpoint = endpoint
         self.max_pages = max_pages
+        self.max_empty = max_empty
         self.pages = 0
+        self.empty_in_a_row = 0
         # 16-byte digests of every page so far: at the cap of 100,000 pages, a few MB.
         self._seen: dict[str, int] = {}
 
     def repeats(self, items: Any) -> bool:
-        """Count a page; True when it is the same as an earlier page (the listing must end, without it)."""
+        """Count a page; True when it is the same as an earlier page (the listing must end, without it).
+
+        An empty page is never a repeat; raises (system_error) at the `max_empty`-th empty page in a row, and at
+        the page cap."""
         self.pages += 1
+        if isinstance(items, list) and not items:
+            self.empty_in_a_row += 1
+            if self.empty_in_a_row >= self.max_empty:
+                raise AirbyteTracedException(
+                    message=f"Stream '{self.stream_name}': {self.endpoint} answered {self.empty_in_a_row} empty pages "
+                    "in a row while saying more data is available; failing this window rather than skipping the "
+                    "rest of it.",
+                    failure_type=FailureType.system_error,
+                )
+            self._check_cap()
+            return False
+        self.empty_in_a_row = 0
         fingerprint = page_fingerprint(items)
         earlier = self._seen.get(fingerprint)
         if earlier is not None:
@@ -100,10 +127,13 @@ class PageGuard:
             )
             return True
         self._seen[fingerprint] = self.pages
+        self._check_cap()
+        return False
+
+    def _check_cap(self) -> None:
         if self.pages >= self.max_pages:
             raise AirbyteTracedException(
                 message=f"Stream '{self.stream_name}': {self.endpoint} still had more pages after {self.max_pages} "
                 "pages; stopping rather than paging forever.",
                 failure_type=FailureType.system_error,
             )
-        return False

@@ -224,6 +224,22 @@ def test_pages_are_continued_with_the_request_id_until_ok(requests_mock):
     assert route.request_history[1].headers["SOAPAction"] == "Retrieve"
 
 
+def test_a_side_retrieve_continues_past_an_empty_more_data_page(requests_mock):
+    # SFMC's "SOAP API Performance": continue making calls until the API returns OK.
+    route = requests_mock.post(
+        SOAP_URL,
+        [
+            {"text": retrieve_page("MoreDataAvailable", "r-1", 1, 2)},
+            {"text": retrieve_page("MoreDataAvailable", "r-1")},
+            {"text": retrieve_page("OK", "r-1", 3)},
+        ],
+    )
+
+    rows = list(streams()["sent_events"].retrieve("SentEvent", ("SendID",)))
+
+    assert len(rows) == 3 and len(route.request_history) == 3
+
+
 def test_an_expired_request_id_rereads_the_window_from_its_first_page(requests_mock, monkeypatch):
     monkeypatch.setattr("time.sleep", lambda seconds: None)
     expired = "Error: Unable to continue the retrieve: RequestID r-1 is unknown or has expired."

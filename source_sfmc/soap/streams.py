@@ -277,7 +277,9 @@ class SoapStream(SfmcStream):
         guard = guard or PageGuard(self.stream_name, f"Retrieve of {self.spec.object_type}")
         if guard.repeats(page.results):
             return None, True
-        if page.overall_status != "MoreDataAvailable" or not page.request_id or not page.results:
+        # "SOAP API Performance" (developer.salesforce.com, mc-apis/api-performance.htm): continue until the API
+        # returns OK, also past an empty MoreDataAvailable page (`PageGuard` fails a retrieve of endless ones).
+        if page.overall_status != "MoreDataAvailable" or not page.request_id:
             return None, False
         with self._guards_lock:
             self._guards[page.request_id] = guard
@@ -473,7 +475,8 @@ class SoapStream(SfmcStream):
             if guard.repeats(page.results):
                 return
             yield from page.results
-            if page.overall_status != "MoreDataAvailable" or not page.request_id or not page.results:
+            # Past an empty MoreDataAvailable page too: "SOAP API Performance" says continue until OK.
+            if page.overall_status != "MoreDataAvailable" or not page.request_id:
                 return
             request_id = page.request_id
 
