@@ -182,7 +182,10 @@ def _echo_every_form(base_url: Callable[[], str], *, token_refused: bool) -> Cal
     def script(request: Received) -> Answer:
         if is_token_request(request):
             if token_refused:
-                return json_answer({"error": "invalid_client", "error_description": f"bad {quoted}"}, 401)
+                # An error whose description the connector's message quotes (that of invalid_client is not); no
+                # token was issued, so only the client secret can be quoted.
+                secret_forms = " | ".join(encoded_forms(ODD_CLIENT_SECRET, CLIENT_ID).values())
+                return json_answer({"error": "invalid_request", "error_description": f"bad {secret_forms}"}, 400)
             return token_answer(base_url(), access_token=ODD_TOKEN)
         if request.headers.get("soapaction"):
             fault = soap_fault(f"bad request: {xml_escape(quoted)}")
@@ -206,8 +209,18 @@ def assert_no_form_in(output: str, secret: str) -> None:
         ("check", None, False),
         ("read", "campaigns", False),
         ("read", "sends", False),
+        ("discover", None, True),
+        ("discover", None, False),
     ],
-    ids=["check-token-error", "read-token-error", "check-api-errors", "read-rest-errors", "read-soap-errors"],
+    ids=[
+        "check-token-error",
+        "read-token-error",
+        "check-api-errors",
+        "read-rest-errors",
+        "read-soap-errors",
+        "discover-token-error",
+        "discover-soap-errors",
+    ],
 )
 def test_a_secret_or_token_a_server_echoes_encoded_or_cut_is_not_printed(
     tmp_path: Path, verb: str, stream: str | None, token_refused: bool
