@@ -146,11 +146,15 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                 "text of the characters a bearer token is made of (RFC 6750); it is not shown here.",
                 failure_type=FailureType.system_error,
             )
-        register_secret(token)
+        lifetime = timedelta(seconds=_int(answer.get("expires_in"), 1079))
+        # Masked in every form until it has expired and the answer to the last request that carried it has come
+        # (the request timeout later); its literal text stays masked for good.
+        register_secret(
+            token, retire_at=time.monotonic() + lifetime.total_seconds() + self._config.request_timeout_seconds
+        )
         self._rest_base_url = self._instance_url(answer, "rest_instance_url")
         self._soap_base_url = self._instance_url(answer, "soap_instance_url")
         self._scopes = frozenset(str(answer.get("scope") or "").split())
-        lifetime = timedelta(seconds=_int(answer.get("expires_in"), 1079))
         # A short-lived token (tests, or an unusual tenant) is renewed after half its life instead.
         margin = RENEW_MARGIN if lifetime > 2 * RENEW_MARGIN else lifetime / 2
         self.tokens_fetched += 1

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import re
 import sys
 import time
+import tracemalloc
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -140,3 +142,63 @@ def test_masking_a_log_line_costs_microseconds_whatever_the_number_of_tokens() -
     for number in range(100):  # a day of 15-minute tokens of 600 characters
         masker.register(base64.urlsafe_b64encode(f"token-{number}".encode() * 40).decode())
     assert per_line() < max(5 * one_secret, 50e-6)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def random_token(length: int = 500) -> str:
+    """An access token of the size Marketing Cloud issues (a JWT of some 500 characters)."""
+    return base64.urlsafe_b64encode(os.urandom(length * 3 // 4)).decode()[:length]
+
+
+def test_a_long_syncs_tokens_take_the_memory_of_the_live_ones_only() -> None:
+    clock = FakeClock()
+    masker = Masker(clock=clock)
+    tracemalloc.start()
+    try:
+        for _ in range(60):  # 15 hours of one business unit's tokens, each retired 20 minutes after its issue
+            masker.register(random_token(), retire_at=clock.now + 1200)
+            clock.now += 900
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 8_000_000  # two live tokens; all sixty held 50 MB
+
+
+def test_a_token_is_masked_in_every_form_until_it_retires() -> None:
+    clock = FakeClock()
+    masker = Masker(clock=clock)
+    token = random_token()
+    masker.register(token, retire_at=100)
+    echoed = f"bad header: {quote(token, safe='')} {unicode_escaped(token)}"
+    assert token[:20] not in masker.mask(echoed)
+    clock.now = 101
+    masker.register(random_token(), retire_at=1000)  # retirement happens as tokens are renewed
+    assert masker.mask(token[100:120]) == token[100:120]
+
+
+def test_a_secret_sharing_runs_with_a_retired_token_stays_masked() -> None:
+    clock = FakeClock()
+    secret = "Zq8Rw2Lm5Tx0Vb7Nc4Kd1Hs6"
+    masker = Masker(clock=clock)
+    masker.register(secret)
+    masker.register(f"eyJ{secret}abc", retire_at=10)
+    clock.now = 11
+    masker.register(random_token(), retire_at=1000)
+    assert masker.mask(f"echo {quote(secret)} {secret[3:14]}") == f"echo {MASK} {MASK}"
+
+
+def test_a_retired_token_is_registered_again_when_it_comes_back() -> None:
+    clock = FakeClock()
+    masker = Masker(clock=clock)
+    token = random_token()
+    masker.register(token, retire_at=10)
+    clock.now = 11
+    masker.register(token, retire_at=2000)
+    assert masker.mask(token[:30]) == MASK
