@@ -8,8 +8,9 @@ quotes the first or last characters of it). The rule, stated once:
 
 1. Every *rendering* of the whole secret is masked: literal, JSON (ASCII or not), `\\uXXXX` for every character
    (either hex case), XML / HTML escaped, `repr` / `ascii`, percent-encoded (`quote`, `quote` keeping `/`,
-   `quote_plus`, and every UTF-8 byte as `%XX`; either hex case), and base64 (standard and URL-safe) of the secret's
-   UTF-8 bytes at any of the three byte alignments, so also inside the base64 of a longer text (`id:secret`).
+   `quote_plus`, and every UTF-8 byte as `%XX`; either hex case; `quote` and `quote_plus` also twice), and base64
+   (standard and URL-safe) of the secret's UTF-8 bytes at any of the three byte alignments, so also inside the
+   base64 of a longer text (`id:secret`).
 2. Within any rendering, every run that covers at least `FRAGMENT_CHARACTERS` (8) consecutive characters of the
    secret is masked too, wherever it appears and however it is cut.
 
@@ -84,6 +85,11 @@ def character_renderings(secret: str) -> list[list[str]]:
         lambda c: _lower_hex(quote_plus(c)),
         lambda c: "".join(f"%{byte:02X}" for byte in c.encode()),
         lambda c: "".join(f"%{byte:02x}" for byte in c.encode()),
+        # Percent-encoded twice: a URL carrying our form-encoded request in a query parameter (a redirect's
+        # Location, an error quoting the URL it was asked), where `%2B` becomes `%252B`.
+        lambda c: quote(quote(c, safe=""), safe=""),
+        lambda c: quote(_lower_hex(quote(c, safe="")), safe=""),
+        lambda c: quote_plus(quote_plus(c)),
     ]
     # A rendering quoted inside another message is escaped once more: a JSON body in an exception's repr(), a
     # SOAP envelope inside an XML fault.

@@ -56,6 +56,9 @@ ENCODINGS = {
     "quote keeping /": quote,
     "quote_plus": quote_plus,
     "quote, lower hex": lambda s: lower_hex(quote(s, safe="")),
+    "quote, twice": lambda s: quote(quote(s, safe=""), safe=""),
+    "quote twice, lower hex": lambda s: quote(lower_hex(quote(s, safe="")), safe=""),
+    "quote_plus, twice": lambda s: quote_plus(quote_plus(s)),
     "base64": lambda s: base64.b64encode(s.encode()).decode(),
     "base64, url-safe": lambda s: base64.urlsafe_b64encode(s.encode()).decode(),
     "Basic header": lambda s: "Basic " + base64.b64encode(f"my-client-id:{s}".encode()).decode(),
@@ -202,3 +205,12 @@ def test_a_retired_token_is_registered_again_when_it_comes_back() -> None:
     clock.now = 11
     masker.register(token, retire_at=2000)
     assert masker.mask(token[:30]) == MASK
+
+
+def test_a_secret_percent_encoded_twice_is_masked() -> None:
+    """A redirect or error URL that carries our form-encoded request in a query parameter encodes it again."""
+    secret = "p+ss/w=rd&m%re+s/cr=t"
+    location = "https://example.invalid/login?next=" + quote(f"/v2/token?client_secret={quote(secret, safe='')}")
+    masked = masker_for(secret).mask(f"redirected to {location}")
+    assert quote(quote(secret, safe=""), safe="") not in masked
+    assert masked.endswith(MASK)
