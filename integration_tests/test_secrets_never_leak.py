@@ -241,3 +241,33 @@ def test_a_secret_or_token_a_server_echoes_encoded_or_cut_is_not_printed(
     assert "failure_type" in output or "FAILED" in output  # the failure itself is still reported
     assert_no_form_in(output, ODD_CLIENT_SECRET)
     assert_no_form_in(output, ODD_TOKEN)
+
+
+def test_a_token_echoed_in_a_utf16_answer_is_not_printed_by_the_debug_log(tmp_path: Path) -> None:
+    """A UTF-16 error body without a charset: `requests` reads it one byte per character, so the debug log of the
+    answer had a NUL between every two characters of the token."""
+    server_url: list[str] = []
+
+    def script(request: Received) -> Answer:
+        if is_token_request(request):
+            return token_answer(server_url[0], access_token=ECHOED_TOKEN)
+        body = json.dumps({"message": f"bad header {request.headers.get('authorization')}", "errorcode": 1})
+        return Answer(400, {"Content-Type": "application/json"}, body.encode("utf-16-le"))
+
+    with stand_in(script) as server:
+        server_url.append(server.url)
+        config_path = tmp_path / "config.json"
+        config_path.write_text(json.dumps(server.config()))
+        catalog_path = tmp_path / "catalog.json"
+        catalog_path.write_text(json.dumps(ConfiguredAirbyteCatalogSerializer.dump(catalog_of(("campaigns",)))))
+        completed = subprocess.run(
+            [CONNECTOR, "read", "--debug", "--config", str(config_path), "--catalog", str(catalog_path)],
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+    output = completed.stdout + completed.stderr
+    assert "Receiving response" in output  # the debug log of the answer is there
+    runs = [ECHOED_TOKEN[start : start + 8] for start in range(len(ECHOED_TOKEN) - 7)]
+    for run in runs:
+        assert "\\u0000".join(run) not in output and "\\\\x00".join(run) not in output, "a token was printed"

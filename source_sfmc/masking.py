@@ -239,11 +239,26 @@ class Masker:
         self._compile_span()
 
     def mask(self, text: str) -> str:
-        """`text` with every registered run (rule 2) replaced by `****`; whole renderings are runs too."""
-        span, runs, starts, k = self._span, self._runs, self._starts, self._k
-        if span is None or not text:
+        """`text` with every registered run (rule 2) replaced by `****`; whole renderings are runs too.
+
+        UTF-16 text read as if it were one byte per character (a UTF-16 answer without a charset, which the CDK's
+        debug log of an answer prints as decoded by `requests`) has a NUL beside every character of a secret:
+        runs are also looked for in the text without its NULs (raw, or escaped as `\\x00` / `\\u0000`)."""
+        if not text or self._span is None:
             return text
+        covered = self._covered(text)
+        if "\x00" in text or "x00" in text or "u0000" in text:
+            stripped, origin = _without_nuls(text)
+            if len(stripped) < len(text):
+                covered += [(origin[start], origin[stop - 1] + 1) for start, stop in self._covered(stripped)]
+        return _replace_spans(text, covered) if covered else text
+
+    def _covered(self, text: str) -> list[tuple[int, int]]:
+        """The spans of `text` (start, stop) that registered runs cover."""
+        span, runs, starts, k = self._span, self._runs, self._starts, self._k
         covered: list[tuple[int, int]] = []
+        if span is None:
+            return covered
         for found in span.finditer(text):
             chunk, base = found.group(0), found.start()
             size = len(chunk)
@@ -255,9 +270,24 @@ class Masker:
                         for length in lengths
                         if position + length <= size and chunk[position : position + length] in runs
                     ]
-        if not covered:
-            return text
-        return _replace_spans(text, covered)
+        return covered
+
+
+_NUL = re.compile(r"\x00|\\+(?:x00|u0000)")
+
+
+def _without_nuls(text: str) -> tuple[str, list[int]]:
+    """`text` without its NULs (raw or escaped), and for each character kept its index in `text`."""
+    pieces: list[str] = []
+    origin: list[int] = []
+    end = 0
+    for nul in _NUL.finditer(text):
+        pieces.append(text[end : nul.start()])
+        origin.extend(range(end, nul.start()))
+        end = nul.end()
+    pieces.append(text[end:])
+    origin.extend(range(end, len(text)))
+    return "".join(pieces), origin
 
 
 def _replace_spans(text: str, spans: Iterable[tuple[int, int]]) -> str:

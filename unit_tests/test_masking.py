@@ -214,3 +214,17 @@ def test_a_secret_percent_encoded_twice_is_masked() -> None:
     masked = masker_for(secret).mask(f"redirected to {location}")
     assert quote(quote(secret, safe=""), safe="") not in masked
     assert masked.endswith(MASK)
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-16"])
+@pytest.mark.parametrize("quoting", ["raw", "repr", "json"])
+def test_a_token_in_utf16_text_read_one_byte_per_character_is_masked(codec: str, quoting: str) -> None:
+    """A UTF-16 answer without a charset, as `requests` decodes it (the CDK's debug log of an answer prints it)."""
+    quote_as = {"raw": str, "repr": lambda t: repr(t)[1:-1], "json": lambda t: json.dumps(t)[1:-1]}[quoting]
+    token = random_token(120)
+    read = f"bad token Bearer {token}".encode(codec).decode("latin-1")
+    masked = masker_for(token).mask(f"Receiving response: {quote_as(read)}")
+    assert MASK in masked
+    for start in range(len(token) - FRAGMENT_CHARACTERS + 1):
+        run = token[start : start + FRAGMENT_CHARACTERS]
+        assert quote_as("\x00".join(run)) not in masked
