@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape as xml_escape
 import pytest
 from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer
 
+from integration_tests import harness
 from integration_tests.sandbox import Sandbox
 from integration_tests.standins import (
     CLIENT_ID,
@@ -271,3 +272,28 @@ def test_a_token_echoed_in_a_utf16_answer_is_not_printed_by_the_debug_log(tmp_pa
     runs = [ECHOED_TOKEN[start : start + 8] for start in range(len(ECHOED_TOKEN) - 7)]
     for run in runs:
         assert "\\u0000".join(run) not in output and "\\\\x00".join(run) not in output, "a token was printed"
+
+
+def test_a_record_holding_the_secret_or_a_token_is_emitted_intact(tmp_path: Path) -> None:
+    """Records are the account's data, never masked: a value that holds the client secret, a token or a run of
+    either reaches the destination as Marketing Cloud sent it (masking it would corrupt the data)."""
+    server_url: list[str] = []
+    name = f"{ODD_CLIENT_SECRET} | {ECHOED_TOKEN} | {ODD_CLIENT_SECRET[3:14]} | {quote(ECHOED_TOKEN, safe='')}"
+
+    def script(request: Received) -> Answer:
+        if is_token_request(request):
+            return token_answer(server_url[0], access_token=ECHOED_TOKEN)
+        campaign = {"id": 1, "name": name, "modifiedDate": "2024-01-02T00:00:00Z"}
+        return json_answer({"items": [campaign], "page": 1, "pageSize": 50, "count": 1})
+
+    with stand_in(script) as server:
+        server_url.append(server.url)
+        files = {
+            "config": server.config(client_secret=ODD_CLIENT_SECRET),
+            "catalog": ConfiguredAirbyteCatalogSerializer.dump(catalog_of(("campaigns",))),
+        }
+        exit_code, messages, _ = harness.run_console(
+            "read", "--config", "{config}", "--catalog", "{catalog}", files=files
+        )
+    assert exit_code == 0
+    assert [m["record"]["data"]["name"] for m in messages if m["type"] == "RECORD"] == [name]
