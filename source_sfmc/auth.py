@@ -31,6 +31,7 @@ from source_sfmc.http_policy import (
     BodyTooLarge,
     RedirectRefused,
     RequestDeadlineExceeded,
+    UnreadableBody,
     UntrustedHost,
     policy_session,
 )
@@ -254,6 +255,14 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                         failure_type=FailureType.config_error,
                     ) from None
                 last_problem = f"could not connect to {host} ({_connection_problem(error)})"
+            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as error:
+                # An answer cut short or that cannot be decoded: tried again like a server error (it escaped as an
+                # unexpected error before).
+                last_problem = (
+                    str(error)
+                    if isinstance(error, UnreadableBody)
+                    else f"the connection to {host} dropped in the middle of the answer"
+                )
             except requests.exceptions.Timeout as error:
                 if not self._retry_connection_errors:
                     raise TokenError(
