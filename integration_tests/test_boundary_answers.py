@@ -9,10 +9,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from airbyte_cdk.test.models.outcome import ExpectedOutcome
 
-from integration_tests.harness import configured_catalog, discovered, error_messages, records_by_stream
+from integration_tests.harness import configured_catalog, discovered, error_messages, records_by_stream, run_console
 from integration_tests.sandbox import Sandbox
 from integration_tests.standins import (
     Answer,
@@ -79,6 +80,50 @@ def test_a_listing_whose_count_is_text_reads_it_as_the_number(sandbox: Sandbox) 
 
     output, records, requests = _read_stream(sandbox, "campaigns", answer)
     assert len(records) == 120 and len(requests) == 3
+    assert error_messages(output) == []
+
+
+def test_a_listing_served_in_pages_shorter_than_asked_is_read_to_its_count(sandbox: Sandbox) -> None:
+    # SFMC may serve fewer items a page than `$pageSize` asks (its own `pageSize`); `count` says how many remain.
+    def answer(request: Received) -> Answer:
+        page = _page_of(request)
+        first = (page - 1) * 25
+        return json_answer(
+            {"count": 120, "page": page, "pageSize": 25, "items": _campaigns(first, min(25, 120 - first))}
+        )
+
+    output, records, requests = _read_stream(sandbox, "campaigns", answer)
+    assert sorted(int(record["entity_id"]) for record in records) == list(range(120))
+    assert len(requests) == 5
+    assert error_messages(output) == []
+
+
+def _parents_missing_an_id(request: Received) -> Answer:
+    path = urlsplit(request.path).path.rstrip("/")
+    listed = [{"id": "1", "name": "a"}, {"name": "no id"}, {"id": None, "name": "null id"}]
+    if path.endswith(("hub/v1/campaigns", "automation/v1/automations")):
+        return json_answer({"count": 3, "page": 1, "pageSize": 50, "items": listed})
+    if path.endswith("/assets"):
+        return json_answer({"count": 1, "page": 1, "pageSize": 50, "items": [{"id": "x" + path.split("/")[-2]}]})
+    if "automation/v1/automations/" in path:
+        return json_answer({"id": path.rsplit("/", 1)[1], "name": "detail"})
+    return json_answer({"message": "Not Found", "errorcode": 404}, 404)
+
+
+def test_a_campaign_without_an_id_gets_no_assets_request(sandbox: Sandbox) -> None:
+    output, records, requests = _read_stream(sandbox, "campaign_assets", _parents_missing_an_id)
+    assert [record["id"] for record in records] == ["x1"]
+    assert [urlsplit(r.path).path for r in requests] == ["/hub/v1/campaigns", "/hub/v1/campaigns/1/assets"]
+    assert error_messages(output) == []
+
+
+def test_an_automation_without_an_id_is_emitted_from_its_summary_without_a_detail_request(sandbox: Sandbox) -> None:
+    output, records, requests = _read_stream(sandbox, "automations", _parents_missing_an_id)
+    assert sorted(record["name"] for record in records) == ["detail", "no id", "null id"]
+    assert sorted(urlsplit(r.path).path for r in requests) == [
+        "/automation/v1/automations",
+        "/automation/v1/automations/1",
+    ]
     assert error_messages(output) == []
 
 
@@ -186,3 +231,28 @@ def test_a_folder_answer_without_its_id_gets_a_digest_key(sandbox: Sandbox) -> N
     assert len(set(keys)) == 2 and all(key.startswith(DIGEST_PREFIX) for key in keys)
     assert not any(re.fullmatch(r"None|", key) for key in keys)
     assert error_messages(output) == []
+
+
+# -- values emitted as null are written as null --------------------------------------------------------------------
+def test_the_source_sfmc_command_writes_a_null_value_as_a_null_not_an_absent_key(sandbox: Sandbox) -> None:
+    campaign = {"id": "1", "name": "c", "description": None, "campaignCode": "", "color": None}
+
+    def script(request: Received) -> Answer:
+        if is_token_request(request):
+            return token_answer(server.url)
+        return json_answer({"count": 1, "page": 1, "pageSize": 50, "items": [campaign]})
+
+    catalog = configured_catalog(discovered(sandbox), ["campaigns"], incremental=False)
+    with stand_in(script) as server:
+        code, messages, _ = run_console(
+            "read",
+            "--config",
+            "{config}",
+            "--catalog",
+            "{catalog}",
+            files={"config": server.config(), "catalog": ConfiguredAirbyteCatalogSerializer.dump(catalog)},
+        )
+    (record,) = [message["record"]["data"] for message in messages if message.get("type") == "RECORD"]
+    assert code == 0
+    assert record["description"] is None and record["color"] is None and "description" in record and "color" in record
+    assert record["campaignCode"] == ""

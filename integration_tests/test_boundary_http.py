@@ -182,3 +182,30 @@ def test_read_still_retries_a_token_request_that_cannot_connect(sandbox: Sandbox
     output = _read(StandIn.config_for(f"http://127.0.0.1:{port}"), catalog)
     assert time.monotonic() - started > 2 + 4 + 8  # it waited between attempts
     assert any("after 5 attempts" in message and "'subdomain'" in message for message in error_messages(output))
+
+
+# -- the token endpoint's rate limit ---------------------------------------------------------------------------------
+def test_a_rate_limited_token_endpoint_is_waited_for_as_its_retry_after_says_and_the_sync_completes(
+    sandbox: Sandbox,
+) -> None:
+    wait = 3
+    token_requests: list[float] = []
+
+    def script(request: Received) -> Answer:
+        if is_token_request(request):
+            token_requests.append(time.monotonic())
+            if time.monotonic() - token_requests[0] < wait:
+                return Answer(
+                    429,
+                    {"Content-Type": "application/json", "Retry-After": str(wait)},
+                    b'{"error": "rate_limited", "error_description": "Too many token requests"}',
+                )
+            return token_answer(sfmc.url)
+        return json_answer({"count": 1, "page": 1, "pageSize": 50, "items": [{"id": "1", "name": "c"}]})
+
+    with stand_in(script) as sfmc:
+        catalog = configured_catalog(discovered(sandbox), ["campaigns"], incremental=False)
+        output = read(SourceSfmc(), sfmc.config(), catalog, None)
+    assert len(token_requests) == 2 and token_requests[1] - token_requests[0] >= wait
+    assert [record.record.data["id"] for record in output.records] == ["1"]
+    assert error_messages(output) == []

@@ -9,12 +9,18 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from airbyte_cdk.models import AirbyteStateMessage, ConfiguredAirbyteCatalog, ConfiguredAirbyteCatalogSerializer, Level
+from airbyte_cdk.models import (
+    AirbyteStateMessage,
+    AirbyteStateMessageSerializer,
+    ConfiguredAirbyteCatalog,
+    ConfiguredAirbyteCatalogSerializer,
+    Level,
+)
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, _run_command, make_file, read
 from airbyte_cdk.test.models.outcome import ExpectedOutcome
 
@@ -250,3 +256,30 @@ def test_a_data_extension_row_dated_2099_does_not_move_the_state_past_now(sandbo
         second = _run_read(config, configured, [state])
         assert error_messages(second) == []
         assert any(b"DataExtensionObject" in request.body for request in server.received[before:])
+
+
+@pytest.mark.parametrize("offset_hours", [5, 14, -11])
+def test_a_cursor_written_with_a_utc_offset_resumes_from_that_instant_and_writes_it_back_in_utc(
+    sandbox: Sandbox, offset_hours: int
+) -> None:
+    # Three hours ago, written at another offset: a past instant, which must neither read from nor write a future one.
+    instant = (datetime.now(UTC) - timedelta(hours=3)).replace(microsecond=0)
+    cursor = instant.astimezone(timezone(timedelta(hours=offset_hours))).isoformat()
+    sent: list[bytes] = []
+
+    def script(request: Received) -> Answer:
+        if is_token_request(request):
+            return token_answer(server.url)
+        sent.extend(re.findall(rb"<DateValue>([^<]+)</DateValue>", request.body)[:1])
+        return soap_answer("")
+
+    with stand_in(script) as server:
+        catalog = configured_catalog(discovered(sandbox), [RESTARTED])
+        config = server.config(start_date="2025-01-01T00:00:00Z", lookback_hours=0)
+        state = [AirbyteStateMessageSerializer.load(_stream_message(RESTARTED, {"ModifiedDate": cursor}))]
+        output = _run_read(config, catalog, state)
+    assert error_messages(output) == []
+    utc_text = instant.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert sent[0].decode() == utc_text
+    (final,) = final_states(output.state_messages)
+    assert only_unit(stream_state(final)) == {"ModifiedDate": utc_text}

@@ -48,6 +48,30 @@ def test_the_stream_trace_and_the_sync_summary_carry_the_type_of_the_cause(
     assert len(summaries) == 1 and summaries[0].failure_type == expected
 
 
+def test_a_401_that_persists_through_new_tokens_is_a_config_error_naming_each_stream_after_three_tokens(
+    sandbox: Sandbox,
+) -> None:
+    # The token endpoint issues tokens, but the API refuses every one (the package lost access to the API).
+    tokens = []
+
+    def script(request: Received) -> Answer:
+        if is_token_request(request):
+            tokens.append(request)
+            return token_answer(server.url)
+        return json_answer({"errorcode": 0, "message": "Not Authorized"}, 401)
+
+    streams = ["campaigns", "journeys", "automations"]
+    with stand_in(script) as server:
+        catalog = configured_catalog(discovered(sandbox), streams, incremental=False)
+        output = read(SourceSfmc(), server.config(), catalog, None, expected_outcome=ExpectedOutcome.EXPECT_EXCEPTION)
+    errors = [message.trace.error for message in output.errors]
+    stream_errors = [error for error in errors if SUMMARY not in error.message]
+    assert {error.failure_type for error in errors} == {FailureType.config_error}
+    assert all(any(f"'{stream}'" in error.message for error in stream_errors) for stream in streams)
+    assert all("freshly issued access token" in error.message for error in stream_errors)
+    assert len(tokens) == 3  # the first and two renewals, for the whole sync
+
+
 @pytest.mark.parametrize(
     ("causes", "summary"),
     [

@@ -212,12 +212,14 @@ def test_rest_server_errors_are_json_500s_or_gateway_html(start_sandbox: Any) ->
     assert answers[502].headers["Content-Type"] == "text/html" and b"502 Bad Gateway" in answers[502].content
 
 
-def test_token_expiry_expires_the_presented_token(start_sandbox: Any) -> None:
+def test_token_expiry_expires_the_presented_token_once_it_has_been_accepted(start_sandbox: Any) -> None:
     running = start_sandbox(faults="token_expiry:1.0")
     token = new_token(running)
-    faulted = campaigns_page(running, token, 1)
+    # SFMC expires tokens by age: a token just issued is accepted, and only then can a fault expire it.
+    assert campaigns_page(running, token, 1).status_code == 200
+    faulted = campaigns_page(running, token, 2)
     assert faulted.status_code == 401 and faulted.json()["message"] == "Not Authorized"
-    assert campaigns_page(running, token, 2).status_code == 401  # the token stays expired
+    assert campaigns_page(running, token, 3).status_code == 401  # the token stays expired
     assert running.stats()["faults_injected"]["token_expiry"] == 1
 
 
@@ -285,7 +287,9 @@ def test_soap_token_expiry_expires_the_envelopes_token_before_the_soap_side_answ
 ) -> None:
     running = start_sandbox(faults="token_expiry:1.0")
     running.soap_service = recording_soap_side
-    answer = post_soap(running, soap_envelope(new_token(running), "<ObjectType>List</ObjectType>"))
+    token = new_token(running)
+    assert post_soap(running, soap_envelope(token, "<ObjectType>List</ObjectType>")).status_code == 200
+    answer = post_soap(running, soap_envelope(token, "<ObjectType>List</ObjectType>"))
     assert answer.status_code == 500 and b"Token Expired" in answer.content
     assert running.stats()["faults_injected"]["token_expiry"] == 1
 

@@ -26,7 +26,7 @@ from airbyte_cdk.utils.datetime_helpers import AirbyteDateTime, ab_datetime_now
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.config import SfmcConfig, is_trusted_url
-from source_sfmc.errors import is_token_rejection
+from source_sfmc.errors import MAX_RETRY_SECONDS, is_token_rejection, mark_access_denied, retry_after_seconds
 from source_sfmc.http_policy import (
     BodyTooLarge,
     RedirectRefused,
@@ -44,6 +44,12 @@ logger = logging.getLogger("airbyte")
 RENEW_MARGIN = timedelta(seconds=300)
 TOKEN_REQUEST_ATTEMPTS = 5
 CHECK_TOKEN_REQUEST_ATTEMPTS = 2
+# Refused tokens renewed, with no request answered since, after which a refusal is denied access, not expiry. A
+# token just issued is not refused in SFMC, so one renewal would do; the second rides out a renewed token expiring
+# while the answers that prove it worked are still on their way (the sandbox's early-expiry fault does this).
+DENIED_AFTER_RENEWALS = 2
+# `check` answers within seconds: it waits at most this long for the token endpoint between its attempts.
+CHECK_RETRY_SECONDS = 30
 _FUELOAUTH = re.compile(rb"<fueloauth\b")
 # A bearer token as RFC 6750 section 2.1 defines it (b64token: letters, digits, "-._~+/", then "=" padding). None of
 # these characters changes under JSON, XML, repr() or ascii() escaping, nor under any nesting of them (a server that
@@ -89,6 +95,9 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
         self._lock = threading.Lock()
         self.tokens_fetched = 0
         self._failure: TokenError | None = None
+        # Tokens dropped because Marketing Cloud refused them since it last answered a request of this unit: for
+        # telling an expired token from denied access (`update_from_response`).
+        self._renewals_unanswered = 0
 
     # -- what streams use ---------------------------------------------------------------------------------
     @property
@@ -118,17 +127,31 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
         return request
 
     def update_from_response(self, request: requests.PreparedRequest, response: requests.Response) -> None:
-        """Drop a token Marketing Cloud refused, so the retry of this request and every later one gets a new one.
+        """Drop a token Marketing Cloud refused, so the retry of this request and every later one gets a new one;
+        but when new tokens keep being refused, mark the refusal as denied access instead.
 
-        The HTTP client shows us every response (the CDK's `ResponseAwareAuthenticator`). Only the token the
-        request carried is dropped: when another thread has already renewed it, nothing more is fetched.
+        The HTTP client shows us every response (the CDK's `ResponseAwareAuthenticator`), before the error handler
+        reads it. Only the token the request carried is dropped: when another thread has already renewed it, nothing
+        more is fetched. A token expires; tokens just issued are not refused one after the other. So once
+        `DENIED_AFTER_RENEWALS` tokens fetched to replace refused ones have been refused too, with no request of
+        this business unit answered in between, the refusal is denied access (`mark_access_denied`: the error
+        handler fails the stream with a config_error instead of retrying), and the token is kept: fetching more
+        would be refused the same, a token request per retry of every request of every stream.
         """
         if not is_token_rejection(response):
+            if 200 <= response.status_code < 300 and self._renewals_unanswered:
+                with self._lock:
+                    self._renewals_unanswered = 0
             return
         sent = str(request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
         with self._lock:
-            if sent and sent == self._access_token:
-                self._expiry = ab_datetime_now() - timedelta(seconds=1)
+            if not sent or sent != self._access_token or self._expiry <= ab_datetime_now():
+                return  # a token already renewed, or already dropped by another refusal: counted once
+            if self._renewals_unanswered >= DENIED_AFTER_RENEWALS:
+                mark_access_denied(response)
+                return
+            self._renewals_unanswered += 1
+            self._expiry = ab_datetime_now() - timedelta(seconds=1)
 
     # -- AbstractOauth2Authenticator ----------------------------------------------------------------------
     def refresh_access_token(self) -> tuple[str, AirbyteDateTime]:
@@ -225,7 +248,13 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
         url = self._config.token_url
         host = _host_of(url)
         last_problem = ""
+        # Whether the last failure was the host's (a connection or time-out: the subdomain may be wrong) or an
+        # answer from Marketing Cloud (a rate limit, a server error: the subdomain is right, the service is not).
+        hint = "If this persists, check the 'subdomain' config field."
+        started = time.monotonic()
+        budget = CHECK_RETRY_SECONDS if not self._retry_connection_errors else MAX_RETRY_SECONDS
         for attempt in range(1, self._attempts + 1):
+            wait: float | None = None
             try:
                 response = self._session.post(
                     url, json=body, timeout=self._config.request_timeout_seconds, allow_redirects=False
@@ -254,15 +283,17 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                         ),
                         failure_type=FailureType.config_error,
                     ) from None
-                last_problem = f"could not connect to {host} ({_connection_problem(error)})"
+                last_problem = f"could not connect ({_connection_problem(error)})"
+                hint = "If this persists, check the 'subdomain' config field."
             except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as error:
                 # An answer cut short or that cannot be decoded: tried again like a server error (it escaped as an
                 # unexpected error before).
                 last_problem = (
                     str(error)
                     if isinstance(error, UnreadableBody)
-                    else f"the connection to {host} dropped in the middle of the answer"
+                    else "its answer was cut short (the connection dropped in the middle of it)"
                 )
+                hint = "Marketing Cloud's authentication service is failing; try again later."
             except requests.exceptions.Timeout as error:
                 if not self._retry_connection_errors:
                     raise TokenError(
@@ -270,23 +301,42 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                         failure_type=FailureType.transient_error,
                     ) from None
                 last_problem = _timeout_problem(error, self._config)
+                hint = "If this persists, check the 'subdomain' config field, or raise 'request_timeout_seconds'."
             else:
                 answer = _json_or_none(response)
                 if response.status_code == 200 and isinstance(answer, dict):
                     return answer
-                if (
-                    response.status_code == 429
-                    or response.status_code >= 500
-                    or (response.status_code == 200 and answer is None)
-                ):
-                    last_problem = f"HTTP {response.status_code}"
+                if response.status_code == 429:
+                    # The one error policy's rate-limit rule (errors.py): wait what Retry-After (RFC 9110, seconds
+                    # or an HTTP-date) or `retryAfter` says, within the same retry budget as every other request.
+                    wait = retry_after_seconds(
+                        response.headers.get("Retry-After"),
+                        answer.get("retryAfter") if isinstance(answer, dict) else None,
+                    )
+                    last_problem = "it refused the token request for its rate limit (HTTP 429)"
+                    hint = (
+                        "Too many token requests are being made with this installed package's credentials (every "
+                        "integration using them counts); try again later."
+                    )
+                elif response.status_code >= 500 or (response.status_code == 200 and answer is None):
+                    wait = retry_after_seconds(response.headers.get("Retry-After"))
+                    last_problem = (
+                        f"its authentication service answered HTTP {response.status_code}"
+                        if response.status_code >= 500
+                        else "its answer was not complete JSON"
+                    )
+                    hint = "Marketing Cloud's authentication service is failing; try again later."
                 else:
                     raise self._rejection(response, answer)
             if attempt < self._attempts:
-                time.sleep(min(2**attempt, 30))
+                delay = wait if wait is not None else min(2**attempt, 30)
+                if time.monotonic() - started + delay > budget:
+                    last_problem += f" (asked to wait {delay:.0f} s more, past the {budget} s retry budget)"
+                    break
+                time.sleep(delay)
         raise TokenError(
-            message=f"Could not get an access token from Marketing Cloud: {last_problem} after "
-            f"{self._attempts} attempts. If this persists, check the 'subdomain' config field.",
+            message=f"Could not get an access token from {host}: {last_problem}, after {attempt} attempt"
+            f"{'s' if attempt > 1 else ''}. {hint}",
             failure_type=FailureType.transient_error,
         )
 

@@ -47,8 +47,15 @@ _DATE_PARSERS: dict[str, Callable[[str], str | None]] = {
 _TRUE = frozenset({"true", "1", "y", "yes"})
 _FALSE = frozenset({"false", "0", "n", "no"})
 SCALE_KEYWORD = "x-sfmc-scale"
+# Number text is ASCII, as SFMC writes it ("Data Extension Data Types", Salesforce Help: a Number is a whole
+# number, a Decimal has a fixed scale; both are plain digits). Python's int() and float() also take `1_000`,
+# other scripts' digits (Arabic-Indic, fullwidth) and, for float(), `nan`/`inf`: none of those is a value SFMC
+# stores, so text is matched against these patterns first and anything else is not a number (None, reported as a
+# bad value).
+_INTEGER_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*", re.ASCII)
+_FLOAT_TEXT = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*", re.ASCII)
 # A decimal as SFMC renders it: optional sign, digits, optional fraction (".5" and "5." included).
-_DECIMAL_TEXT = re.compile(r"\s*([+-]?)(?:([0-9]+)(?:\.([0-9]*))?|\.([0-9]+))\s*")
+_DECIMAL_TEXT = re.compile(r"\s*([+-]?)(?:([0-9]+)(?:\.([0-9]*))?|\.([0-9]+))\s*", re.ASCII)
 _CONVERSION_ERRORS = (ValueError, TypeError, ArithmeticError)
 
 
@@ -183,6 +190,8 @@ def _integer(value: Any) -> int:
     if type(value) is int:
         return value
     if type(value) is str:
+        if _INTEGER_TEXT.fullmatch(value) is None:
+            raise ValueError(f"{value!r} is not a whole number in ASCII digits")
         return int(value)
     if type(value) is float and value.is_integer():
         return int(value)
@@ -192,6 +201,8 @@ def _integer(value: Any) -> int:
 def _number(value: Any) -> float:
     if type(value) is bool or not isinstance(value, str | int | float):
         raise TypeError(f"expected a number, got {type(value).__name__}")
+    if type(value) is str and _FLOAT_TEXT.fullmatch(value) is None:
+        raise ValueError(f"{value!r} is not a number in ASCII digits")
     number = float(value)
     if not math.isfinite(number):
         raise ValueError(f"{value!r} is not a finite number")

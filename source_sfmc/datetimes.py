@@ -6,12 +6,25 @@ explicit offset, `2024-01-03T14:15:27.123000+00:00`. One offset and one width fo
 extension rows) means string order is time order, so cursors compare correctly whatever the value came from.
 
 SFMC writes "no date" as `0001-01-01T00:00:00` (and `1/1/0001 12:00:00 AM` in data extension rows); that
-becomes None. These functions run once per date field per record, so they lean on `datetime.fromisoformat`
-(C code) and one precompiled pattern, and nothing else.
+becomes None.
+
+SFMC keeps data extensions in SQL Server, whose `datetime` holds 1753-01-01 00:00:00.000 through 9999-12-31
+23:59:59.997 (Microsoft, [MS-BCP] "2.1.7 DateTime"), and `12/31/9999 11:59:59 PM` is a common "never" in data
+extensions. Such a
+date in server time is after 9999-12-31T23:59:59.999999Z in UTC, which no datetime (nor an RFC 3339 date-time with
+a four-digit year) can hold. The rule: a value whose UTC instant falls past the last representable instant is
+emitted as that instant, `9999-12-31T23:59:59.999999+00:00` (and one before the first, which only an offset such as
+`+14:00` on year 1 can give, as `0001-01-01T00:00:00.000000+00:00`), with one warning per sync. The value stays a
+valid date-time in the same order as every other, and "the end of time" keeps its meaning; the at most six hours
+lost are past any date a cursor or a destination compares it with.
+
+These functions run once per date field per record, so they lean on `datetime.fromisoformat` (C code) and one
+precompiled pattern, and nothing else.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -21,11 +34,17 @@ _NO_DATE = datetime(1, 1, 1)
 _SERVER_TO_UTC = -SFMC_SERVER_TZ.utcoffset(None)
 _UTC_SUFFIX = "+00:00"
 _fromisoformat = datetime.fromisoformat
+_LAST = datetime.max.replace(tzinfo=UTC).isoformat(timespec="microseconds")
+_FIRST = datetime.min.replace(tzinfo=UTC).isoformat(timespec="microseconds")
+logger = logging.getLogger("airbyte")
+_clamp_warned = False
 
 # `6/23/2024 1:05:09 PM`: month/day/year as SFMC's en-US display writes it; seconds, fraction, AM/PM optional.
+# ASCII digits only (`\d` would also match other scripts' digits, which SFMC never writes).
 _US_DATE_TIME = re.compile(
     r"(\d{1,2})/(\d{1,2})/(\d{4})"
-    r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?(?:\s*([AaPp])[Mm])?)?"
+    r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?(?:\s*([AaPp])[Mm])?)?",
+    re.ASCII,
 )
 
 
@@ -110,4 +129,18 @@ def _normalised(parsed: datetime) -> str | None:
             return None
         return parsed.astimezone(UTC).isoformat(timespec="microseconds")
     except OverflowError:
-        raise ValueError(f"date {parsed.isoformat()} is outside the range of representable dates") from None
+        return _clamped(parsed)
+
+
+def _clamped(parsed: datetime) -> str:
+    """The last (or first) representable UTC instant for a date whose UTC instant lies beyond it (module docstring)."""
+    global _clamp_warned
+    # Past the top only from the last hours of 9999; below the bottom only from the first hours of year 1.
+    limit = _LAST if parsed.year == datetime.max.year else _FIRST
+    if not _clamp_warned:
+        _clamp_warned = True  # a race here at worst logs twice
+        logger.warning(
+            f"The date {parsed.isoformat()} is beyond the last date-time that can be written in UTC; it is emitted "
+            f"as {limit}. Further such dates are emitted the same way without a warning."
+        )
+    return limit

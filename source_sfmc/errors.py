@@ -5,17 +5,23 @@ bodies once, here: a 200 whose JSON or XML is cut short or malformed is a transi
 page to take partial records from. The parsed body is kept on the response for the stream to use.
 
 A rejected token (REST 401, SOAP `Token Expired` / `Login failed`) is an ordinary retry, not the CDK's
-REFRESH_TOKEN_THEN_RETRY: the authenticator sees the same response (`update_from_response`) and drops the token,
-so the retry carries a new one. The CDK would refresh only once per request and fail the sync if the new token
-were rejected too, which a token expiring twice in one request's retries must not do.
+REFRESH_TOKEN_THEN_RETRY: the authenticator sees the same response (`update_from_response`) and drops the token, so
+the retry carries a new one (the CDK's refresh would be per request, not per token, and name no cause). A token just
+issued does not expire, though: when Marketing Cloud keeps refusing fresh ones the authenticator marks the answer as
+denied access (`auth.DENIED_AFTER_RENEWALS`), and the stream fails with a config_error naming it and what to check,
+instead of asking for a new token on every retry of every request (SFMC-SDK likewise renews once on a 401 and then
+gives up).
 """
 
 from __future__ import annotations
 
+import email.utils
 import json
+import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -63,6 +69,15 @@ def side_retrieve() -> Iterator[None]:
         yield
     finally:
         _SIDE_RETRIEVE.reset(token)
+
+
+ACCESS_DENIED_ATTRIBUTE = "_sfmc_access_denied"
+
+
+def mark_access_denied(response: requests.Response) -> None:
+    """Mark a token refusal as denied access: Marketing Cloud refused a freshly issued token (the authenticator
+    decides, in `update_from_response`, which the HTTP client calls before the error handler)."""
+    setattr(response, ACCESS_DENIED_ATTRIBUTE, True)
 
 
 def parsed_body(response: requests.Response) -> Any:
@@ -149,7 +164,7 @@ class SfmcErrorHandler(ErrorHandler):
         body = _json_or_empty(response)
         sfmc_message = str(body.get("message") or "").strip()
         if status == 401:
-            return self._token_rejected(sfmc_message or "Not Authorized")
+            return self._token_rejected(response, sfmc_message or "Not Authorized")
         if status == 403:
             return _fail(self._missing_scope_message(sfmc_message), FailureType.config_error)
         if status == 429 or body.get("errorcode") in (50100, 50200):
@@ -188,7 +203,7 @@ class SfmcErrorHandler(ErrorHandler):
         fault = _fault_or_none(response.content)
         if fault is None:
             if status == 401:
-                return self._token_rejected("Not Authorized")
+                return self._token_rejected(response, "Not Authorized")
             if status == 403:
                 return _fail(self._missing_scope_message(""), FailureType.config_error)
             if status == 429 or status >= 500:
@@ -197,7 +212,7 @@ class SfmcErrorHandler(ErrorHandler):
         text = fault.message.strip()
         lowered = text.lower()
         if _is_token_fault(fault):
-            return self._token_rejected(text)
+            return self._token_rejected(response, text)
         if fault.api_code == 17 or "rate limit" in lowered:
             return ErrorResolution(
                 ResponseAction.RATE_LIMITED, FailureType.transient_error, f"{self._stream_name}: {text}"
@@ -220,8 +235,19 @@ class SfmcErrorHandler(ErrorHandler):
             return None
         return self._records.get(requested_object_type(response.request.body) or "")
 
-    def _token_rejected(self, sfmc_message: str) -> ErrorResolution:
+    def _token_rejected(self, response: requests.Response, sfmc_message: str) -> ErrorResolution:
+        if getattr(response, ACCESS_DENIED_ATTRIBUTE, False):
+            return _fail(self._access_denied_message(sfmc_message), FailureType.config_error)
         return _retry(f"{self._stream_name}: Marketing Cloud rejected the access token ({sfmc_message})")
+
+    def _access_denied_message(self, sfmc_message: str) -> str:
+        scopes = " and ".join(f"'{scope}'" for scope in self._scopes)
+        return (
+            f"Marketing Cloud refused stream '{self._stream_name}' a freshly issued access token ({sfmc_message}): "
+            f"the installed package is not allowed this API. Check in Setup > Installed Packages that its API "
+            f"integration has the {scopes} scope{'s' if len(self._scopes) > 1 else ''}, that the package is enabled "
+            "for the business unit read, and that the API user's permissions allow it; or deselect the stream."
+        )
 
     def _missing_scope_message(self, sfmc_message: str) -> str:
         scopes = " and ".join(f"'{scope}'" for scope in self._scopes)
@@ -242,15 +268,51 @@ class RetryAfterBackoff(BackoffStrategy):
     ) -> float | None:
         if not isinstance(response_or_exception, requests.Response):
             return None
-        header = response_or_exception.headers.get("Retry-After")
-        # ASCII digits only: str.isdigit() also takes '²', which float() refuses.
-        if header and header.strip().isascii() and header.strip().isdigit():
-            return float(header.strip())
-        body = _json_or_empty(response_or_exception)
-        retry_after = body.get("retryAfter")
-        if isinstance(retry_after, int | float) and retry_after > 0:
-            return float(retry_after)
+        return retry_after_seconds(
+            response_or_exception.headers.get("Retry-After"), _json_or_empty(response_or_exception).get("retryAfter")
+        )
+
+
+def retry_after_seconds(header: Any, body_value: Any = None, now: datetime | None = None) -> float | None:
+    """Seconds to wait before a retry, from a `Retry-After` header or else a `retryAfter` body value; None when
+    neither says (the caller's exponential back-off applies).
+
+    RFC 9110, 10.2.3 "Retry-After": the value is either delta-seconds (ASCII digits) or an HTTP-date; both are read,
+    the date with the standard library's RFC 5322 date parser. The body value is read the same way, as a JSON
+    number or as text. A date already past, zero, or a negative number is None (retry on the ordinary back-off); a
+    wait longer than the retry budget (MAX_RETRY_SECONDS) is cut to it, since the request would give up by then.
+    """
+    for value in (header, body_value):
+        seconds = _retry_after_value(value, now)
+        if seconds is not None:
+            return seconds
+    return None
+
+
+def _retry_after_value(value: Any, now: datetime | None) -> float | None:
+    if isinstance(value, bool) or value is None:
         return None
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if text.isascii() and text.isdigit():  # delta-seconds; isdigit() alone also takes '²'
+            seconds = float(text) if len(text) < 16 else float(MAX_RETRY_SECONDS)
+        else:
+            try:
+                when = email.utils.parsedate_to_datetime(text)
+            except (TypeError, ValueError, IndexError, OverflowError):
+                return None
+            if when.tzinfo is None:  # RFC 5322's "-0000": the date is UTC
+                when = when.replace(tzinfo=UTC)
+            seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    else:
+        return None
+    if not math.isfinite(seconds) or seconds <= 0:
+        return None
+    return min(seconds, float(MAX_RETRY_SECONDS))
 
 
 def is_token_rejection(response: requests.Response) -> bool:

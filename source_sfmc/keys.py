@@ -58,6 +58,13 @@ def real_id(text: str) -> str:
     return ESCAPE_PREFIX + text if text.startswith(_RESERVED_PREFIXES) else text
 
 
+def identity_text(value: Any) -> str | None:
+    """An identity value as text, or None where it is missing by the rule above (absent, null, blank, a list or
+    object). Also the test for a parent's id before it builds a child request: a missing id must never become
+    `/None/` or `//` in a path, nor `""` in a filter."""
+    return _identity_text(value)
+
+
 def field_value(record: Mapping[str, Any], path: str) -> Any:
     """The value at a dotted path (`List.ID`), or None where any step is missing."""
     value: Any = record

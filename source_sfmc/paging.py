@@ -1,11 +1,11 @@
 """When a paging loop ends: the one rule every REST and SOAP listing follows.
 
-A listing ends on the server's own end signal (SOAP `OverallStatus` other than `MoreDataAvailable`, a REST `count`
-reached, a short page), on an empty page, on a page that repeats any page before it in the listing (a server that
-ignores the page parameter, or cycles through a few pages, would otherwise be asked until the cap and its records
-emitted again and again; two pages of one real listing never hold the same items), or fails at a hard cap of
-pages with an error naming the stream and the endpoint. Paging fields are read tolerantly: `"120"` is 120, and a
-value that is not a whole number is treated as absent.
+A listing ends on the server's own end signal (SOAP `OverallStatus` other than `MoreDataAvailable`; for REST, see
+`rest_listing_read`: the `count` reached, or a short page when there is no count), on an empty page, on a page that
+repeats any page before it in the listing (a server that ignores the page parameter, or cycles through a few pages,
+would otherwise be asked until the cap and its records emitted again and again; two pages of one real listing never
+hold the same items), or fails at a hard cap of pages with an error naming the stream and the endpoint. Paging
+fields are read tolerantly: `"120"` is 120, and a value that is not a whole number is treated as absent.
 """
 
 from __future__ import annotations
@@ -35,6 +35,23 @@ def whole_number(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) < 19:
         return int(value.strip())
     return None
+
+
+def rest_listing_read(items_read: int, page_length: int, count: int | None, page_size: int) -> bool:
+    """Whether a REST listing has been read to its end after a page of `page_length` items, `items_read` in all.
+
+    SFMC's REST listings answer `{"count", "page", "pageSize", "items"}` where `count` is the number of items the
+    whole listing holds ("GET /hub/v1/campaigns", developer.salesforce.com getCampaignCollection; the interactions,
+    automations and asset query references show the same envelope), and the server may serve fewer items a page
+    than the `$pageSize` asked for (its own `pageSize`). So a page shorter than the size asked is no end while the
+    count says more remain: the listing ends when the items read reach the count, as public clients read it
+    (SFMC-SDK `Rest.getBulk` pages until the items collected are at least `count`). Only a listing that gives no
+    count ends at a page shorter than the size asked. (An empty page, or one repeating an earlier page, ends any
+    listing, whatever the count says: `PageGuard`.)
+    """
+    if count is not None:
+        return items_read >= count
+    return page_length < page_size
 
 
 def page_fingerprint(items: Any) -> str:

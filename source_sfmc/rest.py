@@ -23,7 +23,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_sfmc.datetimes import rest_datetime
 from source_sfmc.errors import SfmcErrorHandler, parsed_body
 from source_sfmc.keys import entity_id
-from source_sfmc.paging import PageGuard, whole_number
+from source_sfmc.paging import PageGuard, rest_listing_read, whole_number
 from source_sfmc.stream_base import (
     WINDOW_END,
     WINDOW_START,
@@ -69,8 +69,9 @@ class RestStream(SfmcStream):
         return parsed_body(response)
 
     def list_all(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Every item of a `$page`/`$pageSize` listing, in order, until SFMC's count is reached (see `page_of`) or
-        the listing ends by the rule of `paging` (an empty page, a page repeating an earlier one, the cap)."""
+        """Every item of a `$page`/`$pageSize` listing, in order, until the listing ends by the rule of `paging`:
+        SFMC's count reached (a short page ends it only without a count), an empty page, a page repeating an
+        earlier one, or the cap."""
         items: list[dict[str, Any]] = []
         guard = PageGuard(self.stream_name, path)
         page = 1
@@ -80,7 +81,7 @@ class RestStream(SfmcStream):
             if not page_items or guard.repeats(page_items):
                 return items
             items.extend(page_items)
-            if (total is not None and len(items) >= total) or len(page_items) < LIST_PAGE_SIZE:
+            if rest_listing_read(len(items), len(page_items), total, LIST_PAGE_SIZE):
                 return items
             page += 1
 
@@ -152,8 +153,10 @@ class CampaignAssets(RestStream):
     scopes = ("campaigns_read",)
 
     def unit_slices(self, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
-        for campaign in _campaigns(self):
-            yield {"campaign_id": str(campaign["id"])}
+        # A campaign without an id has no assets path; the campaigns stream still emits it (digest key).
+        campaigns, _ = self.parents_by_id(_campaigns(self), "campaigns", "id", "assets")
+        for campaign_id, _campaign in campaigns:
+            yield {"campaign_id": campaign_id}
 
     def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         if not stream_slice:
@@ -225,6 +228,10 @@ class JourneyActivities(RestStream):
                 yield self.with_entity_id(record, journey.get("id"), activity.get("id") or activity.get("key"))
 
 
+# The slice of a listed automation without an id: the entity_id (content digest) of its listing summary.
+WITHOUT_ID = "automation_without_id"
+
+
 class Automations(RestStream):
     probe_path = "automation/v1/automations"
     """Each automation's detail (schedule, steps, activities): the listing only has summaries."""
@@ -233,11 +240,23 @@ class Automations(RestStream):
     scopes = ("automations_read",)
 
     def unit_slices(self, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
-        for automation in _automations(self):
-            yield {"automation_id": str(automation["id"])}
+        automations, without_id = self.parents_by_id(
+            _automations(self), "automations", "id", "detail", "each is emitted as its listing summary instead"
+        )
+        for automation_id, _automation in automations:
+            yield {"automation_id": automation_id}
+        # Still an automation of the account: its record is the listing's summary, keyed by its content's digest.
+        for summary in without_id:
+            yield {WITHOUT_ID: entity_id(summary, None)}
 
     def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         if not stream_slice:
+            return
+        if WITHOUT_ID in stream_slice:
+            for summary in _automations(self):
+                if entity_id(summary, summary.get("id")) == stream_slice[WITHOUT_ID]:
+                    yield self.with_entity_id(summary, summary.get("id"))
+                    return
             return
         detail = self.get_json(f"automation/v1/automations/{quote(stream_slice['automation_id'], safe='')}")
         if detail:
@@ -332,7 +351,8 @@ class Assets(RestStream):
                 if in_window(item.get("modifiedDate")):
                     yield self.with_entity_id(item, item.get("id"))
             ids = [number for number in (whole_number(item.get("id")) for item in page) if number is not None]
-            if not ids or len(page) < ASSET_PAGE_SIZE or (total is not None and total <= len(page)):
+            # Each query asks for page 1 of the items after `last_id`: its count is what remains from here on.
+            if not ids or rest_listing_read(len(page), len(page), total, ASSET_PAGE_SIZE):
                 return
             if max(ids) <= last_id:
                 # The server ignored the id condition: asking again would bring the same items forever.
@@ -475,7 +495,7 @@ class JourneyHistory(RestStream):
         while isinstance(items, list) and items and not guard.repeats(items):
             yield from items
             seen += len(items)
-            if seen >= count if count is not None else len(items) < JOURNEY_HISTORY_PAGE_SIZE:
+            if rest_listing_read(seen, len(items), count, JOURNEY_HISTORY_PAGE_SIZE):
                 return
             page += 1
             items = self._search(start, end, page=page).get("items") or []

@@ -16,6 +16,7 @@ from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.config import parse_config
+from source_sfmc.messages import keep_record_nulls
 from source_sfmc.source import SourceSfmc, mask_error_trace
 
 logger = logging.getLogger("airbyte")
@@ -57,6 +58,7 @@ def tune_garbage_collection() -> None:
 def run(args: list[str] | None = None) -> None:
     # What `airbyte_cdk.entrypoint.launch` does, with our entry point class.
     entrypoint = SfmcEntrypoint(SourceSfmc())
+    keep_record_nulls()
     tune_garbage_collection()
     parsed_args = entrypoint.parse_args(sys.argv[1:] if args is None else args)
     with PRINT_BUFFER:

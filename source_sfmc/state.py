@@ -48,6 +48,11 @@ class IsoStateConverter(IsoMillisConcurrentStreamStateConverter):
 
     The CDK's general parser (dateutil) takes about 40 µs a value, more than everything else a record costs;
     `fromisoformat` takes well under one. Anything it cannot read still goes to the general parser.
+
+    Every value comes out in UTC, whatever offset it was written with: the CDK's `output_format` writes a
+    datetime's wall clock followed by `Z` without converting it, so a cursor kept at `+05:00` would be written
+    five hours in the future (and every comparison and window bound would start from that local wall clock).
+    A value without an offset is UTC, as the CDK's parser takes it.
     """
 
     def parse_timestamp(self, timestamp: Any) -> datetime:
@@ -57,8 +62,17 @@ class IsoStateConverter(IsoMillisConcurrentStreamStateConverter):
             except ValueError:
                 parsed = None
             if parsed is not None and parsed.tzinfo is not None:
-                return AirbyteDateTime.from_datetime(parsed)
-        return super().parse_timestamp(timestamp)
+                return _in_utc(parsed)
+        return _in_utc(super().parse_timestamp(timestamp))
+
+
+def _in_utc(value: datetime) -> AirbyteDateTime:
+    """The same instant with a UTC offset (a naive value is taken as UTC)."""
+    if value.tzinfo is None:
+        return AirbyteDateTime.from_datetime(value.replace(tzinfo=UTC))
+    if value.tzinfo is UTC and isinstance(value, AirbyteDateTime):
+        return value
+    return AirbyteDateTime.from_datetime(value.astimezone(UTC))
 
 
 class WindowCursor(ConcurrentCursor):

@@ -26,6 +26,7 @@ from source_sfmc.coerce import build_coercer
 from source_sfmc.config import ConfigError, SfmcConfig
 from source_sfmc.errors import RetryAfterBackoff, SfmcErrorHandler
 from source_sfmc.http_policy import apply_policy
+from source_sfmc.keys import entity_id, identity_text
 
 logger = logging.getLogger("airbyte")
 
@@ -279,6 +280,36 @@ class SfmcStream(HttpStream):
             return record
         return {**record, MID: mid}
 
+    def parents_by_id(
+        self, parents: Iterable[Mapping[str, Any]], parent_kind: str, id_field: str, children: str, instead: str = ""
+    ) -> tuple[list[tuple[str, Mapping[str, Any]]], list[Mapping[str, Any]]]:
+        """Parent records whose id builds a child request (each `(id text, parent)`), and those whose id is missing.
+
+        Every stream that requests children per parent (a campaign's assets, an automation's detail, a send's
+        links) goes through here: a parent without an id (absent, null, blank: `keys.identity_text`) gets no child
+        request, which would otherwise ask for `/None/...` or crash, and the stream reports it in one warning naming
+        the stream and those parents (by name and by the `entity_id` their own stream gives them: `digest:...`).
+        """
+        usable: list[tuple[str, Mapping[str, Any]]] = []
+        skipped: list[Mapping[str, Any]] = []
+        for parent in parents:
+            parent_id = identity_text(parent.get(id_field))
+            if parent_id is None:
+                skipped.append(parent)
+            else:
+                usable.append((parent_id, parent))
+        if skipped:
+            shown = ", ".join(
+                f"{_parent_name(parent)} ({entity_id(parent, parent.get(id_field))})" for parent in skipped[:5]
+            )
+            more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+            logger.warning(
+                f"Stream '{self.stream_name}': {len(skipped)} {parent_kind} in the listing had no '{id_field}' "
+                f"({shown}{more}); their {children} cannot be requested without it"
+                + (f": {instead}." if instead else " and are skipped.")
+            )
+        return usable, skipped
+
     def typed(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         return self._coerce(raw)
 
@@ -342,3 +373,9 @@ def in_unit_slice(unit_slice: Mapping[str, Any] | None, mid: int) -> Mapping[str
     if isinstance(unit_slice, StreamSlice):
         return Window(partition={**unit_slice.partition, MID: mid}, cursor_slice=unit_slice.cursor_slice)
     return {**(unit_slice or {}), MID: mid}
+
+
+def _parent_name(parent: Mapping[str, Any]) -> str:
+    name = parent.get("name") if parent.get("name") is not None else parent.get("Name")
+    text = identity_text(name)
+    return repr(text[:60]) if text is not None else "unnamed"

@@ -1,4 +1,6 @@
+import email.utils
 import json
+from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape as xml_escape
 
 import pytest
@@ -10,6 +12,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.auth import SfmcAuthenticator, TokenError
 from source_sfmc.config import parse_config
+from source_sfmc.errors import ACCESS_DENIED_ATTRIBUTE
 from source_sfmc.masking import register_secret
 from source_sfmc.soap.envelope import retrieve_envelope
 
@@ -136,6 +139,114 @@ def test_token_server_errors_are_retried(requests_mock, authenticator, monkeypat
     monkeypatch.setattr("source_sfmc.auth.time.sleep", lambda seconds: None)
     requests_mock.post(TOKEN_URL, [{"status_code": 503}, {"status_code": 500}, {"json": token_answer("tok-9")}])
     assert authenticator.get_access_token() == "tok-9"
+
+
+# -- the token endpoint's rate limit follows the one error policy --------------------------------------------------
+class FakeClock:
+    """time.monotonic and time.sleep for the token request: sleeping advances the clock, and is recorded."""
+
+    def __init__(self, monkeypatch):
+        self.now = 1000.0
+        self.slept: list[float] = []
+        monkeypatch.setattr("source_sfmc.auth.time.monotonic", lambda: self.now)
+        monkeypatch.setattr("source_sfmc.auth.time.sleep", self.sleep)
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+RATE_LIMITED = {"error": "rate_limited", "error_description": "Too many token requests"}
+
+
+def test_a_rate_limited_token_request_waits_what_retry_after_says(requests_mock, authenticator, monkeypatch):
+    clock = FakeClock(monkeypatch)
+    requests_mock.post(
+        TOKEN_URL,
+        [{"status_code": 429, "headers": {"Retry-After": "40"}, "json": RATE_LIMITED}, {"json": token_answer("tok-2")}],
+    )
+    assert authenticator.get_access_token() == "tok-2"
+    assert clock.slept == [40.0]
+
+
+def test_a_rate_limited_token_request_reads_retry_after_as_an_http_date(requests_mock, authenticator, monkeypatch):
+    clock = FakeClock(monkeypatch)
+    later = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=45), usegmt=True)
+    requests_mock.post(
+        TOKEN_URL,
+        [{"status_code": 429, "headers": {"Retry-After": later}, "json": RATE_LIMITED}, {"json": token_answer()}],
+    )
+    authenticator.get_access_token()
+    assert len(clock.slept) == 1 and 40 <= clock.slept[0] <= 45
+
+
+def test_a_token_rate_limit_that_outlasts_the_attempts_names_the_rate_limit_not_the_subdomain(
+    requests_mock, authenticator, monkeypatch
+):
+    FakeClock(monkeypatch)
+    requests_mock.post(TOKEN_URL, status_code=429, headers={"Retry-After": "5"}, json=RATE_LIMITED)
+    with pytest.raises(TokenError) as raised:
+        authenticator.get_access_token()
+    assert raised.value.failure_type == FailureType.transient_error
+    assert "rate limit (HTTP 429)" in raised.value.message and "after 5 attempts" in raised.value.message
+    assert "subdomain" not in raised.value.message
+
+
+def test_a_token_retry_after_past_the_retry_budget_fails_at_once_saying_so(requests_mock, authenticator, monkeypatch):
+    clock = FakeClock(monkeypatch)
+    requests_mock.post(TOKEN_URL, status_code=429, headers={"Retry-After": "400"}, json=RATE_LIMITED)
+    with pytest.raises(TokenError) as raised:
+        authenticator.get_access_token()
+    assert clock.slept == [400.0]  # 400 s fits the 600 s budget; the next 400 s would not
+    assert "asked to wait 400 s more, past the 600 s retry budget" in raised.value.message
+
+
+def test_check_waits_for_the_token_endpoints_rate_limit_only_briefly(requests_mock, monkeypatch):
+    clock = FakeClock(monkeypatch)
+    requests_mock.post(TOKEN_URL, status_code=429, headers={"Retry-After": "40"}, json=RATE_LIMITED)
+    with pytest.raises(TokenError) as raised:
+        SfmcAuthenticator(a_config(), for_check=True).get_access_token()
+    assert clock.slept == []
+    assert "rate limit" in raised.value.message and "after 1 attempt." in raised.value.message
+
+
+# -- a refused token: expiry, or denied access --------------------------------------------------------------------
+def a_refusal(token):
+    """A REST 401 to a request that carried `token`."""
+    response = requests.Response()
+    response.status_code = 401
+    response._content = b'{"message": "Not Authorized", "errorcode": 0}'
+    response.request = requests.Request("GET", f"{REST}hub/v1/campaigns", headers={"Authorization": f"Bearer {token}"})
+    response.request = response.request.prepare()
+    return response
+
+
+def refuse(authenticator, token):
+    response = a_refusal(token)
+    authenticator.update_from_response(response.request, response)
+    return getattr(response, ACCESS_DENIED_ATTRIBUTE, False)
+
+
+def test_requests_refused_together_with_one_expired_token_count_as_one_renewal(requests_mock, authenticator):
+    requests_mock.post(TOKEN_URL, [{"json": token_answer(f"tok-{n}")} for n in range(1, 5)])
+    assert authenticator.get_access_token() == "tok-1"
+    assert not refuse(authenticator, "tok-1") and not refuse(authenticator, "tok-1")  # in flight together
+    assert authenticator.get_access_token() == "tok-2"
+    assert not refuse(authenticator, "tok-2")  # a second renewal is still allowed
+    assert authenticator.get_access_token() == "tok-3"
+    assert refuse(authenticator, "tok-3")  # the third token refused with nothing answered: denied
+    assert authenticator.get_access_token() == "tok-3"  # and no further token is asked for
+
+
+def test_an_answered_request_between_refusals_means_the_tokens_merely_expired(requests_mock, authenticator):
+    requests_mock.post(TOKEN_URL, [{"json": token_answer(f"tok-{n}")} for n in range(1, 6)])
+    for n in range(1, 5):
+        assert authenticator.get_access_token() == f"tok-{n}"
+        assert not refuse(authenticator, f"tok-{n}")
+        answered = requests.Response()
+        answered.status_code = 200
+        authenticator.update_from_response(a_refusal(f"tok-{n + 1}").request, answered)
+    assert authenticator.get_access_token() == "tok-5"
 
 
 def test_rest_requests_get_a_bearer_header(requests_mock, authenticator):

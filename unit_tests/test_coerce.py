@@ -1,6 +1,8 @@
 """Records typed by their stream's JSON schema."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from source_sfmc.coerce import build_coercer
 
@@ -194,6 +196,52 @@ def test_value_that_does_not_convert_becomes_none_and_is_reported(schema, raw):
     bad = BadValues()
     assert build_coercer(stream_schema(v=schema), on_bad_value=bad)({"v": raw}) == {"v": None}
     assert bad.seen == [("v", raw)]
+
+
+# Underscores, Arabic-Indic digits (123, 1, 3.5), a fullwidth 7, a no-break space inside digits, a superscript two.
+NOT_ASCII_NUMBERS = ["1_000", "1_0", "\u0661\u0662\u0663", "\uff17", "\u0661", "\u0663.\u0665", "1\u00a0000", "\u00b2"]
+
+
+@pytest.mark.parametrize("raw", NOT_ASCII_NUMBERS)
+@pytest.mark.parametrize(
+    "schema",
+    [nullable("integer"), nullable("number"), nullable("number", **{"x-sfmc-scale": 2})],
+    ids=["integer", "number", "decimal"],
+)
+def test_number_text_that_python_reads_but_sfmc_never_writes_is_not_a_number(schema, raw):
+    # int("1_000") is 1000 and int("١٢٣") is 123, but SFMC writes numbers in ASCII digits only.
+    bad = BadValues()
+    assert build_coercer(stream_schema(v=schema), on_bad_value=bad)({"v": raw}) == {"v": None}
+    assert bad.seen == [("v", raw)]
+
+
+@pytest.mark.parametrize("raw", ["nan", "-inf", "Infinity", "1e999"])
+@pytest.mark.parametrize(
+    "schema", [nullable("number"), nullable("number", **{"x-sfmc-scale": 2})], ids=["number", "decimal"]
+)
+def test_non_finite_number_text_is_not_a_number(schema, raw):
+    bad = BadValues()
+    assert build_coercer(stream_schema(v=schema), on_bad_value=bad)({"v": raw}) == {"v": None}
+    assert bad.seen == [("v", raw)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=12))
+def test_integer_text_converts_exactly_when_it_is_optional_sign_and_ascii_digits(text):
+    bad = BadValues()
+    typed = build_coercer(stream_schema(v=nullable("integer")), on_bad_value=bad)({"v": text})["v"]
+    stripped = text.strip(" \t\n\r\f\v")
+    digits = stripped[1:] if stripped[:1] in ("+", "-") else stripped
+    if digits and all(character in "0123456789" for character in digits):
+        assert typed == int(stripped) and not bad.seen
+    else:
+        assert typed is None and bad.seen == [("v", text)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(number=st.floats(allow_nan=False, allow_infinity=False))
+def test_any_finite_float_written_by_repr_reads_back_as_itself(number):
+    assert coerced({"v": repr(number)}, v=nullable("number")) == {"v": number}
 
 
 def test_bad_nested_value_is_reported_with_its_path():

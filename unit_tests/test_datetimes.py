@@ -3,7 +3,10 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from source_sfmc import datetimes
 from source_sfmc.datetimes import (
     SFMC_SERVER_TZ,
     data_extension_datetime,
@@ -63,9 +66,64 @@ def test_soap_unparseable_date_raises(value):
         soap_datetime(value)
 
 
-def test_date_beyond_the_representable_range_raises():
-    with pytest.raises(ValueError, match="outside the range"):
-        soap_datetime("9999-12-31T23:00:00")
+# -- the ends of the range SFMC stores (1753-01-01 to 9999-12-31) -------------------------------------------------
+LAST = "9999-12-31T23:59:59.999999+00:00"
+
+
+@pytest.mark.parametrize(
+    ("parse", "value"),
+    [
+        (data_extension_datetime, "12/31/9999 11:59:59 PM"),
+        (data_extension_datetime, "12/31/9999 6:00:00 PM"),
+        (soap_datetime, "9999-12-31T23:59:59.997"),
+        (soap_datetime, "9999-12-31T23:00:00"),
+        (rest_datetime, "9999-12-31T23:59:59.99-06:00"),
+    ],
+)
+def test_a_date_sfmc_stores_whose_utc_instant_is_past_year_9999_is_emitted_as_the_last_instant(parse, value):
+    assert parse(value) == LAST
+
+
+def test_the_last_server_date_that_fits_in_utc_keeps_its_instant():
+    assert data_extension_datetime("12/31/9999 5:59:59 PM") == "9999-12-31T23:59:59.000000+00:00"
+
+
+def test_a_date_before_year_1_in_utc_is_emitted_as_the_first_instant():
+    assert soap_datetime("0001-01-01T03:00:00+14:00") == "0001-01-01T00:00:00.000000+00:00"
+
+
+def test_a_clamped_date_is_reported_once(caplog, monkeypatch):
+    monkeypatch.setattr(datetimes, "_clamp_warned", False)
+    for _ in range(3):
+        data_extension_datetime("12/31/9999 11:59:59 PM")
+    warnings = [r for r in caplog.records if "9999-12-31T23:59:59" in r.getMessage()]
+    assert len(warnings) == 1 and LAST in warnings[0].getMessage()
+
+
+SERVER_DATES = st.datetimes(min_value=datetime(1753, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999000))
+
+
+@settings(max_examples=300, deadline=None)
+@given(first=SERVER_DATES, second=SERVER_DATES)
+def test_every_date_sfmc_stores_is_emitted_in_time_order_and_exact_where_utc_can_hold_it(first, second):
+    for server_date in (first, second):
+        us_text = f"{server_date.month}/{server_date.day}/{server_date.year} {server_date:%H:%M:%S}"
+        iso_text = server_date.isoformat(timespec="milliseconds")
+        emitted = {data_extension_datetime(us_text), soap_datetime(server_date.replace(microsecond=0).isoformat())}
+        assert emitted == {data_extension_datetime(server_date.replace(microsecond=0).isoformat())}
+        (value,) = emitted
+        instant = server_date.replace(microsecond=0) + timedelta(hours=6)
+        if instant <= datetime.max - timedelta(microseconds=1):
+            assert value == instant.isoformat(timespec="microseconds") + "+00:00"
+        else:
+            assert value == LAST
+        assert soap_datetime(iso_text) is not None
+    # String order is time order, at the ends too (ties where both clamp).
+    a, b = soap_datetime(first.isoformat()), soap_datetime(second.isoformat())
+    if first <= second:
+        assert a <= b
+    else:
+        assert a >= b
 
 
 def test_output_sorts_as_time_sorts():
@@ -130,7 +188,15 @@ def test_data_extension_empty_or_no_date_is_none(value):
 
 @pytest.mark.parametrize(
     "value",
-    ["13/23/2024 1:00:00 PM", "2/30/2024", "6/23/2024 0:05:09 PM", "6/23/2024 13:05:09 PM", "soon", "6-23-2024"],
+    [
+        "13/23/2024 1:00:00 PM",
+        "2/30/2024",
+        "6/23/2024 0:05:09 PM",
+        "6/23/2024 13:05:09 PM",
+        "soon",
+        "6-23-2024",
+        "6/23/2024 \u0661:00:00 PM",  # an Arabic-Indic 1: SFMC writes ASCII digits
+    ],
 )
 def test_data_extension_unparseable_date_raises(value):
     with pytest.raises(ValueError):

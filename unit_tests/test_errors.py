@@ -1,11 +1,15 @@
+import email.utils
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from source_sfmc.errors import RetryAfterBackoff, SfmcErrorHandler, parsed_body
+from source_sfmc.errors import MAX_RETRY_SECONDS, RetryAfterBackoff, SfmcErrorHandler, parsed_body, retry_after_seconds
 
 SOAP_NS = 'xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"'
 
@@ -149,6 +153,63 @@ def test_backoff_without_a_hint_defers_to_the_exponential_default():
 @pytest.mark.parametrize("header", ["²", "١٢", " 7x"])
 def test_a_retry_after_header_that_is_not_ascii_seconds_defers_to_the_default(header):
     assert RetryAfterBackoff().backoff_time(a_response(429, {}, {"Retry-After": header}), 1) is None
+
+
+NOW = datetime(2026, 11, 29, 21, 0, 0, tzinfo=UTC)
+
+
+def test_a_retry_after_http_date_waits_until_that_date():
+    # RFC 9110, 10.2.3: Retry-After = HTTP-date / delay-seconds.
+    assert retry_after_seconds("Sun, 29 Nov 2026 21:00:12 GMT", now=NOW) == 12.0
+
+
+def test_a_retry_after_http_date_in_the_obsolete_forms_is_read_too():
+    assert retry_after_seconds("Sunday, 29-Nov-26 21:00:12 GMT", now=NOW) == 12.0
+    assert retry_after_seconds("Sun Nov 29 21:00:12 2026", now=NOW) == 12.0
+
+
+def test_backoff_reads_a_retry_after_http_date_from_the_response():
+    later = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert 25 <= RetryAfterBackoff().backoff_time(a_response(429, {}, {"Retry-After": later}), 1) <= 30
+
+
+def test_a_retry_after_in_the_body_given_as_text_is_honoured():
+    assert RetryAfterBackoff().backoff_time(a_response(429, {"retryAfter": "9"}), 1) == 9.0
+
+
+@pytest.mark.parametrize(
+    "header", ["Sun, 29 Nov 2026 20:59:00 GMT", "0", "Sun, 29 Nov 1994 08:49:37 GMT", "Sun, 29 Nov 99999 21:00 GMT"]
+)
+def test_a_retry_after_already_past_or_unreadable_defers_to_the_default(header):
+    assert retry_after_seconds(header, now=NOW) is None
+
+
+@pytest.mark.parametrize("body_value", [-5, 0, float("nan"), "-5", True, [3]])
+def test_a_body_retry_after_that_is_not_a_positive_wait_defers_to_the_default(body_value):
+    assert retry_after_seconds(None, body_value, now=NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("header", "body_value"), [("99999999999999999999", None), ("Fri, 31 Dec 9999 23:59:59 GMT", None), (None, 1e308)]
+)
+def test_a_retry_after_beyond_the_retry_budget_is_cut_to_it(header, body_value):
+    assert retry_after_seconds(header, body_value, now=NOW) == MAX_RETRY_SECONDS
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    wait=st.integers(min_value=1, max_value=10 * MAX_RETRY_SECONDS),
+    form=st.sampled_from(["delta-seconds", "HTTP-date", "body number", "body text"]),
+)
+def test_any_retry_after_in_either_form_waits_that_long_within_the_budget(wait, form):
+    date = email.utils.format_datetime(NOW + timedelta(seconds=wait), usegmt=True)
+    header, body_value = {
+        "delta-seconds": (str(wait), None),
+        "HTTP-date": (date, None),
+        "body number": (None, wait),
+        "body text": (None, str(wait)),
+    }[form]
+    assert retry_after_seconds(header, body_value, now=NOW) == min(wait, MAX_RETRY_SECONDS)
 
 
 def test_an_answer_too_deep_to_parse_is_retried_with_its_cause():

@@ -1,9 +1,10 @@
 """REST streams: paging to the last page, shared listings, windows on the asset query, and retries."""
 
 import pytest
-from airbyte_cdk.models import SyncMode
+import requests_mock as requests_mock_module
+from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from source_sfmc.business_units import UnitTokens
@@ -27,6 +28,10 @@ REST = f"https://{SUBDOMAIN}.rest.marketingcloudapis.com/"
 
 @pytest.fixture(autouse=True)
 def token_endpoint(requests_mock):
+    a_token_endpoint(requests_mock)
+
+
+def a_token_endpoint(requests_mock):
     requests_mock.post(
         f"https://{SUBDOMAIN}.auth.marketingcloudapis.com/v2/token",
         json={
@@ -48,6 +53,10 @@ def no_backoff_sleep(monkeypatch):
 
 @pytest.fixture
 def context():
+    return a_context()
+
+
+def a_context():
     config = parse_config({"client_id": "a-client-id-01", "client_secret": "a-secret-45", "subdomain": SUBDOMAIN})
     return SyncContext(config=config, authenticator=UnitTokens(config))
 
@@ -75,6 +84,43 @@ def test_listing_follows_pages_until_count_is_reached(requests_mock, context):
     assert route.request_history[0].qs["$pagesize"] == ["50"]
 
 
+def served_by(page_size, total, *, with_count=True):
+    """A listing's answers from a server that serves `page_size` items a page whatever `$pageSize` asks for."""
+
+    def answer(request, response_context):
+        page = int(request.qs["$page"][0])
+        first = (page - 1) * page_size
+        body = {"page": page, "pageSize": page_size, "items": items(first, max(0, min(page_size, total - first)))}
+        return {**body, "count": total} if with_count else body
+
+    return answer
+
+
+def test_a_short_page_does_not_end_a_listing_whose_count_says_more_remain(requests_mock, context):
+    # The server serves 25 items a page (its own pageSize) while the count says 120.
+    route = requests_mock.get(f"{REST}hub/v1/campaigns", json=served_by(25, 120))
+    records = read(Campaigns(context))
+    assert [record["entity_id"] for record in records] == [str(n) for n in range(120)]
+    assert route.call_count == 5
+
+
+@settings(max_examples=60, deadline=None)
+@given(total=st.integers(min_value=0, max_value=260), page_size=st.integers(min_value=1, max_value=50))
+def test_a_listing_with_a_count_is_read_whole_and_once_whatever_page_size_the_server_serves(total, page_size):
+    with requests_mock_module.Mocker() as mock:
+        a_token_endpoint(mock)
+        route = mock.get(f"{REST}hub/v1/campaigns", json=served_by(page_size, total))
+        records = read(Campaigns(a_context()))
+    assert [record["entity_id"] for record in records] == [str(n) for n in range(total)]
+    assert route.call_count == max(1, -(-total // page_size))
+
+
+def test_a_listing_without_a_count_ends_at_a_page_shorter_than_the_size_asked(requests_mock, context):
+    route = requests_mock.get(f"{REST}hub/v1/campaigns", json=served_by(50, 120, with_count=False))
+    assert len(read(Campaigns(context))) == 120
+    assert route.call_count == 3
+
+
 def test_listing_stops_on_an_empty_page_even_without_count(requests_mock, context):
     requests_mock.get(f"{REST}hub/v1/campaigns", [{"json": {"items": items(0, 50)}}, {"json": {"items": []}}])
     assert len(read(Campaigns(context))) == 50
@@ -98,6 +144,43 @@ def test_automations_are_read_in_detail_one_slice_each(requests_mock, context):
     (record,) = read(stream, slices[1])
     assert record["steps"] == [{"step": 1}]
     assert record["mid"] == 7281234
+
+
+# -- a listed parent without an id gets no child request -----------------------------------------------------
+PARENTS_MISSING_AN_ID = [{"id": "1", "name": "a"}, {"name": "no id"}, {"id": None, "name": "null id"}, {"id": " "}]
+
+
+def test_campaigns_without_an_id_get_no_assets_request_and_one_warning(requests_mock, context, caplog):
+    requests_mock.get(f"{REST}hub/v1/campaigns", json={"count": 4, "items": PARENTS_MISSING_AN_ID})
+    assets = requests_mock.get(f"{REST}hub/v1/campaigns/1/assets", json={"count": 1, "items": [{"id": "x1"}]})
+    stream = CampaignAssets(context)
+    slices = list(stream.stream_slices(sync_mode=SyncMode.full_refresh))
+    assert slices == [{"campaign_id": "1", "mid": 7281234}]
+    assert [record["id"] for record in read(stream, slices[0])] == ["x1"]
+    assert assets.call_count == 1
+    (warning,) = [r.getMessage() for r in caplog.records if "had no 'id'" in r.getMessage()]
+    assert "campaign_assets" in warning and "3 campaigns" in warning and "'no id' (digest:" in warning
+
+
+def test_campaigns_without_an_id_are_still_emitted_by_the_campaigns_stream_with_a_digest_key(requests_mock, context):
+    requests_mock.get(f"{REST}hub/v1/campaigns", json={"count": 4, "items": PARENTS_MISSING_AN_ID})
+    keys = [record["entity_id"] for record in read(Campaigns(context))]
+    assert keys[0] == "1" and all(key.startswith("digest:") for key in keys[1:]) and len(set(keys)) == 4
+
+
+def test_automations_without_an_id_are_emitted_from_their_summary_without_a_detail_request(
+    requests_mock, context, caplog
+):
+    requests_mock.get(f"{REST}automation/v1/automations", json={"count": 4, "items": PARENTS_MISSING_AN_ID})
+    detail = requests_mock.get(f"{REST}automation/v1/automations/1", json={"id": "1", "name": "a", "steps": []})
+    stream = Automations(context)
+    records = [record for s in stream.stream_slices(sync_mode=SyncMode.full_refresh) for record in read(stream, s)]
+    assert [record.get("name") for record in records] == ["a", "no id", "null id", None]
+    assert records[0]["entity_id"] == "1" and all(r["entity_id"].startswith("digest:") for r in records[1:])
+    assert detail.call_count == 1
+    assert [r.url for r in requests_mock.request_history if "None" in r.url or r.url.endswith("/")] == []
+    (warning,) = [r.getMessage() for r in caplog.records if "had no 'id'" in r.getMessage()]
+    assert "'automations'" in warning and "listing summary" in warning
 
 
 WINDOW = {WINDOW_START: "2025-01-01T00:00:00.000Z", WINDOW_END: "2025-02-01T00:00:00.000Z"}
@@ -262,6 +345,53 @@ def test_an_expired_token_is_renewed_and_the_request_retried(requests_mock, cont
     assert context.authenticator.tokens_fetched == 2
 
 
+NOT_AUTHORIZED = {"status_code": 401, "json": {"message": "Not Authorized", "errorcode": 0}}
+
+
+def test_a_401_to_a_freshly_issued_token_fails_the_stream_as_a_config_error_naming_it(requests_mock, context):
+    requests_mock.get(f"{REST}hub/v1/campaigns", **NOT_AUTHORIZED)
+    with pytest.raises(Exception) as raised:
+        read(Campaigns(context))
+    assert getattr(raised.value, "failure_type", None) == FailureType.config_error
+    message = str(getattr(raised.value, "message", raised.value))
+    assert "'campaigns'" in message and "'campaigns_read'" in message and "freshly issued" in message
+    assert context.authenticator.tokens_fetched == 3  # the first token and two renewals (DENIED_AFTER_RENEWALS)
+
+
+def test_after_a_fresh_token_is_refused_other_streams_fail_at_once_without_new_tokens(requests_mock, context):
+    requests_mock.get(f"{REST}hub/v1/campaigns", **NOT_AUTHORIZED)
+    route = requests_mock.get(f"{REST}automation/v1/automations", **NOT_AUTHORIZED)
+    for stream in (Campaigns(context), Automations(context)):
+        with pytest.raises(Exception) as raised:
+            list(stream.stream_slices(sync_mode=SyncMode.full_refresh))
+            read(stream)
+        assert getattr(raised.value, "failure_type", None) == FailureType.config_error
+    assert context.authenticator.tokens_fetched == 3
+    assert route.call_count == 1
+
+
+def test_a_token_that_expires_twice_with_requests_served_in_between_is_renewed_each_time(requests_mock, context):
+    route = requests_mock.get(
+        f"{REST}hub/v1/campaigns",
+        [NOT_AUTHORIZED, {"json": a_page(1, 3)}, NOT_AUTHORIZED, {"json": a_page(1, 3)}],
+    )
+    assert len(read(Campaigns(context))) == 3
+    assert len(read(Campaigns(a_context_sharing(context)))) == 3
+    assert route.call_count == 4 and context.authenticator.tokens_fetched == 3
+
+
+def test_a_renewed_token_that_expires_before_any_answer_is_renewed_once_more(requests_mock, context):
+    # An early expiry of a just renewed token: one more renewal, not a denial.
+    requests_mock.get(f"{REST}hub/v1/campaigns", [NOT_AUTHORIZED, NOT_AUTHORIZED, {"json": a_page(1, 3)}])
+    assert len(read(Campaigns(context))) == 3
+    assert context.authenticator.tokens_fetched == 3
+
+
+def a_context_sharing(context):
+    """Another sync context with the same tokens (so the campaign listing is fetched again, not memoised)."""
+    return SyncContext(config=context.config, authenticator=context.authenticator)
+
+
 def test_a_missing_scope_fails_naming_it(requests_mock, context):
     requests_mock.get(
         f"{REST}hub/v1/campaigns", status_code=403, json={"message": "Insufficient privileges", "errorcode": 20002}
@@ -326,6 +456,17 @@ def test_a_journey_history_answer_without_a_usable_count_is_paged_until_a_short_
     assert [request.qs["$page"] for request in route.request_history] == [["1"], ["2"], ["3"]]
 
 
+def test_a_short_journey_history_page_does_not_end_a_search_whose_count_says_more_remain(requests_mock, context):
+    def answer(request, response_context):
+        page = int(request.qs["$page"][0])
+        return {**history_page((page - 1) * 25, max(0, min(25, 120 - (page - 1) * 25))), "count": 120}
+
+    route = requests_mock.post(HISTORY_SEARCH, json=answer)
+    records = read(JourneyHistory(context), A_DAY)
+    assert [record["entity_id"] for record in records] == [f"entry-{n}" for n in range(120)]
+    assert route.call_count == 5
+
+
 def test_journey_history_entries_without_an_id_get_distinct_stable_keys(requests_mock, context):
     entries = [
         {"contactKey": "a", "transactionTime": "2026-11-01T01:00:00"},
@@ -388,6 +529,17 @@ def test_an_asset_query_that_ignores_the_id_condition_ends_instead_of_looping(re
     route = requests_mock.post(f"{REST}asset/v1/content/assets/query", json=an_asset_page(range(1, 51), 500))
     assert len(read(Assets(context), WINDOW)) == 50
     assert route.call_count == 2
+
+
+def test_a_short_asset_page_does_not_end_a_query_whose_count_says_more_remain(requests_mock, context):
+    # 25 assets an answer; each query's count is what remains after the id it asks from.
+    def answer(request, response_context):
+        after = request.json()["query"]["leftOperand"]["value"]
+        return an_asset_page(range(after + 1, min(after + 25, 120) + 1), 120 - after)
+
+    route = requests_mock.post(f"{REST}asset/v1/content/assets/query", json=answer)
+    assert [record["id"] for record in read(Assets(context), WINDOW)] == list(range(1, 121))
+    assert route.call_count == 5
 
 
 def test_a_listing_that_ignores_page_ends_instead_of_looping(requests_mock, context):

@@ -332,6 +332,27 @@ def test_link_sends_asks_for_the_links_of_50_sends_at_a_time(requests_mock, send
     assert {record["SendDate"] for record in records} == {"2025-01-03T14:15:27.123000+00:00"}
 
 
+def test_sends_without_an_id_get_no_link_request_and_one_warning(requests_mock, caplog):
+    asked = []
+
+    def answer(request, _):
+        body = request.text
+        if "<ObjectType>Send</ObjectType>" in body:
+            blank = '<Results xsi:type="Send"><ID> </ID><SendDate>2025-01-03T08:15:27.123</SendDate></Results>'
+            return soap_answer("OK", "r-s", a_send("7") + blank + a_send(""))
+        asked.extend(re.findall(r"<Value>([^<]*)</Value>", body))
+        return soap_answer("OK", "r-1", a_link_send("7", 700))
+
+    requests_mock.post(SOAP_URL, text=answer)
+
+    records = read_window("link_sends")
+
+    assert asked == ["7"]
+    assert [record["entity_id"] for record in records] == ["7:700"]
+    (warning,) = [r.getMessage() for r in caplog.records if "had no 'ID'" in r.getMessage()]
+    assert "'link_sends'" in warning and "2 sends" in warning
+
+
 def a_describe_answer(object_type, retrievable, not_retrievable=()):
     properties = "".join(
         f"<Properties><Name>{name}</Name><IsRetrievable>{str(ok).lower()}</IsRetrievable></Properties>"

@@ -1,6 +1,6 @@
 import copy
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from airbyte_cdk.models import FailureType
@@ -40,6 +40,53 @@ def test_cursor_values_parse_to_the_same_instant_as_the_cdk_parser(value):
 def test_state_is_written_in_the_cdk_format():
     value = OURS.parse_timestamp("2025-01-03T14:15:27.123000+00:00")
     assert OURS.output_format(value) == "2025-01-03T14:15:27.123Z"
+
+
+# -- a cursor written with any UTC offset is the same instant in UTC --------------------------------------------
+def test_a_cursor_with_a_utc_offset_is_written_back_as_the_same_instant_in_utc():
+    # 23:11:38 at +05:00 is 18:11:38 UTC; written as-is with a `Z` it would be five hours in the future.
+    value = OURS.parse_timestamp("2026-11-29T23:11:38+05:00")
+    assert OURS.output_format(value) == "2026-11-29T18:11:38.000Z"
+
+
+def test_a_cursor_with_a_utc_offset_starts_the_next_window_at_that_instant():
+    cursor = WindowCursor(
+        stream_name="rows",
+        stream_namespace=None,
+        stream_state={"ModifiedDate": "2026-11-22T23:11:38+05:00"},
+        message_repository=InMemoryMessageRepository(),
+        connector_state_manager=ConnectorStateManager(),
+        connector_state_converter=IsoStateConverter(),
+        cursor_field=CursorField("ModifiedDate"),
+        slice_boundary_fields=(WINDOW_START, WINDOW_END),
+        start=datetime(2025, 1, 1, tzinfo=UTC),
+        end_provider=lambda: NOW,
+        lookback_window=timedelta(0),
+        slice_range=timedelta(days=90),
+    )
+    first = next(iter(cursor.stream_slices()))
+    assert parse_window_bound(first[WINDOW_START]) == datetime(2026, 11, 22, 18, 11, 38, tzinfo=UTC)
+
+
+OFFSETS = st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59).map(
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
+PAST_INSTANTS = st.datetimes(
+    min_value=datetime(1753, 1, 2), max_value=datetime(2026, 11, 22), timezones=st.just(UTC)
+).map(lambda instant: instant.replace(microsecond=instant.microsecond // 1000 * 1000))
+
+
+@settings(max_examples=300, deadline=None)
+@given(instant=PAST_INSTANTS, offset=OFFSETS, written_as=st.sampled_from(["isoformat", "dateutil"]))
+def test_any_past_cursor_in_any_offset_round_trips_to_the_same_instant_never_after_now(instant, offset, written_as):
+    local = instant.astimezone(offset)
+    # Both parsers: `fromisoformat` for ISO text, the CDK's general parser for what it cannot read.
+    text = local.isoformat() if written_as == "isoformat" else local.strftime("%Y-%m-%d %H:%M:%S.%f %z")
+    parsed = OURS.parse_timestamp(text)
+    written = OURS.output_format(parsed)
+    assert parsed == instant
+    assert OURS.parse_timestamp(written) == instant
+    assert OURS.parse_timestamp(written) <= NOW
 
 
 def a_window():

@@ -60,6 +60,7 @@ class _Token:
     scopes: frozenset[str]
     account_id: int
     revoked: bool = False
+    accepted: bool = False  # a request carrying it has been served
 
 
 @dataclass
@@ -89,13 +90,20 @@ class TokenStore:
                 return "invalid"
             if record.revoked or self.clock() - record.issued_at >= self.ttl_seconds:
                 return "expired"
+            record.accepted = True
             return "ok"
 
     def expire(self, token: str | None) -> bool:
-        """Expire a live token before its time; True if it was live."""
+        """Expire a live token before its time; True if it was live and has already been accepted.
+
+        SFMC expires a token by its age (`expires_in`, 20 minutes): one just issued and never yet accepted is not
+        expired, and a refusal of it stands for denied access, which clients may rightly stop retrying. So a fault
+        only ever expires a token that has served at least one request."""
         with self._lock:
             record = self._tokens.get(token or "")
-            if record is None or record.revoked or self.clock() - record.issued_at >= self.ttl_seconds:
+            if record is None or record.revoked or not record.accepted:
+                return False
+            if self.clock() - record.issued_at >= self.ttl_seconds:
                 return False
             record.revoked = True
             return True

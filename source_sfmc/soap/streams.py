@@ -586,11 +586,10 @@ class LinkSendsStream(SoapStream):
         return self.config.link_sends_recent
 
     def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-        send_dates = {
-            str(send.get("ID")): send.get("SendDate")
-            for send in self.retrieve("Send", LINK_SENDS_SEND_PROPERTIES, self.slice_filter(stream_slice))
-            if send.get("ID") is not None
-        }
+        sends, _ = self.parents_by_id(
+            self.retrieve("Send", LINK_SENDS_SEND_PROPERTIES, self.slice_filter(stream_slice)), "sends", "ID", "links"
+        )
+        send_dates = {send_id: send.get("SendDate") for send_id, send in sends}
         send_ids = sorted(send_dates, key=_numeric_first)
         for start in range(0, len(send_ids), LINK_SENDS_PER_RETRIEVE):
             batch = tuple(send_ids[start : start + LINK_SENDS_PER_RETRIEVE])
