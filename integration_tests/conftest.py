@@ -67,9 +67,9 @@ class RecordingSoapSide:
         return 200, {"Content-Type": "text/xml; charset=utf-8"}, answer.encode()
 
     def handle_rowset(
-        self, key: str, query: Any, *, token: str | None, token_state: Any, has_scope: Any
+        self, key: str, query: Any, *, token: str | None, token_state: Any, has_scope: Any, token_mid: Any = None
     ) -> tuple[int, dict[str, str], bytes]:
-        self.calls.append({"key": key, "query": dict(query), "token_state": token_state(token)})
+        self.calls.append({"key": key, "query": dict(query), "token_state": token_state(token), "mid": token_mid})
         return 200, {"Content-Type": "application/json; charset=utf-8"}, b'{"items":[]}'
 
 

@@ -85,7 +85,19 @@ def _baseline(sandbox: Sandbox) -> dict[str, list[dict[str, Any]]]:
     return once(sandbox, "state baseline", run)
 
 
+def _nested(depth: int) -> dict[str, Any]:
+    """{"x": {"x": ... {}}}, `depth` objects deep: valid JSON that Python reads, and copies only with a deep stack."""
+    value: dict[str, Any] = {}
+    for _ in range(depth):
+        value = {"x": value}
+    return value
+
+
 STREAM_STATE_CASES = {
+    "a unit's state with a value nested 900 objects deep": {
+        "business_units": {"7281234": {**GOOD_STATE, "junk": _nested(900)}}
+    },
+    "a state with a value nested 900 objects deep": {**GOOD_STATE, "junk": _nested(900)},
     "a cursor that is not a date": {"ModifiedDate": "not a date"},
     "a null cursor": {"ModifiedDate": None},
     "a list cursor": {"ModifiedDate": [1, 2]},

@@ -106,15 +106,19 @@ def test_a_shared_data_extension_is_listed_once_with_the_parents_mid(
 
 
 def test_a_childs_read_of_a_shared_data_extension_gives_the_parents_rows_with_the_parents_mid(
-    sandbox: Sandbox, catalog: AirbyteCatalog
+    sandbox: Sandbox,
 ) -> None:
     # Rows have no Client of their own: they are the owner's (the data extension's Client.ID), so reading the
-    # shared data extension from a child keys its rows as the parent's read does, not as a copy per child.
-    stream = next(s.name for s in catalog.streams if s.name.startswith("data_extension__survey_q2_2025"))
-    configured = harness.configured_catalog(catalog, [stream], incremental=False)
-
+    # shared data extension from a child keys its rows as the parent's read does, not as a copy per child. Each
+    # read names it against its own home unit (the child's read qualifies it with the parent's MID).
     def rows(mid: int) -> dict[tuple[int, int], Mapping[str, Any]]:
-        sync = harness.run_read(sandbox, sandbox.config(account_id=str(mid)), configured)
+        config = sandbox.config(account_id=str(mid))
+        catalog = harness.run_discover(config)
+        (stream,) = [
+            s.name for s in catalog.streams if s.json_schema.get("x-sfmc-data-extension-key") == SHARED_DATA_EXTENSION
+        ]
+        configured = harness.configured_catalog(catalog, [stream], incremental=False)
+        sync = harness.run_read(sandbox, config, configured)
         assert not sync.errors, sync.errors[:3]
         return {(r["mid"], r["_CustomObjectKey"]): r for r in sync.records[stream]}
 

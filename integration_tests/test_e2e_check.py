@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
 
 from airbyte_cdk.models import AirbyteCatalog, AirbyteConnectionStatus, Status
@@ -9,6 +11,16 @@ from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 
 from integration_tests import harness
 from integration_tests.sandbox import Sandbox
+from integration_tests.standins import (
+    CLIENT_SECRET,
+    Answer,
+    Received,
+    is_token_request,
+    json_answer,
+    soap_answer,
+    stand_in,
+    token_answer,
+)
 
 StartSandbox = Callable[..., Sandbox]
 
@@ -138,3 +150,81 @@ def test_console_script_check_with_a_wrong_secret_fails_without_printing_it(sand
     statuses = [message["connectionStatus"] for message in messages if message["type"] == "CONNECTION_STATUS"]
     assert [status["status"] for status in statuses] == ["FAILED"]
     assert WRONG_SECRET not in printed
+
+
+# -- business units whose token requests fail in different ways (a stand-in token server) ---------------------------
+REFUSED_SLOWLY, HANGING, SERVER_FAULT, FINE = 1111111, 2222222, 3333333, 4444444
+
+
+def _unit_token_server(request: Received) -> Answer:
+    """Refuses one unit after a second, lets another's request hang past the timeout, answers 500 for a third."""
+    if not is_token_request(request):
+        return soap_answer()
+    body = json.loads(request.body)
+    mid = body.get("account_id")
+    if mid == REFUSED_SLOWLY:
+        time.sleep(1)
+        return json_answer({"error": "unauthorized_client", "error_description": body["client_secret"]}, 401)
+    if mid == HANGING:
+        time.sleep(6)
+    if mid == SERVER_FAULT:
+        return json_answer({"error": "server_error", "error_description": body["client_secret"]}, 500)
+    return token_answer(f"http://{request.headers['host']}")
+
+
+def _check_units(*mids: int) -> tuple[AirbyteConnectionStatus, list[str], str]:
+    """`check` of these units: its status, the failure types of its error traces, and everything it printed."""
+    with stand_in(_unit_token_server) as running:
+        output = harness.run_check(running.config(business_units=[str(m) for m in mids], request_timeout_seconds=2))
+    printed = "\n".join(str(message) for message in [*output.logs, *output.errors, *output.connection_status_messages])
+    return connection_status(output), [m.trace.error.failure_type.value for m in output.errors], printed
+
+
+def test_a_check_with_a_refused_a_hanging_and_a_failing_unit_names_each_with_what_happened() -> None:
+    status, failure_types, _ = _check_units(FINE, REFUSED_SLOWLY, HANGING, SERVER_FAULT)
+    assert status.status == Status.FAILED
+    message = status.message
+    # The refusal is the user's to fix: it is not hidden behind the other units' server faults.
+    assert f"refused a token for business unit of 'business_units': {REFUSED_SLOWLY}." in message
+    assert f"Business unit {HANGING} could not be checked: " in message and "within 2 s" in message
+    assert f"Business unit {SERVER_FAULT} could not be checked: " in message and "HTTP 500" in message
+    assert message.endswith(f"The package can read business unit {FINE}.")
+    assert failure_types == ["config_error"]
+
+
+def test_a_check_whose_units_meet_server_faults_only_names_each_unit_and_is_not_a_config_error() -> None:
+    status, failure_types, _ = _check_units(FINE, HANGING, SERVER_FAULT)
+    assert status.status == Status.FAILED
+    assert status.message.startswith(f"Business unit {HANGING} could not be checked: ")
+    assert f"Business unit {SERVER_FAULT} could not be checked: " in status.message
+    assert "refused" not in status.message and failure_types == []
+
+
+def test_a_check_of_failing_units_never_shows_the_secret_a_token_server_echoes() -> None:
+    _, _, printed = _check_units(FINE, REFUSED_SLOWLY, SERVER_FAULT)
+    assert CLIENT_SECRET not in printed
+
+
+BROKEN_IN_TRANSIT = 5555555
+
+
+def _broken_token_answers(request: Received) -> Answer:
+    """Answers the token request of one unit with a body broken in transit (chunks that are not chunks)."""
+    if not is_token_request(request):
+        return soap_answer()
+    if json.loads(request.body).get("account_id") == BROKEN_IN_TRANSIT:
+        return Answer(
+            200, {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}, trickle=[(0, b"zz\r\n")]
+        )
+    return token_answer(f"http://{request.headers['host']}")
+
+
+def test_a_check_whose_token_answer_breaks_in_transit_names_the_unit_and_what_happened() -> None:
+    # It was "The connection check failed with an unexpected error (ChunkedEncodingError)", with a traceback.
+    with stand_in(_broken_token_answers) as running:
+        output = harness.run_check(running.config(business_units=[str(FINE), str(BROKEN_IN_TRANSIT)]))
+    status = connection_status(output)
+    assert status.status == Status.FAILED
+    assert status.message.startswith(f"Business unit {BROKEN_IN_TRANSIT} could not be checked: "), status.message
+    assert "incomplete" in status.message and "Error" not in status.message
+    assert not [log for log in output.logs if "Traceback" in log.log.message]

@@ -158,3 +158,15 @@ def test_no_state_passes_the_window_that_failed(too_dense):
     )
     window_start = harness.parse_datetime(re.search(r"window (\S+) to ", failure).group(1))
     assert all(harness.parse_datetime(state["EventDate"]) <= window_start for state in states(messages))
+
+
+def test_the_closing_error_names_the_stream_once_however_many_windows_timed_out(too_dense):
+    _, messages, _ = too_dense
+    errors = [m["trace"]["error"] for m in messages if m["type"] == "TRACE" and m["trace"]["type"] == "ERROR"]
+    windows_failed = sum(1 for error in errors if "timed out" in error["message"] and error.get("stream_descriptor"))
+    final = errors[-1]
+    assert final.get("stream_descriptor") is None and windows_failed > 1
+    # Each window's timeout names its own piece's dates and span; they are one reason, not one line per window.
+    assert final["message"].count(STREAM) == 1, final["message"]
+    assert f"{STREAM} ({windows_failed} windows" in final["message"]
+    assert final["message"].count("timed out") == 1 and len(final["message"]) < 800

@@ -18,6 +18,7 @@ import requests
 
 from integration_tests.sandbox import Sandbox
 from integration_tests.sandbox.rest_data import build_rest_data
+from integration_tests.sandbox.soap_accounts import MAIN_MID
 
 SOAP_SIDE_PRESENT = importlib.util.find_spec("integration_tests.sandbox.soap") is not None
 ASSET_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?-06:00$")
@@ -443,7 +444,9 @@ def test_rowset_requests_go_to_the_soap_side_with_their_token_and_query(
     running.soap_service = recording_soap_side
     response = get(api_session(running), running, "/data/v1/customobjectdata/key/My%20DE/rowset", **{"$page": 2})
     assert response.status_code == 200
-    assert recording_soap_side.calls == [{"key": "My DE", "query": {"$page": "2"}, "token_state": "ok"}]
+    assert recording_soap_side.calls == [
+        {"key": "My DE", "query": {"$page": "2"}, "token_state": "ok", "mid": MAIN_MID}
+    ]
 
 
 @pytest.mark.skipif(not SOAP_SIDE_PRESENT, reason="the SOAP side of the sandbox is not present")

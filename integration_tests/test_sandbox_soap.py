@@ -124,6 +124,7 @@ def call(
     token_state: str = "ok",
     scopes: set[str] | None = None,
     expire: bool = False,
+    unit: int = MAIN_MID,
 ) -> Answer:
     status, hdrs, out = service.handle(
         body,
@@ -131,6 +132,7 @@ def call(
         token_state=lambda _t: token_state,
         has_scope=lambda _t, s: scopes is None or s in scopes,
         expire_request_ids=expire,
+        token_mid=lambda _t: unit,
     )
     return Answer(status, hdrs, out)
 
@@ -515,6 +517,39 @@ def test_query_all_accounts_returns_every_unit(service):
     assert units == set(ALL_MIDS)
 
 
+def owners(answer: Answer) -> dict[str, set[int]]:
+    found: dict[str, set[int]] = {}
+    for r in answer.results:
+        found.setdefault(r.findtext(f"{PARTNER_NS}CustomerKey"), set()).add(
+            int(r.findtext(f"{PARTNER_NS}Client/{PARTNER_NS}ID"))
+        )
+    return found
+
+
+def test_a_childs_token_lists_its_own_data_extensions_and_the_parents_shared_ones_each_with_its_owner(service):
+    listing = envelope(retrieve("DataExtension", ["CustomerKey", "Client.ID"]))
+    listed = owners(call(service, listing, unit=CHILD_MIDS[0]))
+    assert listed == {"event_log": {CHILD_MIDS[0]}, "store_visits": {CHILD_MIDS[0]}, "SURVEY-Q2-2025": {MAIN_MID}}
+
+
+def test_the_parents_token_lists_its_own_data_extensions_only(service):
+    listed = owners(call(service, envelope(retrieve("DataExtension", ["CustomerKey", "Client.ID"]))))
+    assert listed["event_log"] == {MAIN_MID} and "store_visits" not in listed
+
+
+def test_rows_are_found_by_key_within_the_tokens_unit_its_own_first(service):
+    def status(unit: int, key: str, prop: str) -> str:
+        request = retrieve(f"DataExtensionObject[{key}]", [prop], extra=_batch(1))
+        return call(service, envelope(request), unit=unit).status
+
+    child = CHILD_MIDS[0]
+    assert status(child, "event_log", "EventId") == "MoreDataAvailable"  # the child's own event_log
+    assert status(MAIN_MID, "event_log", "EventId").startswith("Error: The Request Property(s) EventId")
+    assert status(child, "SURVEY-Q2-2025", "ResponseId") == "MoreDataAvailable"  # the parent's shared one
+    assert status(child, "orders-2024-eu", "OrderId").startswith("Error: Unable to find a handler")
+    assert status(MAIN_MID, "store_visits", "VisitId").startswith("Error: Unable to find a handler")
+
+
 def test_client_ids_select_units(service):
     extra = f"<ClientIDs><ID>{CHILD_MIDS[0]}</ID></ClientIDs>"
     answer = call(service, envelope(retrieve("Send", ["Client.ID", "ID"], extra=extra)))
@@ -527,7 +562,7 @@ def test_client_ids_select_units(service):
 
 
 def test_data_extensions_have_varied_shapes(data):
-    specs = [de.spec for de in data.data_extensions]
+    specs = [de.spec for de in data.data_extensions if de.spec.owner == MAIN_MID]
     assert 8 <= len(specs) <= 16
     assert any(s.sendable for s in specs) and any(not s.sendable for s in specs)
     assert any(not any(f.primary_key for f in s.fields) for s in specs)
@@ -548,7 +583,9 @@ def test_data_extension_fields_filtered_by_data_extension_key(service):
 
 def test_all_data_extension_fields_page(service, data):
     pages = all_pages(service, retrieve("DataExtensionField", ["CustomerKey"], extra=_batch(20)))
-    assert sum(len(p.results) for p in pages) == data.collections["DataExtensionField"].size
+    fields = data.collections["DataExtensionField"]
+    parents = sum(1 for i in range(fields.size) if fields.row(i)["Client.ID"] == MAIN_MID)
+    assert sum(len(p.results) for p in pages) == parents
     assert len(pages) == 3
 
 

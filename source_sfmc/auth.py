@@ -35,7 +35,7 @@ from source_sfmc.http_policy import (
     UntrustedHost,
     policy_session,
 )
-from source_sfmc.masking import register_secret
+from source_sfmc.masking import mask, register_secret
 from source_sfmc.soap.envelope import with_token
 
 logger = logging.getLogger("airbyte")
@@ -302,6 +302,12 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                     ) from None
                 last_problem = _timeout_problem(error, self._config)
                 hint = "If this persists, check the 'subdomain' config field, or raise 'request_timeout_seconds'."
+            except requests.exceptions.RequestException:
+                # An answer broken in transit (cut off mid-body, chunks that are not chunks, a body its declared
+                # encoding cannot decode): a server fault like a 5xx, tried again; it escaped as an unexpected
+                # error (ChunkedEncodingError) with a traceback, not naming the business unit.
+                last_problem = "its answer was incomplete or could not be decoded"
+                hint = "Marketing Cloud's authentication service is failing; try again later."
             else:
                 answer = _json_or_none(response)
                 if response.status_code == 200 and isinstance(answer, dict):
@@ -341,7 +347,7 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
         )
 
     def _rejection(self, response: requests.Response, answer: Any) -> TokenError:
-        error = answer.get("error") if isinstance(answer, dict) else None
+        error = _answer_text(answer, "error")
         if response.status_code == 404:
             return TokenError(
                 message=(
@@ -383,7 +389,7 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                 ),
                 failure_type=FailureType.config_error,
             )
-        description = answer.get("error_description") if isinstance(answer, dict) else None
+        description = _answer_text(answer, "error_description")
         return TokenError(
             message=f"Marketing Cloud refused the token request: HTTP {response.status_code}"
             + (f" {error}: {description}" if error else ""),
@@ -406,6 +412,23 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                 failure_type=FailureType.system_error,
             )
         return url
+
+
+# How much of a refusal's `error` or `error_description` a message quotes.
+_MAX_QUOTED = 120
+
+
+def _answer_text(answer: Any, key: str) -> str | None:
+    """A refusal's `error` or `error_description` as short printable text; None when it is not text.
+
+    OAuth 2.0 makes both strings (RFC 6749 section 5.2), but a server may answer with an object there: it was
+    added to the message as text and raised a TypeError, which `check` reported as an unexpected error."""
+    value = answer.get(key) if isinstance(answer, dict) else None
+    if not isinstance(value, str):
+        return None
+    # Secrets are masked before the text is cut: a secret cut in two is no longer masked by the CDK's filter.
+    text = mask("".join(character if character.isprintable() else " " for character in value)).strip()
+    return (text if len(text) <= _MAX_QUOTED else text[: _MAX_QUOTED - 3] + "...") or None
 
 
 def _json_or_none(response: requests.Response) -> Any:

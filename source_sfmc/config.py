@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_sfmc.masking import mask
+
 logger = logging.getLogger("airbyte")
 
 SFMC_DOMAIN = "marketingcloudapis.com"
@@ -319,12 +321,19 @@ def _all_business_units(raw: Mapping[str, Any]) -> bool:
             "'all_business_units' instead."
         )
         every = True
-    if every and raw.get("business_units"):
+    if every and _names_a_unit(raw.get("business_units")):
         raise ConfigError(
             "all_business_units",
             "reads every business unit the package can access, so 'business_units' must be empty with it",
         )
     return every
+
+
+def _names_a_unit(value: Any) -> bool:
+    """Whether `business_units` holds anything but blank items (which `_business_units` skips)."""
+    if not isinstance(value, list):
+        return bool(value)
+    return any(not (isinstance(item, str) and not item.strip()) for item in value)
 
 
 # ASCII digits only ([0-9], not \d, which also matches other scripts' digits), anchored by fullmatch.
@@ -399,4 +408,6 @@ def _pattern_list(raw: Mapping[str, Any], name: str, what: str) -> tuple[str, ..
 
 
 def _shorten(text: str, limit: int = 80) -> str:
+    # Secrets are masked before the text is cut: a secret cut in two is no longer masked by the CDK's filter.
+    text = mask(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -60,11 +60,15 @@ def check_connection(context: SyncContext) -> tuple[bool, Any]:
 
 
 def _check_unit_tokens(context: SyncContext, units: tuple[int, ...]) -> None:
-    """A token for each business unit to read, all asked for at once; raises one config error naming every unit
-    Marketing Cloud refused (and the units that were fine), or the first other failure.
+    """A token for each business unit to read, all asked for at once; raises one error naming every unit that failed
+    and how (and the units that were fine).
+
+    A refusal (HTTP 4xx) is the user's to fix, so any refusal makes it a config error; the units whose token
+    request met a server fault or a timeout are named in it with that fault, in words. Without a refusal, the error
+    has the faults' own type (e.g. transient_error): nothing in the config is wrong.
 
     Concurrent so that a check of many units takes as long as its slowest token request, not their sum; a refusal
-    (HTTP 4xx) is never retried (auth.py), so a refused unit costs one request."""
+    is never retried (auth.py), so a refused unit costs one request."""
 
     def token(mid: int) -> TokenError | None:
         try:
@@ -76,28 +80,43 @@ def _check_unit_tokens(context: SyncContext, units: tuple[int, ...]) -> None:
     with ThreadPoolExecutor(max_workers=max(1, min(len(units), context.config.num_workers))) as pool:
         outcomes = dict(zip(units, pool.map(token, units), strict=True))
     failures = {mid: error for mid, error in outcomes.items() if error is not None}
-    refused = [mid for mid, error in failures.items() if error.failure_type == FailureType.config_error]
-    if len(refused) < len(failures):  # a server fault or a timeout, not the user's to fix: reported as it is
-        raise next(error for error in failures.values() if error.failure_type != FailureType.config_error)
-    if not refused:
+    if not failures:
         return
-    fine = [mid for mid in units if mid not in failures]
-    if len(refused) == 1:
+    refused = [mid for mid, error in failures.items() if error.failure_type == FailureType.config_error]
+    faults = {mid: error for mid, error in failures.items() if mid not in refused}
+    fine = _fine_units([mid for mid in units if mid not in failures])
+    if not refused:
+        first = next(iter(faults.values()))
+        raise AirbyteTracedException(
+            message=_unchecked_units(faults).lstrip() + fine,
+            internal_message=first.internal_message,
+            failure_type=first.failure_type,
+        )
+    if len(refused) == 1 and not faults:
         (mid,) = refused
         raise AirbyteTracedException(
-            message=(failures[mid].message or "") + _fine_units(fine),
+            message=(failures[mid].message or "") + fine,
             internal_message=failures[mid].internal_message,
             failure_type=FailureType.config_error,
         )
     field = "all_business_units" if context.config.all_business_units else "business_units"
     remedy = "" if context.config.all_business_units else ", or remove them from 'business_units'"
+    units_text = f"{len(refused)} business units" if len(refused) > 1 else "business unit"
     raise AirbyteTracedException(
         message=(
-            f"Marketing Cloud refused a token for {len(refused)} business units of '{field}': "
+            f"Marketing Cloud refused a token for {units_text} of '{field}': "
             f"{', '.join(map(str, refused))}. Enable the installed package for each of them (the package's Access "
-            f"tab in Setup){remedy}." + _fine_units(fine)
+            f"tab in Setup){remedy}." + _unchecked_units(faults) + fine
         ),
         failure_type=FailureType.config_error,
+    )
+
+
+def _unchecked_units(faults: dict[int, TokenError]) -> str:
+    """ " Business unit 7294502 could not be checked: <why>." for each unit whose token request met a fault."""
+    return "".join(
+        f" Business unit {mid} could not be checked: {(error.message or 'no answer').rstrip('.')}."
+        for mid, error in faults.items()
     )
 
 

@@ -32,7 +32,7 @@ from airbyte_cdk.sources.streams.concurrent.cursor import CursorField, FinalStat
 from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_sfmc.business_units import MID, in_unit
+from source_sfmc.business_units import MID, home_mid, in_unit
 from source_sfmc.coerce import SCALE_KEYWORD
 from source_sfmc.data_extension_selection import DataExtensionSelection, folder_paths, is_selected
 from source_sfmc.soap.envelope import Filter, SimpleFilter
@@ -68,6 +68,9 @@ ROW_KEY = "_CustomObjectKey"
 # Top-level schema keyword naming the data extension a stream was discovered for, so that a read can tell a
 # catalog's stream from another data extension's.
 KEY_KEYWORD = "x-sfmc-data-extension-key"
+# Beside it, the MID of the unit that owns that data extension (absent when not known, and in catalogs discovered
+# before it existed): a key names one data extension per unit only.
+OWNER_KEYWORD = "x-sfmc-data-extension-owner"
 # Names a user would recognise as "when this row last changed": ModifiedDate, LastModified, UpdatedAt... matched
 # word by word (camelCase or separated), so that "Signup Date" is not taken for "up-date".
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
@@ -97,11 +100,18 @@ _DESCRIBED_KEY = re.compile(r"\(external key '(.*)'\)\.?$", re.DOTALL)
 
 @dataclass(frozen=True)
 class DataExtensionField:
-    name: str
+    name: str  # the record property (the field's name, unless `columns` renamed it)
     field_type: str
     max_length: int | None = None
     is_primary_key: bool = False
     scale: int | None = None
+    # The field's name in Marketing Cloud when `name` is a renamed column (see `columns`); None: the same.
+    sfmc_name: str | None = None
+
+    @property
+    def source_name(self) -> str:
+        """What the field is called in Marketing Cloud: in retrieves and filters."""
+        return self.sfmc_name or self.name
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,14 @@ class DataExtensionTable:
     owner: int | None = None
     # The MID of the unit its rows are read in (`_tables_of_every_unit`); None: the sync's first unit.
     unit: int | None = None
+    # False when the listing held another data extension of the same key (a child's own one and the parent's
+    # shared one): DataExtensionField results name their data extension by key only, so `fields` may mix both.
+    fields_known: bool = True
+
+    @property
+    def identity(self) -> tuple[int | None, str]:
+        """What a stream name stands for: (owner MID, external key folded; SFMC keys ignore case)."""
+        return (self.owner, self.key.casefold())
 
     @property
     def key_fields(self) -> list[str]:
@@ -171,6 +189,29 @@ def stream_name_for(key: str) -> str:
     return f"{STREAM_PREFIX}{readable}_{digest}" if readable else f"{STREAM_PREFIX}{digest}"
 
 
+def unit_stream_name(key: str, owner: int | None, home: int | None) -> str:
+    """The stream name of the data extension with external key `key` owned by business unit `owner`, in a
+    connection whose home unit (`account_id`, else the installed package's unit) is `home`.
+
+    - Owned by the home unit, or by an unknown unit (no Client.ID): `stream_name_for(key)`, exactly the name a
+      one-unit connection always gave it, so adding business units renames none of the home unit's streams.
+    - Owned by any other unit: `data_extension__<owner MID>__` + what `stream_name_for(key)` puts after the prefix
+      (`data_extension__7294501__customers_master`).
+
+    Why: external keys are unique within one unit only (a child may own a data extension with the key of one of
+    the parent's), so a name must say the owner wherever two units are read; saying it for the home unit too would
+    rename every existing stream. The name depends on (owner, key, home) alone, never on which other data
+    extensions exist, so a data extension created later in any unit renames nothing. Names never collide:
+    `stream_name_for` never puts `__` after the prefix (a plain key has single inner `_` only, and the other form
+    joins non-empty runs of letters and digits and the digest with one `_`), while an owner-qualified name has
+    `__` right after the MID's digits, and the MID and the rest are recovered from it unambiguously. The home unit
+    is part of the rule: changing `account_id` changes which data extensions are unqualified, and a catalog stream
+    discovered for another (owner, key) is refused (`_unreadable`), never read from another data extension."""
+    if owner is None or home is None or owner == home:
+        return stream_name_for(key)
+    return f"{STREAM_PREFIX}{owner}__{stream_name_for(key)[len(STREAM_PREFIX) :]}"
+
+
 def _words(text: str) -> list[str]:
     """The runs of letters and digits of `text` (any script), composed (NFC), each letter with the combining marks
     that follow it: Devanagari vowel signs and viramas, decomposed accents and kana voicing marks are marks (Unicode
@@ -206,16 +247,51 @@ def field_schema(field: DataExtensionField) -> dict[str, Any]:
 
 
 def json_schema(table: DataExtensionTable) -> dict[str, Any]:
-    properties = {field.name: field_schema(field) for field in table.fields}
+    properties = {field.name: _described(field, field_schema(field)) for field in table.fields}
     properties.setdefault(ROW_KEY, _ROW_KEY_SCHEMA)
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "type": "object",
         "description": f"Rows of data extension '{table.name}' (external key '{table.key}').",
         KEY_KEYWORD: table.key,
+        **({OWNER_KEYWORD: table.owner} if table.owner is not None else {}),
         "additionalProperties": True,
         "properties": properties,
     }
+
+
+def _described(field: DataExtensionField, schema: dict[str, Any]) -> dict[str, Any]:
+    if field.sfmc_name is None:
+        return schema
+    said = f"Data extension field '{field.sfmc_name}', renamed: '{field.sfmc_name}' names another column here."
+    return {**schema, "description": f"{said} {schema['description']}" if "description" in schema else said}
+
+
+# Columns every data extension stream's records have besides the data extension's fields, folded as destinations
+# fold names: the unit's `mid` and the hidden row identity.
+_RESERVED_COLUMNS = frozenset({MID.casefold(), ROW_KEY.casefold()})
+
+
+def columns(fields: Iterable[DataExtensionField]) -> tuple[DataExtensionField, ...]:
+    """The fields with the record property each becomes: its own name, except for a field named like a column
+    every row has (`mid`, the unit's MID; `_CustomObjectKey`, the row identity) in any case, since destinations
+    fold case: that field becomes `de_<name>` (with `_` added until no other field or column has that name
+    regardless of case), its Marketing Cloud name kept in `sfmc_name` for retrieves and filters. A data extension
+    field `MID` is so emitted as `de_MID` beside the record's `mid`, the unit, in schema, records, primary key
+    and cursor alike."""
+    fields = tuple(fields)
+    taken = {field.name.casefold() for field in fields} | _RESERVED_COLUMNS
+    renamed: list[DataExtensionField] = []
+    for field in fields:
+        if field.name.casefold() not in _RESERVED_COLUMNS:
+            renamed.append(field)
+            continue
+        column = f"de_{field.name}"
+        while column.casefold() in taken:
+            column += "_"
+        taken.add(column.casefold())
+        renamed.append(replace(field, name=column, sfmc_name=field.name))
+    return tuple(renamed)
 
 
 def discovered_key(stream_schema: Mapping[str, Any] | None) -> str | None:
@@ -228,6 +304,13 @@ def discovered_key(stream_schema: Mapping[str, Any] | None) -> str | None:
         return key
     match = _DESCRIBED_KEY.search(str(stream_schema.get("description") or ""))
     return match.group(1) if match else None
+
+
+def discovered_owner(stream_schema: Mapping[str, Any] | None) -> int | None:
+    """The MID of the unit owning the data extension a catalog's stream was discovered for; None when the catalog
+    predates the keyword or discovery did not know the owner."""
+    owner = (stream_schema or {}).get(OWNER_KEYWORD)
+    return owner if isinstance(owner, int) and not isinstance(owner, bool) else None
 
 
 def table_field(raw: Mapping[str, Any]) -> DataExtensionField:
@@ -256,43 +339,45 @@ def _positive_int(value: Any, *, allow_zero: bool = False) -> int | None:
 
 
 def build_tables(
-    data_extensions: Iterable[Mapping[str, Any]], fields: Mapping[str, list[dict]]
+    data_extensions: Iterable[Mapping[str, Any]], fields: Mapping[str, list[dict]], home: int | None = None
 ) -> list[DataExtensionTable]:
-    """Tables from DataExtension results and fields by data extension key (ordinal order), sorted by stream name.
+    """Tables from one unit's DataExtension results and fields by data extension key (ordinal order), sorted by
+    stream name, each named by `unit_stream_name` (its owner's Client.ID against the `home` unit).
 
-    Tables without fields are kept (their streams are not offered, see `data_extension_streams`). Two keys that
-    would share a stream name (keys differing only in case, which SFMC does not allow, or a digest collision)
-    get no table at all, with a warning: a name must never stand for two data extensions. Nor does a key listed
-    for two data extensions (different ObjectIDs: business units of a query_all_accounts listing)."""
-    by_key: dict[str, Mapping[str, Any]] = {}
-    shared_keys: set[str] = set()
+    A unit lists its own data extensions and the parent's shared ones, so one key can stand for two data
+    extensions of different owners (a child's own one and the parent's shared one): each gets its own table, but
+    as DataExtensionField results name their data extension by key only, their fields cannot be told apart here
+    (`fields_known` false; `_tables_of_every_unit` takes such a table from a listing that can tell).
+
+    Tables without fields are kept (their streams are not offered, see `data_extension_streams`). Two data
+    extensions that would share a stream name (keys differing only in case with one owner, which SFMC does not
+    allow, two of one key whose owner is not listed, or a digest collision) get no table at all, with a warning:
+    a name must never stand for two data extensions."""
+    owners_of_key: dict[str, set[int | None]] = {}
+    listed: list[tuple[str, Mapping[str, Any]]] = []
     for raw in data_extensions:
         if not raw.get("CustomerKey"):
             continue
         key = str(raw["CustomerKey"])
-        seen = by_key.setdefault(key, raw)
-        if seen.get("ObjectID") != raw.get("ObjectID"):
-            shared_keys.add(key)
-    for key in sorted(shared_keys):
-        # Keys are unique within a business unit only: a listing across units (query_all_accounts) can hold two
-        # data extensions with one key, whose fields are listed under that key together.
-        del by_key[key]
-        logger.warning(
-            f"Several data extensions have the external key '{key}' (in different business units); none of them "
-            "is offered. Read them with one business unit's account_id and query_all_accounts off."
-        )
+        listed.append((key, raw))
+        owners_of_key.setdefault(key.casefold(), set()).add(_owner(raw))
     tables: dict[str, DataExtensionTable] = {}
+    object_ids: dict[str, Any] = {}
     clashing: set[str] = set()
-    for key, raw in by_key.items():
+    for key, raw in listed:
+        owner = _owner(raw)
         table = DataExtensionTable(
             key=key,
             name=str(raw.get("Name") or key),
-            stream_name=stream_name_for(key),
-            fields=tuple(table_field(field) for field in fields.get(key, []) if field.get("Name")),
-            owner=_owner(raw),
+            stream_name=unit_stream_name(key, owner, home),
+            fields=columns(table_field(field) for field in fields.get(key, []) if field.get("Name")),
+            owner=owner,
+            fields_known=len(owners_of_key[key.casefold()]) == 1,
         )
         other = tables.setdefault(table.stream_name, table)
-        if other is not table:
+        if other is table:
+            object_ids[table.stream_name] = raw.get("ObjectID")
+        elif object_ids[table.stream_name] != raw.get("ObjectID") and table.stream_name not in clashing:
             clashing.add(table.stream_name)
             logger.warning(
                 f"Data extensions with external keys '{other.key}' and '{key}' would both be stream "
@@ -323,6 +408,10 @@ class DataExtensionRowsStream(SoapStream):
             cursor=cursor or table.default_cursor or next(iter(table.date_fields), None),
         )
         super().__init__(context, spec)
+        # Records use each field's column (`columns`); Marketing Cloud knows it by its own name.
+        self._source_names = {field.name: field.source_name for field in table.fields if field.sfmc_name}
+        self._columns = {source: name for name, source in self._source_names.items()}
+        self.properties = list(dict.fromkeys(self._source_names.get(name, name) for name in self.properties))
         self._pending_bad_values: list[tuple[str, Any]] = []
 
     @property
@@ -365,7 +454,8 @@ class DataExtensionRowsStream(SoapStream):
             return None
         if parse_window_bound(stream_slice[WINDOW_START]) <= _BEGINNING:
             return None
-        return SimpleFilter(self.spec.cursor, "greaterThanOrEqual", (stream_slice[WINDOW_START],), dates=True)
+        cursor = self._source_names.get(self.spec.cursor, self.spec.cursor)
+        return SimpleFilter(cursor, "greaterThanOrEqual", (stream_slice[WINDOW_START],), dates=True)
 
     def marked(self, record: Mapping[str, Any], mid: int | None) -> Mapping[str, Any] | None:
         """A row carries its data extension's owner's MID: a child reading the parent's shared data extension
@@ -375,6 +465,8 @@ class DataExtensionRowsStream(SoapStream):
     def records_of(self, results: list[dict]) -> Iterator[Mapping[str, Any]]:
         for raw in results:
             values = raw.get("Properties") or {}
+            if self._columns:
+                values = {self._columns.get(name, name): value for name, value in values.items()}
             record = self.typed(values)
             if self._pending_bad_values:
                 self._log_bad_values(values)
@@ -479,9 +571,10 @@ def catalog_facade(stream: DataExtensionRowsStream, facade: StreamFacade) -> Str
 
 
 # -- assembly -----------------------------------------------------------------------------------------------------
-def data_extension_tables(context: SyncContext) -> list[DataExtensionTable]:
-    """The data extensions the account can see that the config selects (data_extension_selection), memoized
-    per sync. Folder paths are listed (one more paged retrieve, of DataFolder) only when a folder pattern is set."""
+def data_extension_tables(context: SyncContext, home: int | None = None) -> list[DataExtensionTable]:
+    """The data extensions the current unit's token can see that the config selects (data_extension_selection),
+    named against the `home` unit (`unit_stream_name`), memoized per sync and unit. Folder paths are listed (one
+    more paged retrieve, of DataFolder) only when a folder pattern is set."""
 
     def fetch() -> list[DataExtensionTable]:
         config = context.config
@@ -519,9 +612,9 @@ def data_extension_tables(context: SyncContext) -> list[DataExtensionTable]:
                 "lists: check data_extensions, data_extensions_include/exclude (names or external keys) and "
                 "data_extension_folders_include/exclude (folder paths such as 'Data Extensions/Sales')."
             )
-        return build_tables(selected, data_extension_fields(lister))
+        return build_tables(selected, data_extension_fields(lister), home)
 
-    return context.memo("data_extension_tables", fetch)
+    return context.memo(f"data_extension_tables:{home}", fetch)
 
 
 def data_extension_streams(
@@ -556,30 +649,33 @@ def data_extension_streams(
         if configured is not None and configured.sync_mode == SyncMode.incremental:
             cursor = _chosen_cursor(table, configured.cursor_field)
         streams.append(DataExtensionRowsStream(context, table, cursor))
-    by_key = {table.key.casefold(): table for table in tables}
     streams += [
-        UnreadableDataExtensionStream(context, name, _missing(chosen[name], by_key), keeps_state=True)
+        UnreadableDataExtensionStream(context, name, _missing(chosen[name], tables), keeps_state=True)
         for name in sorted(chosen)
     ]
     return streams
 
 
 def _tables_of_every_unit(context: SyncContext, *, reading: bool) -> list[DataExtensionTable]:
-    """The data extensions of every unit the sync reads, each once, sorted by stream name; each is read in its
-    owner's unit when that unit is read, else in the first unit that lists it (a child lists the parent's shared
-    data extensions). Every unit is listed: a unit's own data extensions are visible to its token only, so the
-    catalog does not depend on the order of `business_units`. One key owned by two units is not offered (its
-    stream name would stand for two data extensions).
+    """The data extensions of every unit the sync reads, each once, sorted by stream name, named by
+    `unit_stream_name` against the home unit. Every unit is listed with its own token (a unit's own data extensions
+    are visible to it alone), so the catalog does not depend on the order of `business_units`.
+
+    Each is read in its owner's unit when that unit is read, else in the first unit that lists it (a child lists
+    the parent's shared data extensions, and reads them by key when it has none of its own with that key). A
+    listing that holds two data extensions of one key (a child's own and the parent's shared) cannot tell their
+    fields apart, nor can that child read the shared one (its own key wins): such a table is taken from another
+    listing that holds it alone (its owner's), else it is not offered, with a warning naming the unit to add.
 
     Errors: a unit whose package cannot list data extensions (config_error) is skipped with a warning during
     discovery; when reading data extension streams, or on any other error, the error is raised."""
     units = context.units()
-    merged: dict[str, DataExtensionTable] = {}
-    clashing: set[str] = set()
+    home = home_mid(context)  # `unit_stream_name` leaves it out of names
+    merged: dict[tuple[int | None, str], DataExtensionTable] = {}
     for mid in units:
         try:
             with in_unit(mid):
-                tables = data_extension_tables(context)
+                tables = data_extension_tables(context, home)
         except AirbyteTracedException as error:
             if reading or error.failure_type != FailureType.config_error:
                 raise
@@ -588,22 +684,34 @@ def _tables_of_every_unit(context: SyncContext, *, reading: bool) -> list[DataEx
             continue
         for table in tables:
             unit = table.owner if table.owner in units else mid
-            seen = merged.setdefault(table.stream_name, replace(table, unit=unit))
-            if seen.owner != table.owner and table.stream_name not in clashing:
-                clashing.add(table.stream_name)
-                logger.warning(
-                    f"Business units {seen.owner} and {table.owner} both have a data extension with the external "
-                    f"key '{table.key}'; stream '{table.stream_name}' is not offered."
-                )
-    return sorted((t for name, t in merged.items() if name not in clashing), key=lambda t: t.stream_name)
+            candidate = replace(table, unit=unit)
+            seen = merged.get(table.identity)
+            # A listing that holds the key once knows its fields (and can read it).
+            if seen is None or (not seen.fields_known and table.fields_known):
+                merged[table.identity] = candidate
+    offered: dict[str, DataExtensionTable] = {}
+    for table in merged.values():
+        if not table.fields_known:
+            logger.warning(
+                f"Data extension '{table.name}' (external key '{table.key}', business unit {table.owner}) is not "
+                f"offered: business unit {table.unit} also lists another data extension with that key, so its "
+                f"fields and rows cannot be told apart there. Add business unit {table.owner} to business_units "
+                "(or use all_business_units) to read it."
+            )
+            continue
+        offered.setdefault(table.stream_name, table)
+    return sorted(offered.values(), key=lambda t: t.stream_name)
 
 
-def _missing(configured: ConfiguredAirbyteStream, by_key: Mapping[str, DataExtensionTable]) -> str:
+def _missing(configured: ConfiguredAirbyteStream, tables: Iterable[DataExtensionTable]) -> str:
     """Why a chosen stream has no table of its name: its data extension now has another stream name (catalogs
-    discovered by versions that named streams differently), or it is not listed at all."""
-    was = discovered_key(configured.stream.json_schema)
-    table = by_key.get(was.casefold()) if was is not None else None
-    if table is not None and table.fields:
+    discovered by versions that named streams differently, or before `account_id` changed), or it is not listed
+    at all. A catalog that does not say the owner matches a key owned by one unit only."""
+    was_key, was_owner = discovered_key(configured.stream.json_schema), discovered_owner(configured.stream.json_schema)
+    same_key = [t for t in tables if was_key is not None and t.key.casefold() == was_key.casefold() and t.fields]
+    now = [t for t in same_key if was_owner is None or t.owner == was_owner]
+    if len(now) == 1:
+        (table,) = now
         return (
             f"its data extension (external key '{table.key}') is now stream '{table.stream_name}'. Refresh the "
             "source schema, deselect this stream and select that one; nothing was read."
@@ -625,12 +733,17 @@ def _unreadable(table: DataExtensionTable, configured: ConfiguredAirbyteStream |
     """Why the table's stream cannot be offered or read as the catalog knows it; None when it can."""
     if configured is not None:
         was = discovered_key(configured.stream.json_schema)
-        # Keys are unique regardless of case in SFMC: a key whose case changed still names the same table.
-        if was is not None and was.casefold() != table.key.casefold():
+        was_owner = discovered_owner(configured.stream.json_schema)
+        # Keys are unique regardless of case in SFMC: a key whose case changed still names the same table. A
+        # catalog discovered before the owner was recorded is checked by key alone.
+        if (was is not None and was.casefold() != table.key.casefold()) or (
+            was_owner is not None and was_owner != table.owner
+        ):
             return _Problem(
-                f"it was discovered for the data extension with external key '{was}', but that name now belongs "
-                f"to the data extension with external key '{table.key}'. Refresh the source schema and select the "
-                "streams again; nothing was read.",
+                f"it was discovered for the data extension with external key '{was if was is not None else '?'}'"
+                f"{_of_unit(was_owner)}, but that name now belongs to the data extension with external key "
+                f"'{table.key}'{_of_unit(table.owner)}. Refresh the source schema and select the streams again; "
+                "nothing was read.",
                 keeps_state=False,
             )
     if not table.fields:
@@ -644,6 +757,10 @@ def _unreadable(table: DataExtensionTable, configured: ConfiguredAirbyteStream |
         reason = _cursor_problem(table, (configured.cursor_field or [None])[0])
         return None if reason is None else _Problem(reason, keeps_state=False)
     return None
+
+
+def _of_unit(owner: int | None) -> str:
+    return f" of business unit {owner}" if owner is not None else ""
 
 
 def _chosen_cursor(table: DataExtensionTable, cursor_field: list[str] | None) -> str | None:

@@ -112,7 +112,9 @@ class SourceSfmc(ConcurrentSourceAdapter):
         A JSON number too long for Python's int conversion (over 4,300 digits) would stop the CDK's reader with a
         traceback; it is read as infinity instead, which `parse_config` refuses naming its field."""
         try:
-            with open(config_path, encoding="utf-8") as file:
+            # utf-8-sig: a byte order mark, which Windows editors write, is skipped (RFC 8259 section 8.1 lets a
+            # parser ignore it); json.loads refuses it as "not valid JSON (line 1, column 1)".
+            with open(config_path, encoding="utf-8-sig") as file:
                 contents = file.read()
         except UnicodeDecodeError:
             raise AirbyteTracedException(
@@ -256,6 +258,17 @@ _STREAM_ERROR = re.compile(
 _UNIT = re.compile(r"business unit (?P<mid>[0-9]+)")
 
 
+# What differs between two windows' failures for the same reason: their dates ("between 2025-01-01T00:00:00.000Z and
+# ...") and the span of the piece that failed ("a piece of 42 minutes 11 seconds").
+_WINDOW_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9:.]+(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?")
+_SPAN = re.compile(r"[0-9]+ (?:day|hour|minute|second)s?(?: [0-9]+ (?:day|hour|minute|second)s?)*")
+
+
+def _reason_kind(reason: str) -> str:
+    """A reason without its window's dates and spans: two windows that failed alike give the same kind."""
+    return _SPAN.sub("<span>", _WINDOW_DATE.sub("<date>", reason))
+
+
 class FailedStreams:
     """The sync's failed streams, for its closing error: each reason once, with the streams that failed for it
     (a stream once per reason, however many windows failed with it).
@@ -263,11 +276,12 @@ class FailedStreams:
     The CDK closes a sync in which streams failed with one line per failed partition, each the `repr()` of its
     exception (`generate_failed_streams_error_message`: "campaigns: TokenError(None)", repeated for every window, a
     thousand characters for one unit the package cannot read). The streams' own error traces, already emitted, say
-    what is wrong in words; the summary is made from them."""
+    what is wrong in words; the summary is made from them. Reasons that differ only in their window's dates and
+    spans (a timeout "between A and B" in each window) are one reason, shown as the first window gave it."""
 
     def __init__(self) -> None:
-        # stream -> (where, reason) -> how many partitions failed so
-        self._reasons: dict[str, dict[tuple[str, str], int]] = {}
+        # stream -> (where, kind of reason) -> [the first window's reason, how many partitions failed so]
+        self._reasons: dict[str, dict[tuple[str, str], list[Any]]] = {}
 
     def add(self, error: AirbyteErrorTraceMessage) -> None:
         if error.stream_descriptor is None or not error.message:
@@ -279,20 +293,22 @@ class FailedStreams:
         # The unit, when the reason itself does not say which; never the window (one line for all of them).
         where = f", business unit {unit['mid']}" if unit and f"business unit {unit['mid']}" not in reason else ""
         reasons = self._reasons.setdefault(stream, {})
-        reasons[(where, reason)] = reasons.get((where, reason), 0) + 1
+        seen = reasons.setdefault((where, _reason_kind(reason)), [reason, 0, False])
+        seen[1] += 1
+        seen[2] = seen[2] or reason != seen[0]
 
     def summary(self) -> str | None:
-        """e.g. "During the sync, 2 streams did not sync successfully: campaigns, sent_events (9 windows): <reason>",
+        """e.g. "During the sync, 2 streams did not sync successfully. campaigns, sent_events (9 windows): <reason>",
         streams that failed for the same reason sharing it; None when no stream failed."""
         if not self._reasons:
             return None
-        by_reason: dict[str, list[str]] = {}
+        by_reason: dict[str, tuple[str, list[str]]] = {}
         for stream, reasons in self._reasons.items():
-            for (where, reason), count in reasons.items():
-                label = f"{stream}{where}{f' ({count} windows)' if count > 1 else ''}"
-                by_reason.setdefault(reason, []).append(label)
+            for (where, kind), (reason, count, varied) in reasons.items():
+                windows = f" ({count} windows{', the first' if varied else ''})" if count > 1 else ""
+                by_reason.setdefault(kind, (reason, []))[1].append(f"{stream}{where}{windows}")
         count = len(self._reasons)
-        parts = [f"{', '.join(labels)}: {reason}" for reason, labels in by_reason.items()]
+        parts = [f"{', '.join(labels)}: {reason}" for reason, labels in by_reason.values()]
         return f"During the sync, {count} stream{'s' if count > 1 else ''} did not sync successfully. " + " | ".join(
             parts
         )

@@ -38,6 +38,7 @@ from airbyte_cdk.utils.datetime_helpers import AirbyteDateTime
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.business_units import MID, current_mid
+from source_sfmc.masking import mask
 from source_sfmc.stream_base import WINDOW_END, WINDOW_START, SfmcStream, parse_window_bound, utc_now
 
 logger = logging.getLogger("airbyte")
@@ -218,7 +219,8 @@ def _window_end(window: Any) -> datetime | None:
 
 
 def _shown(value: Any) -> str:
-    text = repr(value)
+    # Secrets are masked before the text is cut: a secret cut in two is no longer masked by the log's filter.
+    text = mask(repr(value))
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -233,7 +235,9 @@ def read_input_state(state_path: str) -> list[AirbyteStateMessage]:
     if not state_path:
         return []
     try:
-        with open(state_path, encoding="utf-8") as file:
+        # utf-8-sig: a byte order mark, which Windows editors write, is skipped (RFC 8259 section 8.1 lets a
+        # parser ignore it); json.loads refuses it as "not valid JSON (line 1, column 1)".
+        with open(state_path, encoding="utf-8-sig") as file:
             raw = json.load(file)
     except (OSError, ValueError, RecursionError) as error:
         # RecursionError: JSON nested deeper than Python's parser goes (valid JSON, but no state this connector wrote).
@@ -259,10 +263,62 @@ def read_input_state(state_path: str) -> list[AirbyteStateMessage]:
             _restart_warning(names, f"is a {kind or 'malformed'} state message; this connector reads STREAM states")
             continue
         try:
-            messages.append(AirbyteStateMessageSerializer.load(item))
+            messages.append(AirbyteStateMessageSerializer.load(_within_depth(item, names)))
         except Exception:  # the serializer raises several types; none names more than "the state is malformed"
             _restart_warning(names, "is not a JSON object of cursor values")
     return messages
+
+
+# No state this connector writes is nested deeper than a handful of levels ({"business_units": {MID: {"slices":
+# [{...}]}}}); the CDK's state manager deep-copies each stream's state, which needs two stack frames a level and
+# ran out of stack (RecursionError, the whole sync stopped) for valid JSON a few hundred levels deep.
+MAX_STATE_DEPTH = 32
+
+
+def _within_depth(item: Any, names: list[str]) -> Any:
+    """The STREAM state message `item` with what is nested deeper than MAX_STATE_DEPTH dropped, with a warning: a
+    business unit's entry under `business_units` (that unit restarts from start_date), else the stream's whole
+    state (the stream restarts)."""
+    stream = item.get("stream")
+    state = stream.get("stream_state") if isinstance(stream, Mapping) else None
+    if not _deeper_than(state, MAX_STATE_DEPTH):
+        return item
+    who = ", ".join(f"'{name}'" for name in names) or "(no stream named)"
+    by_unit = state.get(UNITS_KEY) if isinstance(state, Mapping) else None
+    siblings = {k: v for k, v in state.items() if k != UNITS_KEY} if isinstance(state, Mapping) else {}
+    if isinstance(by_unit, Mapping) and not _deeper_than(siblings, MAX_STATE_DEPTH):
+        kept = {key: value for key, value in by_unit.items() if not _deeper_than(value, MAX_STATE_DEPTH - 2)}
+        dropped = [key for key in by_unit if key not in kept]
+        for key in dropped[:MAX_DROPPED_WARNINGS]:
+            logger.warning(
+                f"Stream {who}: its input state for business unit {_shown(key)} is nested deeper than any state "
+                "this connector writes. It is dropped: that unit restarts from start_date when it is read."
+            )
+        if len(dropped) > MAX_DROPPED_WARNINGS:
+            logger.warning(
+                f"Stream {who}: {len(dropped) - MAX_DROPPED_WARNINGS} more business units of its input state are "
+                "nested too deeply and dropped; they are not listed."
+            )
+        return {**item, "stream": {**stream, "stream_state": {**state, UNITS_KEY: kept}}}
+    _restart_warning(names, f"is nested deeper than any state this connector writes (over {MAX_STATE_DEPTH} levels)")
+    return {**item, "stream": {**stream, "stream_state": {}}}
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether JSON `value` nests objects and lists more than `limit` levels deep (iterative: any depth is safe)."""
+    pending = [(value, 1)]
+    while pending:
+        current, depth = pending.pop()
+        if isinstance(current, Mapping):
+            children: Iterable[Any] = current.values()
+        elif isinstance(current, list):
+            children = current
+        else:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _stream_names_in(item: Any) -> list[str]:
@@ -288,6 +344,8 @@ def _restart_warning(stream_names: list[str], problem: str) -> None:
 
 
 UNITS_KEY = "business_units"
+# MIDs named in the one line per stream about saved units not read this sync; the rest are counted.
+MAX_LISTED_UNITS = 20
 
 
 class UnitCursors(Cursor):
@@ -385,11 +443,26 @@ class UnitCursors(Cursor):
                 return
             self._unread_noted = True
             read = {str(mid) for mid in self._stream.units()}
-            kept = sorted((key for key in self._saved if key not in read), key=int)
+            saved = dict(self._saved)
+            if self._legacy is not None:
+                # A state saved before business units is the home unit's: it is written back under the home unit's
+                # MID (its cursor replaces it once it checkpoints), so a sync that does not read the home unit, or
+                # fails in it before its first checkpoint, does not lose it.
+                home = str(self._home_mid())
+                problem = _state_problem(
+                    self._legacy, self._stream.cursor_field_name or "", IsoStateConverter(), utc_now()
+                )
+                if home not in self._states and problem is None:
+                    self._states[home] = saved[home] = dict(self._legacy)
+            kept = sorted((key for key in saved if key not in read), key=int)
         if kept:
+            listed = ", ".join(kept[:MAX_LISTED_UNITS]) + (
+                f" and {len(kept) - MAX_LISTED_UNITS} more" if len(kept) > MAX_LISTED_UNITS else ""
+            )
             logger.info(
-                f"Stream '{self._stream.name}': the input state holds cursors of business units this sync does not "
-                f"read ({', '.join(kept)}); they are kept unchanged, so each resumes where it stopped if read again."
+                f"Stream '{self._stream.name}': the input state holds cursors of {len(kept)} business unit"
+                f"{'s' if len(kept) > 1 else ''} this sync does not read ({listed}); they are kept unchanged, so each "
+                "resumes where it stopped if read again."
             )
 
     def observe(self, record: Record) -> None:
@@ -414,19 +487,26 @@ class UnitCursors(Cursor):
         return self.for_unit(self._unit_of(record.associated_slice)).should_be_synced(record)
 
 
+# Warnings per stream about dropped entries of `business_units`, each naming its key; the rest are counted in one
+# more line. A state file with thousands of junk entries logged a line for each, in every stream.
+MAX_DROPPED_WARNINGS = 10
+
+
 def usable_unit_states(stream: SfmcStream, by_unit: Mapping[Any, Any]) -> dict[str, dict[str, Any]]:
     """The entries of `{"business_units": {MID: state}}` a sync can resume from, keyed by MID as text.
 
-    Dropped, each with a warning naming the stream and the key: a key that is not a MID as this connector writes
-    them (digits of a positive 31-bit integer, no sign, no padding), and a value that is not a usable state (not an
-    object, a cursor that is not a date or is later than now: the rules of `trusted_stream_state`). A dropped unit
-    restarts from start_date when it is read; nothing dropped is written back."""
+    Dropped, each with a warning naming the stream and the key (the first MAX_DROPPED_WARNINGS of a stream; then one
+    line with how many more): a key that is not a MID as this connector writes them (digits of a positive 31-bit
+    integer, no sign, no padding), and a value that is not a usable state (not an object, a cursor that is not a
+    date or is later than now: the rules of `trusted_stream_state`). A dropped unit restarts from start_date when it
+    is read; nothing dropped is written back."""
     converter = IsoStateConverter()
     now = utc_now()
     usable: dict[str, dict[str, Any]] = {}
+    dropped: list[str] = []
     for key, value in by_unit.items():
         if not _is_mid_key(key):
-            logger.warning(
+            dropped.append(
                 f"Stream '{stream.name}': its input state has an entry {_shown(key)} under '{UNITS_KEY}', which is "
                 "not the MID of a business unit. It is dropped."
             )
@@ -436,12 +516,19 @@ def usable_unit_states(stream: SfmcStream, by_unit: Mapping[Any, Any]) -> dict[s
         else:
             problem = _state_problem(value, stream.cursor_field_name or "", converter, now) if value else None
         if problem is not None:
-            logger.warning(
+            dropped.append(
                 f"Stream '{stream.name}': its input state for business unit {key} {problem}. It is dropped: that "
                 "unit restarts from start_date when it is read."
             )
             continue
         usable[key] = dict(value)
+    for warning in dropped[:MAX_DROPPED_WARNINGS]:
+        logger.warning(warning)
+    if len(dropped) > MAX_DROPPED_WARNINGS:
+        logger.warning(
+            f"Stream '{stream.name}': {len(dropped) - MAX_DROPPED_WARNINGS} more entries under '{UNITS_KEY}' of its "
+            "input state are dropped for the same reasons (not a MID, or not a usable state); they are not listed."
+        )
     return usable
 
 

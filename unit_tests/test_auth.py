@@ -141,6 +141,26 @@ def test_token_server_errors_are_retried(requests_mock, authenticator, monkeypat
     assert authenticator.get_access_token() == "tok-9"
 
 
+@pytest.mark.parametrize("broken", [requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError])
+def test_a_token_answer_broken_in_transit_is_retried_like_a_server_fault(
+    requests_mock, authenticator, monkeypatch, broken
+):
+    monkeypatch.setattr("source_sfmc.auth.time.sleep", lambda seconds: None)
+    requests_mock.post(TOKEN_URL, [{"exc": broken}, {"json": token_answer("tok-9")}])
+    assert authenticator.get_access_token() == "tok-9"
+
+
+def test_a_token_answer_broken_in_transit_every_time_is_a_transient_error_in_words(
+    requests_mock, authenticator, monkeypatch
+):
+    monkeypatch.setattr("source_sfmc.auth.time.sleep", lambda seconds: None)
+    requests_mock.post(TOKEN_URL, exc=requests.exceptions.ChunkedEncodingError)
+    with pytest.raises(TokenError) as raised:
+        authenticator.get_access_token()
+    assert raised.value.failure_type == FailureType.transient_error
+    assert "incomplete or could not be decoded" in raised.value.message and "Error" not in raised.value.message
+
+
 # -- the token endpoint's rate limit follows the one error policy --------------------------------------------------
 class FakeClock:
     """time.monotonic and time.sleep for the token request: sleeping advances the clock, and is recorded."""
@@ -341,3 +361,29 @@ def test_a_token_outside_the_bearer_token_alphabet_is_refused_without_being_quot
 def test_a_bearer_token_of_rfc_6750_characters_is_accepted(requests_mock, token):
     requests_mock.post(TOKEN_URL, json=token_answer(token))
     assert SfmcAuthenticator(a_config()).get_access_token() == token
+
+
+def _unit_authenticator():
+    return SfmcAuthenticator(a_config(business_units=["7281234", "7294501"], account_id="7281234"), account_id=7294501)
+
+
+@pytest.mark.parametrize("error", [{"code": 7}, ["denied"], 401, None])
+def test_a_units_refusal_whose_error_is_not_text_is_still_a_refusal_naming_the_unit(requests_mock, error):
+    requests_mock.post(TOKEN_URL, status_code=401, json={"error": error, "error_description": {"x": 1}})
+    with pytest.raises(TokenError) as raised:
+        _unit_authenticator().get_access_token()
+    assert raised.value.failure_type == FailureType.config_error
+    assert "refused a token for business unit 7294501 (HTTP 401)" in raised.value.message
+
+
+def test_a_refusals_error_text_is_quoted_short_and_never_with_part_of_the_secret(requests_mock):
+    secret = "a-secret-of-enough-length-0123456789"
+    authenticator = SfmcAuthenticator(
+        a_config(client_secret=secret, business_units=["7281234", "7294501"], account_id="7281234"),
+        account_id=7294501,
+    )
+    requests_mock.post(TOKEN_URL, status_code=401, json={"error": "x" * 100 + secret + "y" * 5000})
+    with pytest.raises(TokenError) as raised:
+        authenticator.get_access_token()
+    assert len(raised.value.message) < 400
+    assert secret[:8] not in raised.value.message

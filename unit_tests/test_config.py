@@ -304,6 +304,16 @@ def test_a_json_number_too_long_for_python_is_read_and_refused_naming_its_field(
     assert_config_error("window_days", window_days=config["window_days"])
 
 
+def test_a_config_file_saved_with_a_byte_order_mark_is_read(tmp_path):
+    # RFC 8259 section 8.1: a parser may ignore a BOM; Windows editors write one. It was "not valid JSON (line 1,
+    # column 1)" for a file that is valid JSON.
+    from source_sfmc.source import SourceSfmc
+
+    path = tmp_path / "config.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(a_config()).encode())
+    assert SourceSfmc.read_config(str(path)) == a_config()
+
+
 @pytest.mark.parametrize(
     "contents", ["{not json", "[1, 2]", '"text"', "", '{"client_id": ' + "[" * 100_000 + "]" * 100_000 + "}"]
 )
@@ -370,6 +380,13 @@ def test_account_id_inside_business_units_is_accepted():
 
 def test_all_business_units_with_a_list_is_a_config_error():
     assert_config_error("all_business_units", all_business_units=True, business_units=["7281234"])
+
+
+@pytest.mark.parametrize("blank", [[], [""], ["", "  "]])
+def test_all_business_units_with_a_list_of_blank_items_is_accepted_as_with_an_empty_list(blank):
+    # A blank item is skipped everywhere else (a form's empty row), so the list names no unit to conflict with.
+    config = parse(all_business_units=True, business_units=blank)
+    assert (config.all_business_units, config.business_units) == (True, ())
 
 
 @pytest.mark.parametrize("value", ["yes", 1, 0, "false"])
@@ -447,3 +464,13 @@ def test_the_spec_the_docs_and_the_readme_state_the_default_request_timeout():
 def test_a_null_boolean_means_not_set(field):
     config = parse(**{field: None})
     assert config.all_business_units is False
+
+
+def test_a_refused_value_quoting_a_secret_never_shows_part_of_it_when_cut_short():
+    from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
+
+    secret = "config-secret-0123456789abcdef"
+    add_to_secrets(secret)
+    with pytest.raises(ConfigError) as raised:
+        parse(subdomain="s" * 70 + secret)  # the message quotes the value cut to 80 characters
+    assert secret[:6] not in raised.value.message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,15 +19,20 @@ from source_sfmc.business_units import UnitTokens
 from source_sfmc.coerce import build_coercer
 from source_sfmc.config import parse_config
 from source_sfmc.data_extensions import (
+    OWNER_KEYWORD,
     DataExtensionField,
     DataExtensionRowsStream,
     DataExtensionTable,
     _chosen_cursor,
     build_tables,
+    columns,
     data_extension_streams,
+    discovered_key,
+    discovered_owner,
     field_schema,
     json_schema,
     stream_name_for,
+    unit_stream_name,
 )
 from source_sfmc.errors import PARSED_ATTRIBUTE
 from source_sfmc.soap.parse import RetrievePage, parse_retrieve
@@ -152,6 +158,57 @@ def test_a_stream_name_depends_on_its_own_key_alone(keys: list[str], data: st.Da
 def test_keys_that_differ_other_than_by_case_have_different_stream_names(first: str, second: str) -> None:
     if first.lower() != second.lower():
         assert stream_name_for(first) != stream_name_for(second)
+
+
+_MIDS = st.integers(min_value=1, max_value=10**12)
+
+
+def test_a_data_extension_of_the_home_unit_or_of_an_unknown_owner_keeps_its_one_unit_name() -> None:
+    assert unit_stream_name("CUSTOMERS_MASTER", 7281234, 7281234) == "data_extension__customers_master"
+    assert unit_stream_name("Newsletter.DE", None, 7281234) == stream_name_for("Newsletter.DE")
+
+
+def test_a_data_extension_of_another_unit_is_named_with_its_owners_mid() -> None:
+    assert unit_stream_name("CUSTOMERS_MASTER", 7294501, 7281234) == "data_extension__7294501__customers_master"
+    assert unit_stream_name("顧客マスタ", 7294501, 7281234) == "data_extension__7294501__顧客マスタ_db0e2e70"
+
+
+@given(_KEYS)
+def test_a_one_unit_name_never_has_a_double_underscore_after_the_prefix(key: str) -> None:
+    assert "__" not in stream_name_for(key)[len("data_extension__") :]
+
+
+@given(_KEYS, _MIDS, _MIDS)
+def test_an_owner_qualified_name_gives_back_its_owner_and_its_one_unit_name(key: str, owner: int, home: int) -> None:
+    name = unit_stream_name(key, owner, home)
+    if owner == home:
+        assert name == stream_name_for(key)
+        return
+    mid, _, rest = name[len("data_extension__") :].partition("__")
+    assert (int(mid), "data_extension__" + rest) == (owner, stream_name_for(key))
+
+
+@given(_KEYS, _KEYS, st.one_of(st.none(), _MIDS), st.one_of(st.none(), _MIDS), _MIDS)
+def test_data_extensions_of_different_owners_or_keys_never_share_a_name(
+    first: str, second: str, first_owner: int | None, second_owner: int | None, home: int
+) -> None:
+    def identity(key: str, owner: int | None) -> tuple[int | None, str]:
+        return (None if owner in (None, home) else owner, key.lower())
+
+    if identity(first, first_owner) != identity(second, second_owner):
+        assert unit_stream_name(first, first_owner, home) != unit_stream_name(second, second_owner, home)
+
+
+@given(st.lists(st.tuples(_KEYS, _MIDS), min_size=1, max_size=6), st.lists(st.tuples(_KEYS, _MIDS), max_size=6), _MIDS)
+def test_a_data_extension_created_later_in_any_unit_renames_no_stream(
+    before: list[tuple[str, int]], later: list[tuple[str, int]], home: int
+) -> None:
+    def names(listing: list[tuple[str, int]]) -> dict[tuple[int, str], str]:
+        raws = [{"CustomerKey": k, "ObjectID": f"{o}/{k}", "Client": {"ID": str(o)}} for k, o in listing]
+        return {(t.owner, t.key): t.stream_name for t in build_tables(raws, {}, home)}
+
+    first, second = names(before), names(before + later)
+    assert all(second.get(identity, name) == name for identity, name in first.items())
 
 
 @pytest.mark.parametrize(
@@ -354,6 +411,60 @@ def test_a_value_that_does_not_convert_is_null_and_logged_once_per_field_with_th
     assert "'Orders'" in warnings[0] and "'Amount'" in warnings[0] and "'OrderId': '1'" in warnings[0]
 
 
+def merchants_stream() -> DataExtensionRowsStream:
+    config = parse_config(
+        {"client_id": "a-client-id-01", "client_secret": "a-secret-45", "subdomain": "http://127.0.0.1:9"}
+    )
+    context = SyncContext(config=config, authenticator=UnitTokens(config))  # never asked for a token here
+    listing = [{"CustomerKey": "merchants", "Name": "Merchants", "Client": {"ID": "7"}}]
+    fields = {"merchants": [{"Name": "MID", "IsPrimaryKey": "true"}, {"Name": "Seen", "FieldType": "Date"}]}
+    (merchants,) = build_tables(listing, fields, home=7)
+    return DataExtensionRowsStream(context, merchants, cursor="Seen")
+
+
+@pytest.mark.parametrize("name", ["mid", "MID", "Mid", "_CustomObjectKey", "_customobjectkey"])
+def test_a_field_named_like_a_column_every_row_has_becomes_a_renamed_column(name: str) -> None:
+    (column, other) = columns([field(name), field("Other")])
+    assert (column.name, column.source_name, other.name) == (f"de_{name}", name, "Other")
+
+
+def test_a_renamed_column_collides_with_no_other_field_of_its_data_extension() -> None:
+    assert [f.name for f in columns([field("MID"), field("DE_MID"), field("de_MID_")])] == [
+        "de_MID__",
+        "DE_MID",
+        "de_MID_",
+    ]
+
+
+@given(st.lists(st.text(min_size=1, max_size=8, alphabet="miMIdD_e"), max_size=6, unique_by=str.casefold))
+def test_columns_are_distinct_regardless_of_case_and_never_a_rows_own_column(names: list[str]) -> None:
+    emitted = [f.name.casefold() for f in columns(field(name) for name in names)]
+    assert len(set(emitted)) == len(emitted)
+    assert not {"mid", "_customobjectkey"} & set(emitted)
+
+
+def test_a_field_named_mid_keeps_its_values_beside_the_units_mid_in_schema_records_key_and_cursor() -> None:
+    stream = merchants_stream()
+    properties = stream.get_json_schema()["properties"]
+    assert properties["mid"]["type"] == "integer" and "'MID'" in properties["de_MID"]["description"]
+    assert stream.primary_key == ["mid", "de_MID"] and stream.cursor_field == "Seen"
+    assert "MID" in stream.properties and "de_MID" not in stream.properties
+    (row,) = rows_of(stream, {"MID": "m-42", "Seen": "1/2/2025 3:04:05 AM"})
+    assert stream.marked(row, 7) == {"de_MID": "m-42", "Seen": "2025-01-02T09:04:05.000000+00:00", "mid": 7}
+
+
+def test_the_cursor_filter_names_a_renamed_field_as_marketing_cloud_does() -> None:
+    config = parse_config(
+        {"client_id": "a-client-id-01", "client_secret": "a-secret-45", "subdomain": "http://127.0.0.1:9"}
+    )
+    context = SyncContext(config=config, authenticator=UnitTokens(config))
+    listing = [{"CustomerKey": "visits", "Client": {"ID": "7"}}]
+    (visits,) = build_tables(listing, {"visits": [{"Name": "Mid", "FieldType": "Date"}]}, home=7)
+    stream = DataExtensionRowsStream(context, visits, cursor="de_Mid")
+    found = stream.slice_filter({"window_start": "2025-01-01T00:00:00Z", "window_end": "2025-02-01T00:00:00Z"})
+    assert found is not None and found.property == "Mid"
+
+
 def test_a_data_extension_deleted_after_discovery_fails_with_a_clear_message() -> None:
     page = RetrievePage(
         "Error: Unable to find a handler for object type: DataExtensionObject[orders]. Object types are "
@@ -438,7 +549,9 @@ def context_listing(*tables: DataExtensionTable) -> SyncContext:
         }
     )
     context = SyncContext(config=config, authenticator=UnitTokens(config))
-    context._memo["7281234:data_extension_tables"] = list(tables)  # what discovery listed in business unit 7281234
+    context._memo["7281234:data_extension_tables:7281234"] = list(
+        tables
+    )  # what discovery listed in business unit 7281234
     return context
 
 
@@ -490,6 +603,31 @@ def test_a_stream_whose_name_now_belongs_to_another_key_fails_and_names_both_key
     (stream,) = data_extension_streams(context_listing(newsletter), catalog)
     message = read_error(stream).message or ""
     assert "'Newsletter.DE'" in message and "'Newsletter_DE'" in message
+
+
+def test_a_stream_discovered_for_another_units_data_extension_of_the_same_key_fails_naming_both_units() -> None:
+    # Discovered with account_id 7294501 (its own 'customers'); account_id is now 7281234, whose 'customers' the
+    # name now stands for.
+    was = replace(table(field("Email"), key="customers"), owner=7294501)
+    now = replace(table(field("Email"), key="customers"), owner=7281234)
+    catalog = catalog_of(("data_extension__customers", json_schema(was)))
+    (stream,) = data_extension_streams(context_listing(now), catalog)
+    message = read_error(stream).message or ""
+    assert "business unit 7294501" in message and "business unit 7281234" in message
+    assert "Refresh the source schema" in message
+
+
+def test_a_stream_discovered_before_owners_were_recorded_is_read_by_its_key() -> None:
+    now = replace(table(field("Email"), key="customers"), owner=7281234)
+    old_schema = {**json_schema(table(field("Email"), key="customers"))}
+    old_schema.pop(OWNER_KEYWORD, None)
+    (stream,) = data_extension_streams(context_listing(now), catalog_of(("data_extension__customers", old_schema)))
+    assert type(stream) is DataExtensionRowsStream
+
+
+def test_the_discovered_schema_records_the_owner_beside_the_key() -> None:
+    schema = json_schema(replace(table(key="customers"), owner=7294501))
+    assert (discovered_key(schema), discovered_owner(schema)) == ("customers", 7294501)
 
 
 def test_a_stream_whose_data_extension_is_gone_fails_with_a_clear_message() -> None:
@@ -559,21 +697,30 @@ def test_field_descriptions_with_odd_ordinal_max_length_and_scale_still_give_a_s
     assert properties["F1"]["type"] == ["null", "number"] and "x-sfmc-precision" not in properties["F1"]
 
 
-def test_two_data_extensions_sharing_a_key_in_different_business_units_get_no_stream(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    # With query_all_accounts the listing spans business units, where keys are unique only within each one; their
-    # fields arrive under the same key, merged, so neither table can be described or read as itself.
+def test_one_key_listed_for_two_owners_gives_a_table_each_named_by_owner_with_fields_not_known() -> None:
+    # A child lists its own data extension and the parent's shared one of the same key; their fields arrive
+    # under that key, merged, so neither table's fields are known from this listing.
     fields = {"News": [{"Name": "Email"}], "Orders": [{"Name": "Id"}]}
     listing = [
-        {"CustomerKey": "News", "ObjectID": "de-in-parent"},
-        {"CustomerKey": "News", "ObjectID": "de-in-child"},
-        {"CustomerKey": "Orders", "ObjectID": "orders"},
-        {"CustomerKey": "Orders", "ObjectID": "orders"},  # the same data extension listed twice
+        {"CustomerKey": "News", "ObjectID": "de-in-parent", "Client": {"ID": "1"}},
+        {"CustomerKey": "News", "ObjectID": "de-in-child", "Client": {"ID": "2"}},
+        {"CustomerKey": "Orders", "ObjectID": "orders", "Client": {"ID": "2"}},
+        {"CustomerKey": "Orders", "ObjectID": "orders", "Client": {"ID": "2"}},  # the same one listed twice
     ]
+    tables = build_tables(listing, fields, home=1)
+    assert [(t.stream_name, t.owner, t.fields_known) for t in tables] == [
+        ("data_extension__2__news", 2, False),
+        ("data_extension__2__orders", 2, True),
+        ("data_extension__news", 1, False),
+    ]
+
+
+def test_two_data_extensions_of_one_key_whose_owner_is_not_listed_get_no_stream(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    listing = [{"CustomerKey": "News", "ObjectID": "a"}, {"CustomerKey": "News", "ObjectID": "b"}]
     with caplog.at_level(logging.WARNING, logger="airbyte"):
-        tables = build_tables(listing, fields)
-    assert [t.key for t in tables] == ["Orders"]
+        assert build_tables(listing, {"News": [{"Name": "Email"}]}) == []
     assert any("'News'" in record.getMessage() for record in caplog.records)
 
 
@@ -594,12 +741,23 @@ def test_settings_that_select_none_of_the_listed_data_extensions_say_so(
 
 
 # -- data extensions of every business unit ------------------------------------------------------------------------
-def unit_tables(monkeypatch: pytest.MonkeyPatch, units: tuple[int, ...], by_unit: dict[int, list]) -> list:
-    """`_tables_of_every_unit` over units whose listings are `by_unit` (tables by the MID that lists them)."""
+def unit_tables(
+    monkeypatch: pytest.MonkeyPatch, units: tuple[int, ...], by_unit: dict[int, list], home: int | None = None
+) -> list:
+    """`_tables_of_every_unit` over units whose listings are `by_unit` (tables by the MID that lists them), the
+    home unit being `home` (the first unit when None)."""
     from source_sfmc import data_extensions
     from source_sfmc.business_units import current_mid
 
-    monkeypatch.setattr(data_extensions, "data_extension_tables", lambda context: by_unit[current_mid.get()])
+    home = units[0] if home is None else home
+    monkeypatch.setattr(
+        data_extensions,
+        "data_extension_tables",
+        lambda context, home: [
+            replace(t, stream_name=unit_stream_name(t.key, t.owner, home)) for t in by_unit[current_mid.get()]
+        ],
+    )
+    monkeypatch.setattr(data_extensions, "home_mid", lambda context: home)
     context = SimpleNamespace(units=lambda: units)
     return data_extensions._tables_of_every_unit(context, reading=False)
 
@@ -631,9 +789,47 @@ def test_a_shared_data_extension_whose_owner_is_not_read_is_read_in_the_first_un
     assert [(t.key, t.unit) for t in tables] == [("survey", 3)]
 
 
-def test_one_key_owned_by_two_units_is_not_offered(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_key_owned_by_two_units_gives_two_streams_each_read_in_its_owners_unit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     tables = unit_tables(monkeypatch, (1, 2), {1: [owned("orders", 1)], 2: [owned("orders", 2), owned("x", 2)]})
-    assert [t.key for t in tables] == ["x"]
+    assert [(t.stream_name, t.owner, t.unit) for t in tables] == [
+        ("data_extension__2__orders", 2, 2),
+        ("data_extension__2__x", 2, 2),
+        ("data_extension__orders", 1, 1),
+    ]
+
+
+def test_a_child_read_alone_names_its_own_data_extensions_plainly_and_the_parents_shared_ones_by_owner(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tables = unit_tables(monkeypatch, (2,), {2: [owned("orders", 2), owned("survey", 1)]})
+    assert [(t.stream_name, t.unit) for t in tables] == [
+        ("data_extension__1__survey", 2),
+        ("data_extension__orders", 2),
+    ]
+
+
+def test_a_data_extension_whose_fields_a_listing_cannot_tell_apart_is_taken_from_its_owners_listing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    merged = (field("Id"), field("Email"))
+    in_child = [replace(owned("news", 1), fields=merged, fields_known=False), owned("orders", 2)]
+    tables = unit_tables(monkeypatch, (2, 1), {2: in_child, 1: [owned("news", 1)]}, home=1)
+    assert [(t.stream_name, t.unit, t.fields) for t in tables] == [
+        ("data_extension__2__orders", 2, (field("Id"),)),
+        ("data_extension__news", 1, (field("Id"),)),
+    ]
+
+
+def test_a_data_extension_whose_fields_no_listing_can_tell_apart_is_not_offered_and_says_which_unit_to_add(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    in_child = [replace(owned("news", 1), fields_known=False), replace(owned("news", 2), fields_known=False)]
+    with caplog.at_level(logging.WARNING, logger="airbyte"):
+        tables = unit_tables(monkeypatch, (2,), {2: in_child})
+    assert tables == []
+    assert any("Add business unit 1" in record.getMessage() for record in caplog.records)
 
 
 def test_a_plain_key_that_spells_another_keys_digest_name_takes_the_digest_form() -> None:

@@ -252,3 +252,85 @@ def test_a_first_sync_without_a_start_date_reads_everything_in_one_window_despit
 
     assert window[WINDOW_START].startswith("0001-01-01")
     assert window[WINDOW_END] <= datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z"
+
+
+def _nested(depth):
+    value = {}
+    for _ in range(depth):
+        value = {"x": value}
+    return value
+
+
+def _state_file_of(tmp_path, stream_states):
+    path = tmp_path / "state.json"
+    path.write_text(
+        json.dumps(
+            [
+                {"type": "STREAM", "stream": {"stream_descriptor": {"name": name}, "stream_state": state}}
+                for name, state in stream_states.items()
+            ]
+        )
+    )
+    return str(path)
+
+
+def test_a_unit_state_nested_deeper_than_any_state_written_is_dropped_naming_stream_and_unit(tmp_path, caplog):
+    # Valid JSON that Python reads, but the CDK's state manager deep-copies each stream's state, which ran out of
+    # stack at a few hundred levels and stopped the whole sync with a RecursionError.
+    good = {"ModifiedDate": "2025-06-01T00:00:00.000Z"}
+    path = _state_file_of(
+        tmp_path,
+        {"emails": {"business_units": {"7281234": {**good, "junk": _nested(900)}, "7294501": good}}, "sends": good},
+    )
+    with caplog.at_level("WARNING", logger="airbyte"):
+        messages = read_input_state(path)
+    states = {message.stream.stream_descriptor.name: message.stream.stream_state for message in messages}
+    manager = ConnectorStateManager(messages)
+    assert manager.get_stream_state("emails", None) == {"business_units": {"7294501": good}}
+    assert manager.get_stream_state("sends", None) == good
+    assert set(states) == {"emails", "sends"}
+    warned = [r.getMessage() for r in caplog.records]
+    assert any("'emails'" in w and "7281234" in w and "nested" in w for w in warned), warned
+
+
+def test_a_stream_state_nested_deeper_than_any_state_written_restarts_that_stream_only(tmp_path, caplog):
+    good = {"ModifiedDate": "2025-06-01T00:00:00.000Z"}
+    path = _state_file_of(tmp_path, {"emails": {**good, "junk": [_nested(900)]}, "sends": good})
+    with caplog.at_level("WARNING", logger="airbyte"):
+        messages = read_input_state(path)
+    manager = ConnectorStateManager(messages)
+    assert manager.get_stream_state("emails", None) == {}
+    assert manager.get_stream_state("sends", None) == good
+    assert any("'emails'" in r.getMessage() and "start_date" in r.getMessage() for r in caplog.records)
+
+
+def test_a_state_file_saved_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "state.json"
+    state = [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "emails"}, "stream_state": {"a": 1}}}]
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(state).encode())
+    (message,) = read_input_state(str(path))
+    assert message.stream.stream_descriptor.name == "emails"
+
+
+def _nested_mixed(depth, leaf):
+    value = leaf
+    for level in range(depth):
+        value = {"x": value} if level % 2 else [value]
+    return value
+
+
+@settings(max_examples=40, deadline=None)
+@given(depth=st.integers(min_value=0, max_value=1500), in_unit=st.booleans())
+def test_any_nesting_depth_in_a_state_file_is_read_and_handed_to_the_cdk_without_raising(
+    tmp_path_factory, depth, in_unit
+):
+    good = {"ModifiedDate": "2025-06-01T00:00:00.000Z"}
+    junk = {**good, "junk": _nested_mixed(depth, 1)}
+    state = {"business_units": {"7281234": junk, "7294501": good}} if in_unit else junk
+    path = _state_file_of(tmp_path_factory.mktemp("state"), {"emails": state, "sends": good})
+    messages = read_input_state(path)
+    manager = ConnectorStateManager(messages)
+    assert manager.get_stream_state("sends", None) == good
+    kept = manager.get_stream_state("emails", None)  # the CDK's deep copy: must not run out of stack
+    if in_unit:
+        assert kept["business_units"]["7294501"] == good

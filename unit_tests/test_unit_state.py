@@ -3,12 +3,13 @@ not know starts from start_date, a state saved before business units is the home
 crashes the sync."""
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import InMemoryMessageRepository
 from airbyte_cdk.test.state_builder import StateBuilder
+from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -155,3 +156,81 @@ def test_any_per_unit_state_keeps_usable_mids_only_and_no_cursor_passes_now(by_u
             assert parse_window_bound(state["ModifiedDate"]) <= datetime.now(UTC)
     for key in set(out) - {str(HOME), str(CHILD)}:
         assert out[key] == by_unit[key]  # a unit not read is carried as it was
+
+
+@pytest.mark.parametrize(
+    ("saved", "instant"),
+    [
+        ("2025-05-01T05:00:00+05:00", "2025-05-01T00:00:00Z"),
+        ("2025-04-30T18:00:00-06:00", "2025-05-01T00:00:00Z"),
+        ("2025-05-01T00:00:00.000+00:00", "2025-05-01T00:00:00Z"),
+    ],
+)
+def test_a_unit_cursor_written_with_an_offset_resumes_from_that_instant(saved, instant):
+    # The CDK's ISO converter writes a date's wall-clock digits followed by "Z", whatever its offset: a cursor of
+    # 05:00+05:00 became a window starting at 05:00Z, five hours past the saved instant, and those hours were skipped.
+    cursors = cursors_from({UNITS_KEY: {str(HOME): {"ModifiedDate": saved}}})
+    assert first_window_start(cursors, HOME) == parse_window_bound(instant)
+
+
+def test_a_unit_cursor_of_exactly_now_resumes_from_now_without_a_warning(caplog):
+    now = datetime.now(UTC)
+    with caplog.at_level(logging.WARNING, logger="airbyte"):
+        cursors = cursors_from({UNITS_KEY: {str(HOME): {"ModifiedDate": now.isoformat()}}})
+        start = first_window_start(cursors, HOME)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert start is not None and abs(start - now) < timedelta(milliseconds=1)
+
+
+def test_thousands_of_junk_unit_entries_give_a_few_warnings_naming_keys_and_one_counting_the_rest(caplog):
+    junk = {f"junk{i}": {"ModifiedDate": SAVED} for i in range(3000)}
+    with caplog.at_level(logging.WARNING, logger="airbyte"):
+        cursors = cursors_from({UNITS_KEY: {**junk, str(CHILD): {"ModifiedDate": SAVED}}})
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) <= 11 and all("Stream 'emails'" in w for w in warned)
+    assert "'junk0'" in warned[0] and "2990 more entries" in warned[-1]
+    assert first_window_start(cursors, CHILD) == parse_window_bound(SAVED)
+
+
+def test_thousands_of_saved_units_not_read_are_counted_in_one_short_line(caplog):
+    saved = {str(1_000_000 + i): {"ModifiedDate": SAVED} for i in range(5000)}
+    cursors = cursors_from({UNITS_KEY: saved})
+    with caplog.at_level(logging.INFO, logger="airbyte"):
+        first_window_start(cursors, HOME)
+    (noted,) = [r.getMessage() for r in caplog.records if "does not read" in r.getMessage()]
+    assert "5000 business units" in noted and "1000000, 1000001" in noted and len(noted) < 600
+    assert len(cursors.state[UNITS_KEY]) == 5000  # every one is still kept
+
+
+def child_only_emails_stream():
+    config = parse_config(
+        {
+            "client_id": "a-client-id-long-enough",
+            "client_secret": "a-client-secret-long-enough",
+            "subdomain": "mc563885gzs27c5t9-63k636ttgm",
+            "start_date": "2025-01-01T00:00:00Z",
+            "business_units": [str(CHILD)],
+            "lookback_hours": 0,
+        }
+    )
+    context = SyncContext(config=config, authenticator=UnitTokens(config))
+    context.memo("home_mid", lambda: HOME, per_unit=False)  # the package's own unit (/v2/userinfo), not read
+    return next(stream for stream in soap_streams(context) if stream.name == "emails")
+
+
+def test_a_state_saved_before_business_units_is_kept_as_the_home_units_when_the_home_unit_is_not_read():
+    # The legacy cursor is the home unit's; a sync of other units only wrote {"business_units": {CHILD: ...}} and the
+    # home unit's cursor was gone: read again later, it restarted from start_date.
+    cursors = cursors_from({"ModifiedDate": SAVED}, stream=child_only_emails_stream())
+    assert first_window_start(cursors, CHILD) == START
+    assert cursors.state[UNITS_KEY][str(HOME)] == {"ModifiedDate": SAVED}
+
+
+def test_a_junk_key_quoting_a_secret_never_shows_part_of_it_when_cut_short(caplog):
+    secret = "state-secret-0123456789abcdef"
+    add_to_secrets(secret)
+    key = "k" * 40 + secret  # the warning quotes a key cut to 60 characters: the cut fell inside the secret
+    with caplog.at_level(logging.WARNING, logger="airbyte"):
+        cursors_from({UNITS_KEY: {key: {"ModifiedDate": SAVED}}})
+    warned = [r.getMessage() for r in caplog.records if "not the MID" in r.getMessage()]
+    assert warned and all(secret[:6] not in w for w in warned)

@@ -542,6 +542,7 @@ class _Handler(BaseHTTPRequestHandler):
                 token=token,
                 token_state=sandbox.tokens.state,
                 has_scope=sandbox.tokens.has_scope,
+                token_mid=sandbox.tokens.account_of(token),
             )
         request = rest.RestRequest(self.command, path, {name.lower(): value for name, value in pairs}, body)
         data = sandbox.rest_data_by_mid.get(sandbox.tokens.account_of(token) or MAIN_MID, sandbox.rest_data)

@@ -298,8 +298,11 @@ class SoapService:
         token: str | None,
         token_state: TokenState,
         has_scope: HasScope,
+        token_mid: int | None = None,
     ) -> Response:
-        return self.rowsets.handle(key, query, token=token, token_state=token_state, has_scope=has_scope)
+        return self.rowsets.handle(
+            key, query, token=token, token_state=token_state, has_scope=has_scope, token_mid=token_mid
+        )
 
     # --- retrieve -----------------------------------------------------------------------------------------
 
@@ -376,7 +379,10 @@ class SoapService:
         scopes = SCHEMAS["DataExtension"].scopes
         if not object_type.endswith("]"):
             raise _Refused(_unknown_object(object_type))
-        de = self.data.data_extension(object_type[len(DATA_EXTENSION_OBJECT) + 1 : -1])
+        # Rows are found by key within the token's unit: its own data extension of that key, else the parent's
+        # shared one (`SoapData.data_extension`).
+        own = req.token_mid if req.token_mid is not None else MAIN_MID
+        de = self.data.data_extension(object_type[len(DATA_EXTENSION_OBJECT) + 1 : -1], own)
         if de is None:
             raise _Refused(_unknown_object(object_type))
         if not _scopes_ok(scopes, has):
@@ -624,7 +630,14 @@ class RowsetService:
         self._lock = threading.Lock()
 
     def handle(
-        self, key: str, query: Mapping[str, str], *, token: str | None, token_state: TokenState, has_scope: HasScope
+        self,
+        key: str,
+        query: Mapping[str, str],
+        *,
+        token: str | None,
+        token_state: TokenState,
+        has_scope: HasScope,
+        token_mid: int | None = None,
     ) -> Response:
         if not token or token_state(token) != "ok":
             return _json(401, {"documentation": REST_DOCS, "errorcode": 0, "message": "Not Authorized"})
@@ -637,8 +650,8 @@ class RowsetService:
                     "message": "Insufficient privileges to complete this action.",
                 },
             )
-        de = next((d for d in self.data.data_extensions if d.key.casefold() == key.casefold()), None)
-        if de is None:
+        de = self.data.data_extension(key, token_mid if token_mid is not None else MAIN_MID)
+        if de is None or de.key.casefold() != key.strip().casefold():  # the rowset is by key only
             return _json(
                 404,
                 {"documentation": "", "errorcode": 10000, "message": f"Data extension with key '{key}' was not found."},
@@ -681,7 +694,7 @@ class RowsetService:
         )
 
     def _cached_matching(self, de: DataExtension, filter_text: str, order_text: str) -> range | list[int]:
-        key = (de.key, filter_text, order_text)
+        key = (de.object_id, filter_text, order_text)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)

@@ -21,7 +21,7 @@ elsewhere are re-exported here so that ``from .soap_data import ...`` keeps work
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from .soap_accounts import ALL_MIDS, CHILD_MIDS, MAIN_MID
@@ -98,20 +98,25 @@ class SoapData:
     subscribers: Subscribers
     collections: dict[str, Collection]
     data_extensions: tuple[DataExtension, ...]
-    _de_by_name: dict[str, DataExtension] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        for de in self.data_extensions:
-            self._de_by_name.setdefault(de.name.casefold(), de)
-        for de in self.data_extensions:
-            self._de_by_name[de.key.casefold()] = de  # keys win over names
+    def data_extension(self, key_or_name: str, mid: int = MAIN_MID) -> DataExtension | None:
+        """The data extension a token of unit `mid` names by external key or name (case-insensitive; keys win
+        over names): the unit's own first, then, in a child, the parent's shared ones. External keys are unique
+        within a unit only; a child reaches the parent's shared data extensions, no other unit's (PROTOCOL.md
+        section 7)."""
+        wanted = key_or_name.strip().casefold()
+        own = [de for de in self.data_extensions if de.spec.owner == mid]
+        shared = [de for de in self.data_extensions if de.spec.shared and de.spec.owner == MAIN_MID != mid]
+        for visible in (own, shared):
+            for attribute in ("key", "name"):
+                found = next((de for de in visible if getattr(de, attribute).casefold() == wanted), None)
+                if found is not None:
+                    return found
+        return None
 
-    def data_extension(self, key_or_name: str) -> DataExtension | None:
-        return self._de_by_name.get(key_or_name.strip().casefold())
-
-    def collection(self, object_type: str) -> Collection | None:
+    def collection(self, object_type: str, mid: int = MAIN_MID) -> Collection | None:
         if object_type.startswith("DataExtensionObject[") and object_type.endswith("]"):
-            de = self.data_extension(object_type[len("DataExtensionObject[") : -1])
+            de = self.data_extension(object_type[len("DataExtensionObject[") : -1], mid)
             return de.rows if de else None
         return self.collections.get(object_type)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..soap_accounts import MAIN_MID
+from ..soap_accounts import CHILD_MIDS, MAIN_MID
 from ..soap_dates import DAY_MS, SECOND_MS, server_us, utc_ms
 from ..soap_filters import VALUE_TYPE_OF_DE_FIELD, VT_STR, FieldRef
 from .hashing import choose, guid, hash_at, salt_for, splitmix
@@ -39,6 +39,7 @@ class DataExtensionSpec:
     retention_days: int | None = None
     scales: bool = True  # lookup tables keep their size
     shared: bool = False  # in the parent's Shared Data Extensions folder (600), seen by every child unit
+    owner: int = MAIN_MID  # the business unit that owns it (its Client.ID); external keys are unique per unit
 
 
 def _f(name: str, field_type: str, gen: str, **kw) -> FieldSpec:
@@ -241,6 +242,35 @@ DATA_EXTENSIONS = (
     ),
     # Real accounts list data extensions whose field listing returns nothing (fields not visible to the package).
     DataExtensionSpec("hidden_fields_de", "Hidden Fields", 0, (), description="Its fields are not listed"),
+    # A child unit's own data extensions. External keys are unique within a unit only: this one has the key of
+    # the parent's event_log, with other fields and rows.
+    DataExtensionSpec(
+        "event_log",
+        "Store Event Log",
+        90,
+        (
+            _f("EventId", "Number", "row_id", primary_key=True, required=True),
+            _f("Store", "Text", "sku", max_length=32),
+            _f("OccurredAt", "Date", "order", required=True),
+        ),
+        description="The retail unit's own event log",
+        order_field="OccurredAt",
+        owner=CHILD_MIDS[0],
+    ),
+    # Only in the child; one of its columns is named MID (a merchant id), like the unit column readers add.
+    DataExtensionSpec(
+        "store_visits",
+        "Store Visits",
+        70,
+        (
+            _f("VisitId", "Number", "row_id", primary_key=True, required=True),
+            _f("MID", "Text", "sku", max_length=32, required=True),
+            _f("VisitedAt", "Date", "order", required=True),
+        ),
+        description="Visits per merchant (MID: the merchant's id)",
+        order_field="VisitedAt",
+        owner=CHILD_MIDS[0],
+    ),
 )
 # Decimal(18,8) texts at the edges, negative and zero; other rows take generated values.
 EDGE_DECIMALS = (
@@ -320,7 +350,9 @@ class DataExtensionRows(Collection):
         self.spec = spec
         self.size = size
         self.order_prop = spec.order_field
-        self._salt = salt_for(seed, "DataExtension:" + spec.key)
+        # The parent's keep the salt they always had; another unit's data extension of the same key gets its own.
+        owner = "" if spec.owner == MAIN_MID else f"{spec.owner}:"
+        self._salt = salt_for(seed, f"DataExtension:{owner}{spec.key}")
         self._subs = subscribers
         self._step = max(SECOND_MS, ((PERIOD_END_MS - DE_ROWS_FROM_MS) // max(1, size)) // 1000 * 1000)
         # "order" fields take their value from the row index (see order_key), not from a generator
@@ -407,7 +439,7 @@ def data_extension_rows(seed: int, data_extensions: Sequence[DataExtension]) -> 
     de_rows, field_rows = [], []
     for de in data_extensions:
         spec = de.spec
-        row = base_row(MAIN_MID, de.created_ms, de.modified_ms, id_=None, object_id=de.object_id, customer_key=de.key)
+        row = base_row(spec.owner, de.created_ms, de.modified_ms, id_=None, object_id=de.object_id, customer_key=de.key)
         del row["ID"]
         row.update(
             {
@@ -431,10 +463,11 @@ def data_extension_rows(seed: int, data_extensions: Sequence[DataExtension]) -> 
             }
         )
         de_rows.append(row)
-        salt = salt_for(seed, "DataExtensionField:" + de.key)
+        owner = "" if spec.owner == MAIN_MID else f"{spec.owner}:"
+        salt = salt_for(seed, f"DataExtensionField:{owner}{de.key}")
         for ordinal, f in enumerate(spec.fields):
             frow = base_row(
-                MAIN_MID,
+                spec.owner,
                 de.created_ms,
                 de.modified_ms,
                 id_=None,
