@@ -285,15 +285,6 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                     ) from None
                 last_problem = f"could not connect ({_connection_problem(error)})"
                 hint = "If this persists, check the 'subdomain' config field."
-            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as error:
-                # An answer cut short or that cannot be decoded: tried again like a server error (it escaped as an
-                # unexpected error before).
-                last_problem = (
-                    str(error)
-                    if isinstance(error, UnreadableBody)
-                    else "its answer was cut short (the connection dropped in the middle of it)"
-                )
-                hint = "Marketing Cloud's authentication service is failing; try again later."
             except requests.exceptions.Timeout as error:
                 if not self._retry_connection_errors:
                     raise TokenError(
@@ -302,11 +293,16 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                     ) from None
                 last_problem = _timeout_problem(error, self._config)
                 hint = "If this persists, check the 'subdomain' config field, or raise 'request_timeout_seconds'."
-            except requests.exceptions.RequestException:
+            except requests.exceptions.RequestException as error:
                 # An answer broken in transit (cut off mid-body, chunks that are not chunks, a body its declared
                 # encoding cannot decode): a server fault like a 5xx, tried again; it escaped as an unexpected
-                # error (ChunkedEncodingError) with a traceback, not naming the business unit.
-                last_problem = "its answer was incomplete or could not be decoded"
+                # error (ChunkedEncodingError) with a traceback, not naming the business unit. A compression not
+                # asked for (`br`) is named.
+                last_problem = (
+                    str(error)
+                    if isinstance(error, UnreadableBody)
+                    else "its answer was incomplete or could not be decoded"
+                )
                 hint = "Marketing Cloud's authentication service is failing; try again later."
             else:
                 answer = _json_or_none(response)
