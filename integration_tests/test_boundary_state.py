@@ -102,6 +102,9 @@ STREAM_STATE_CASES = {
     "a null cursor": {"ModifiedDate": None},
     "a list cursor": {"ModifiedDate": [1, 2]},
     "a cursor later than now": {"ModifiedDate": "2099-01-01T00:00:00.000Z"},
+    # Valid ISO 8601 whose UTC instant no datetime holds: before year 1, after year 9999.
+    "a cursor before year 1 in UTC": {"ModifiedDate": "0001-01-01T00:00:00+05:00"},
+    "a cursor after year 9999 in UTC": {"ModifiedDate": "9999-12-31T23:00:00-05:00"},
     "slices with a bound that is not a date": {
         "state_type": "date-range",
         "slices": [{"start": "x", "end": "2025-06-01T00:00:00.000Z"}],

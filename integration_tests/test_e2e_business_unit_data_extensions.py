@@ -20,6 +20,7 @@ from integration_tests.sandbox import Sandbox
 from integration_tests.sandbox.soap_accounts import ALL_MIDS, CHILD_MIDS, MAIN_MID
 
 RETAIL = CHILD_MIDS[0]
+NOT_ENABLED = 9_999_999  # a MID the installed package is not enabled for
 KEY, OWNER = "x-sfmc-data-extension-key", "x-sfmc-data-extension-owner"
 Identity = tuple[int, str]  # (owner MID, external key)
 
@@ -144,3 +145,81 @@ def test_a_catalog_stream_whose_name_now_stands_for_another_units_data_extension
     assert not sync.records.get("data_extension__event_log")
     assert any(str(RETAIL) in error and str(MAIN_MID) in error and "Refresh" in error for error in sync.errors)
     assert "config_error" in harness.error_failure_types(sync.output)
+
+
+SURVEY = f"data_extension__{MAIN_MID}__survey_q2_2025_fe377fe5"  # the parent's shared one, the parent not home
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [((RETAIL, CHILD_MIDS[1]), (CHILD_MIDS[1], RETAIL)), ((RETAIL,), (MAIN_MID, RETAIL))],
+    ids=["units reordered", "owner added"],
+)
+def test_a_shared_data_extension_resumes_from_its_state_whichever_unit_now_reads_it(
+    sandbox: Sandbox, before: tuple[int, ...], after: tuple[int, ...]
+) -> None:
+    # The home unit is the retail child: the parent's shared survey is read in the first unit listing it, then in
+    # another one (the order changed, or the parent, its owner, is read too). It is the same data extension, the
+    # same stream: the second sync goes on from the first one's cursor instead of reading every row again.
+    def config(units: tuple[int, ...]) -> dict[str, Any]:
+        return sandbox.config(account_id=str(RETAIL), business_units=[str(mid) for mid in units])
+
+    catalog = harness.run_discover(config(before))
+    configured = harness.configured_catalog(catalog, [SURVEY])
+    configured.streams[0].cursor_field = ["SubmittedAt"]
+    first = harness.run_read(sandbox, config(before), configured)
+    assert not first.errors, first.errors[:3]
+    second = harness.run_read(sandbox, config(after), configured, first.final_states)
+
+    assert not second.errors, second.errors[:3]
+    (state,) = [s for s in first.final_states if s.stream.stream_descriptor.name == SURVEY]
+    (saved,) = harness.unit_states(state).values()
+    resumed_from = harness.parse_datetime(saved["SubmittedAt"]) - second.lookback
+    rows = second.records.get(SURVEY, [])
+    assert len(rows) < len(first.records[SURVEY])
+    assert all(harness.parse_datetime(row["SubmittedAt"]) >= resumed_from for row in rows)
+
+
+def test_a_unit_the_package_cannot_access_fails_alone_and_the_other_units_data_extensions_are_read(
+    sandbox: Sandbox,
+) -> None:
+    catalog = harness.run_discover(sandbox.config())
+    configured = harness.configured_catalog(catalog, ["data_extension__event_log", "campaigns"], incremental=False)
+
+    sync = harness.run_read(sandbox, sandbox.config(business_units=[str(MAIN_MID), str(NOT_ENABLED)]), configured)
+
+    assert {row["mid"] for row in sync.records.get("data_extension__event_log", [])} == {MAIN_MID}
+    assert {row["mid"] for row in sync.records.get("campaigns", [])} == {MAIN_MID}
+    assert sync.errors and all(str(NOT_ENABLED) in error for error in sync.errors if "did not sync" not in error)
+    assert harness.error_failure_types(sync.output) == {"config_error"}
+
+
+def test_a_child_read_alone_reads_the_parents_shared_data_extension_with_the_parents_token(sandbox: Sandbox) -> None:
+    # SFMC's "Data Extensions" SOAP article: "When you use SOAP API with shared data extensions, authenticate your
+    # request against the parent Enterprise account". The child lists it; its rows are read in the parent.
+    config = sandbox.config(account_id=str(RETAIL))
+    configured = harness.configured_catalog(harness.run_discover(config), [SURVEY], incremental=False)
+    before = dict(sandbox.stats()["tokens_by_mid"])
+
+    sync = harness.run_read(sandbox, config, configured)
+
+    assert not sync.errors, sync.errors[:3]
+    assert sync.records[SURVEY] and {row["mid"] for row in sync.records[SURVEY]} == {MAIN_MID}
+    assert sandbox.stats()["tokens_by_mid"].get(str(MAIN_MID), 0) > before.get(str(MAIN_MID), 0)
+
+
+def test_a_shared_data_extension_whose_owner_refuses_the_package_fails_alone_saying_it_is_shared(
+    start_sandbox: Any,
+) -> None:
+    child_only = start_sandbox(account_ids=(RETAIL,))  # the package is enabled for the retail child alone
+    config = child_only.config(account_id=str(RETAIL))
+    catalog = harness.run_discover(config)
+    configured = harness.configured_catalog(catalog, [SURVEY, "data_extension__event_log"], incremental=False)
+
+    sync = harness.run_read(child_only, config, configured)
+
+    assert {row["mid"] for row in sync.records["data_extension__event_log"]} == {RETAIL}
+    assert not sync.records.get(SURVEY)
+    (error,) = [e for e in sync.errors if SURVEY in e and "did not sync" not in e]
+    assert f"belongs to business unit {MAIN_MID}, which shares it" in error
+    assert harness.error_failure_types(sync.output) == {"config_error"}

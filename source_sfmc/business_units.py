@@ -23,10 +23,11 @@ twice):
   record's `Client.ID` names its owner; it is marked with the owner's MID, and skipped in a child's read when the
   owner is read in the same sync (`SoapStream.marked`), so it is emitted once.
 - Data extension rows: every unit read lists its data extensions with its own token; each data extension is read
-  in its owner's unit (`Client.ID`) when that unit is read, else in the first unit that lists it (a shared one in
-  a child), with the unit's token: DataExtensionObject has no documented QueryAllAccounts or ClientIDs. Rows are
-  marked with the owner's MID. External keys are unique within a unit only, so stream names say the owner for
-  every unit but the home one (`data_extensions.unit_stream_name`).
+  in its owner's unit (`Client.ID`), with the owner's token, even when only a child that it is shared with is
+  read (SFMC's "Data Extensions" SOAP article: authenticate against the parent for shared data extensions), else,
+  when the owner's listing was refused, in the first unit that lists it: DataExtensionObject has no documented
+  QueryAllAccounts or ClientIDs. Rows are marked with the owner's MID. External keys are unique within a unit
+  only, so stream names say the owner for every unit but the home one (`data_extensions.unit_stream_name`).
 
 Assumptions where PROTOCOL.md is silent: the package's own unit (no `account_id`, no `business_units`) is learnt
 from `GET /v2/userinfo` (`organization.member_id`), so its records carry its MID too; inactive units

@@ -124,11 +124,14 @@ class DataExtensionTable:
     fields: tuple[DataExtensionField, ...]
     # The MID of the unit that owns it (DataExtension's Client.ID), None when not listed: its rows carry it.
     owner: int | None = None
-    # The MID of the unit its rows are read in (`_tables_of_every_unit`); None: the sync's first unit.
+    # The MID of the unit its rows are read in (`_tables_of_every_unit`: its owner's); None: the sync's first unit.
     unit: int | None = None
     # False when the listing held another data extension of the same key (a child's own one and the parent's
     # shared one): DataExtensionField results name their data extension by key only, so `fields` may mix both.
     fields_known: bool = True
+    # DataExtension's ObjectID (one per data extension in the whole account): tells whether two listings' tables
+    # are one data extension when a listing left out its Client.ID.
+    object_id: str | None = None
 
     @property
     def identity(self) -> tuple[int | None, str]:
@@ -373,6 +376,7 @@ def build_tables(
             fields=columns(table_field(field) for field in fields.get(key, []) if field.get("Name")),
             owner=owner,
             fields_known=len(owners_of_key[key.casefold()]) == 1,
+            object_id=str(raw["ObjectID"]) if raw.get("ObjectID") else None,
         )
         other = tables.setdefault(table.stream_name, table)
         if other is table:
@@ -419,8 +423,35 @@ class DataExtensionRowsStream(SoapStream):
         return [MID, *self.table.primary_key] if self.table.primary_key else None
 
     def units(self) -> tuple[int, ...]:
-        # The unit `_tables_of_every_unit` chose: its owner's when read, else one that lists it.
+        # The unit `_tables_of_every_unit` chose: its owner's, else (owner refused) one that lists it.
         return (self.table.unit,) if self.table.unit is not None else self.context.units()[:1]
+
+    def read_records(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_slice: Mapping[str, Any] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[Mapping[str, Any]]:
+        try:
+            yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
+        except AirbyteTracedException as error:
+            unit = (stream_slice or {}).get(MID)
+            if error.failure_type == FailureType.config_error and unit is not None and unit not in self.context.units():
+                # The owner of a data extension shared with the units read, not itself read: say why its token
+                # was asked for (the token's own message names `business_units`, where the user did not put it).
+                error.message = (
+                    f"data extension '{self.table.name}' (external key '{self.table.key}') belongs to business unit "
+                    f"{unit}, which shares it; shared data extensions are read with a token of their owner. "
+                    f"{error.message}"
+                )
+            raise
+
+    def state_unit(self, mid: int) -> int:
+        # The state is the data extension's, kept under its owner's MID (as its rows are marked): which unit reads
+        # a shared one changes with the units read (their order, its owner added), and under the reading unit's
+        # MID its cursor was lost then, every row read again.
+        return self.table.owner if self.table.owner is not None else mid
 
     @property
     def source_defined_cursor(self) -> bool:  # type: ignore[override]
@@ -630,7 +661,8 @@ def data_extension_streams(
     if catalog is not None and not chosen:
         # A read that selects no data extension stream need not list them (two paged calls saved).
         return []
-    tables = _tables_of_every_unit(context, reading=bool(chosen))
+    unlisted: dict[int, str] = {}
+    tables = _tables_of_every_unit(context, reading=bool(chosen), unlisted=unlisted)
     streams: list[DataExtensionRowsStream] = []
     for table in tables:
         configured = chosen.pop(table.stream_name, None)
@@ -650,40 +682,52 @@ def data_extension_streams(
             cursor = _chosen_cursor(table, configured.cursor_field)
         streams.append(DataExtensionRowsStream(context, table, cursor))
     streams += [
-        UnreadableDataExtensionStream(context, name, _missing(chosen[name], tables), keeps_state=True)
+        UnreadableDataExtensionStream(context, name, _missing(chosen[name], tables, unlisted), keeps_state=True)
         for name in sorted(chosen)
     ]
     return streams
 
 
-def _tables_of_every_unit(context: SyncContext, *, reading: bool) -> list[DataExtensionTable]:
+def _tables_of_every_unit(
+    context: SyncContext, *, reading: bool, unlisted: dict[int, str] | None = None
+) -> list[DataExtensionTable]:
     """The data extensions of every unit the sync reads, each once, sorted by stream name, named by
     `unit_stream_name` against the home unit. Every unit is listed with its own token (a unit's own data extensions
     are visible to it alone), so the catalog does not depend on the order of `business_units`.
 
-    Each is read in its owner's unit when that unit is read, else in the first unit that lists it (a child lists
-    the parent's shared data extensions, and reads them by key when it has none of its own with that key). A
-    listing that holds two data extensions of one key (a child's own and the parent's shared) cannot tell their
-    fields apart, nor can that child read the shared one (its own key wins): such a table is taken from another
+    Each is read in its owner's unit, with the owner's token, even when the owner is not one of the units read (a
+    child lists the parent's shared data extensions): SFMC documents shared data extensions as reached by
+    authenticating against the parent, the owner ("Data Extensions", SOAP API technical articles: "When you use
+    SOAP API with shared data extensions, authenticate your request against the parent Enterprise account, and
+    include a Client.ID value that equals the ID of the parent account"). Only when the owner's listing was refused
+    in this sync is it read in the first unit that lists it. A listing that holds two data extensions of one key
+    (a child's own and the parent's shared) cannot tell their fields apart: such a table is taken from another
     listing that holds it alone (its owner's), else it is not offered, with a warning naming the unit to add.
 
-    Errors: a unit whose package cannot list data extensions (config_error) is skipped with a warning during
-    discovery; when reading data extension streams, or on any other error, the error is raised."""
+    Errors: a unit whose package cannot list data extensions (config_error: a unit the package is not enabled for,
+    a missing scope) is skipped, its error put in `unlisted` by MID (and logged as a warning during discovery):
+    the other units' data extension streams are read, as every other stream reads the units it can (issue: "read
+    fails that BU's streams with a config error naming it and reads the other BUs"), and a data extension shared
+    with a listed unit is read there. Any other error is raised."""
     units = context.units()
     home = home_mid(context)  # `unit_stream_name` leaves it out of names
-    merged: dict[tuple[int | None, str], DataExtensionTable] = {}
+    listings: list[tuple[int, list[DataExtensionTable]]] = []
     for mid in units:
         try:
             with in_unit(mid):
-                tables = data_extension_tables(context, home)
+                listings.append((mid, data_extension_tables(context, home)))
         except AirbyteTracedException as error:
-            if reading or error.failure_type != FailureType.config_error:
+            if error.failure_type != FailureType.config_error:
                 raise
-            # Discovery goes on without that unit's data extension streams when the package cannot read them.
-            logger.warning(f"Data extension streams of business unit {mid} are not listed: {error.message}")
-            continue
+            if unlisted is not None:
+                unlisted[mid] = error.message or str(error)
+            if not reading:
+                logger.warning(f"Data extension streams of business unit {mid} are not listed: {error.message}")
+    refused = set(units) - {mid for mid, _ in listings}
+    merged: dict[tuple[int | None, str], DataExtensionTable] = {}
+    for mid, tables in _with_owners(listings, home):
         for table in tables:
-            unit = table.owner if table.owner in units else mid
+            unit = table.owner if table.owner is not None and table.owner not in refused else mid
             candidate = replace(table, unit=unit)
             seen = merged.get(table.identity)
             # A listing that holds the key once knows its fields (and can read it).
@@ -703,11 +747,37 @@ def _tables_of_every_unit(context: SyncContext, *, reading: bool) -> list[DataEx
     return sorted(offered.values(), key=lambda t: t.stream_name)
 
 
-def _missing(configured: ConfiguredAirbyteStream, tables: Iterable[DataExtensionTable]) -> str:
-    """Why a chosen stream has no table of its name: its data extension now has another stream name (catalogs
-    discovered by versions that named streams differently, or before `account_id` changed), or it is not listed
-    at all. A catalog that does not say the owner matches a key owned by one unit only."""
+def _with_owners(
+    listings: list[tuple[int, list[DataExtensionTable]]], home: int
+) -> Iterator[tuple[int, list[DataExtensionTable]]]:
+    """Each unit's listing with every table's owner known: a table listed without Client.ID is the data extension
+    another listing names the owner of by the same ObjectID (a shared one), else the listing unit's own (a unit's
+    token lists its own data extensions and what is shared with it; what is shared says its owner elsewhere), and
+    is renamed by `unit_stream_name` accordingly. Counted as the home unit's whatever unit listed it, a child's
+    own data extension would take the name of the home unit's one of that key (which of the two got it depending
+    on the order of the units), and a shared one would be a second stream of the child's rows."""
+    owner_of = {t.object_id: t.owner for _, tables in listings for t in tables if t.object_id and t.owner is not None}
+    for mid, tables in listings:
+        owned = []
+        for table in tables:
+            if table.owner is None:
+                owner = owner_of.get(table.object_id, mid) if table.object_id else mid
+                table = replace(table, owner=owner, stream_name=unit_stream_name(table.key, owner, home))
+            owned.append(table)
+        yield mid, owned
+
+
+def _missing(
+    configured: ConfiguredAirbyteStream, tables: Iterable[DataExtensionTable], unlisted: Mapping[int, str] | None = None
+) -> str:
+    """Why a chosen stream has no table of its name: its owner's unit could not be listed (`unlisted`: the error by
+    MID), its data extension now has another stream name (catalogs discovered by versions that named streams
+    differently, or before `account_id` changed), or it is not listed at all. A catalog that does not say the
+    owner matches a key owned by one unit only."""
     was_key, was_owner = discovered_key(configured.stream.json_schema), discovered_owner(configured.stream.json_schema)
+    unlisted = unlisted or {}
+    if was_owner in unlisted:
+        return f"the data extensions of business unit {was_owner} could not be listed: {unlisted[was_owner]}"
     same_key = [t for t in tables if was_key is not None and t.key.casefold() == was_key.casefold() and t.fields]
     now = [t for t in same_key if was_owner is None or t.owner == was_owner]
     if len(now) == 1:
@@ -715,6 +785,12 @@ def _missing(configured: ConfiguredAirbyteStream, tables: Iterable[DataExtension
         return (
             f"its data extension (external key '{table.key}') is now stream '{table.stream_name}'. Refresh the "
             "source schema, deselect this stream and select that one; nothing was read."
+        )
+    if unlisted:
+        units = ", ".join(map(str, sorted(unlisted)))
+        return (
+            f"its data extension is not listed by the business units read, and business unit(s) {units} could not "
+            f"be listed: {'; '.join(unlisted[mid] for mid in sorted(unlisted))}"
         )
     return (
         "its data extension no longer exists in Marketing Cloud (deleted, its external key changed, or the "

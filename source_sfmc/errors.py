@@ -18,6 +18,7 @@ from __future__ import annotations
 import email.utils
 import json
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -44,6 +45,7 @@ from source_sfmc.soap.parse import MalformedResponse, SoapFault, parse_fault, pa
 # MAX_RETRY_SECONDS; a rate limit waits what Retry-After says.
 MAX_RETRIES = 5
 MAX_RETRY_SECONDS = 600
+_SECONDS_TEXT = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
 PARSED_ATTRIBUTE = "_sfmc_parsed"
 
 _TRANSIENT_EXCEPTIONS = (
@@ -292,13 +294,18 @@ def retry_after_seconds(header: Any, body_value: Any = None, now: datetime | Non
 def _retry_after_value(value: Any, now: datetime | None) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int | float):
-        seconds = float(value)
+    if isinstance(value, int):
+        # A JSON integer has any number of digits; float() of one past ~1e308 overflows.
+        seconds = float(min(value, MAX_RETRY_SECONDS))
+    elif isinstance(value, float):
+        seconds = value
     elif isinstance(value, str):
         text = value.strip()
         if not text:
             return None
-        if text.isascii() and text.isdigit():  # delta-seconds; isdigit() alone also takes '²'
+        if _SECONDS_TEXT.fullmatch(text):
+            # delta-seconds (RFC 9110), or seconds with a fraction as a JSON number may have them: text and number
+            # alike. ASCII only: isdigit() also takes '²'. The length keeps float() exact and finite.
             seconds = float(text) if len(text) < 16 else float(MAX_RETRY_SECONDS)
         else:
             try:

@@ -14,7 +14,9 @@ retrieve) vanished from the record. Records keep them here, as explicit JSON nul
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
@@ -30,9 +32,39 @@ def airbyte_message_to_string(message: AirbyteMessage) -> str:
         serialized["record"]["data"] = message.record.data
         try:
             return orjson.dumps(serialized).decode()
-        except TypeError:  # a value orjson cannot write: the CDK's own fallback reports it
+        except TypeError:
+            pass
+        # A value orjson refuses: an integer past 64 bits or text holding a lone surrogate (a JSON answer may
+        # escape one, "\ud83d", where an emoji was cut). The CDK's fallback, json.dumps, would drop the nulls
+        # again, write NaN (not JSON) and fail on a Decimal's orjson.Fragment; those values are written as
+        # fragments of their JSON text instead, and everything else as before.
+        serialized["record"]["data"] = _orjson_writable(message.record.data)
+        try:
+            return orjson.dumps(serialized).decode()
+        except TypeError:  # a value no JSON holds: the CDK's own fallback reports it
             pass
     return CDK_MESSAGE_TO_STRING(message)
+
+
+# The integers orjson writes as numbers.
+_SMALLEST_INTEGER, _LARGEST_INTEGER = -(2**63), 2**64 - 1
+
+
+def _orjson_writable(value: Any) -> Any:
+    """`value` with every integer past 64 bits and every text with a lone surrogate as an `orjson.Fragment` of
+    the JSON that `json.dumps` writes for it (digits; an ASCII string with `\\uXXXX` escapes)."""
+    if isinstance(value, dict):
+        return {key: _orjson_writable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_orjson_writable(item) for item in value]
+    if type(value) is int and not _SMALLEST_INTEGER <= value <= _LARGEST_INTEGER:
+        return orjson.Fragment(str(value).encode("ascii"))
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return orjson.Fragment(json.dumps(value).encode("ascii"))
+    return value
 
 
 def keep_record_nulls() -> None:

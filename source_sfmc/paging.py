@@ -15,6 +15,7 @@ import json
 import logging
 from typing import Any
 
+import orjson
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -48,16 +49,32 @@ def rest_listing_read(items_read: int, page_length: int, count: int | None, page
     (SFMC-SDK `Rest.getBulk` pages until the items collected are at least `count`). Only a listing that gives no
     count ends at a page shorter than the size asked. (An empty page, or one repeating an earlier page, ends any
     listing, whatever the count says: `PageGuard`.)
+
+    A count below the items already read (0 or negative beside a page of items, a stale or capped total) is proven
+    wrong by the listing itself: it is no count, and the short-page rule applies, rather than leaving the rest of
+    a listing of full pages unread.
     """
-    if count is not None:
-        return items_read >= count
+    if count is not None and items_read <= count:
+        return items_read == count
     return page_length < page_size
 
 
 def page_fingerprint(items: Any) -> str:
-    """A digest of a page's content, to tell a page that repeats an earlier one."""
-    canonical = json.dumps(items, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).hexdigest()
+    """A digest of a page's content, to tell a page that repeats an earlier one.
+
+    A list of items is digested in any order: a server that ignores the page parameter may serve the same items
+    sorted differently each time (a sort on a key that ties, such as ModifiedDate), and that page is still a
+    repeat. (Compact JSON has no raw newline, so joining the items' texts with one is unambiguous.) Each item is
+    written with orjson, about as fast for a 2,500-row SOAP page as one json.dumps of the whole page was."""
+    texts = sorted(_canonical(item) for item in items) if isinstance(items, list) else [_canonical(items)]
+    return hashlib.blake2b(b"\n".join(texts), digest_size=16).hexdigest()
+
+
+def _canonical(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
+    except TypeError:  # an integer past 64 bits, a lone surrogate: json writes them (ASCII, escaped)
+        return json.dumps(value, sort_keys=True, default=str, separators=(",", ":")).encode("ascii")
 
 
 class PageGuard:

@@ -247,7 +247,7 @@ class Automations(RestStream):
             yield {"automation_id": automation_id}
         # Still an automation of the account: its record is the listing's summary, keyed by its content's digest.
         for summary in without_id:
-            yield {WITHOUT_ID: entity_id(summary, None)}
+            yield {WITHOUT_ID: entity_id(summary, summary.get("id"))}
 
     def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         if not stream_slice:

@@ -413,7 +413,7 @@ class UnitCursors(Cursor):
         mid = (stream_slice or {}).get(MID)
         if mid is None:
             mid = current_mid.get()
-        return mid if mid is not None else self._home_mid()
+        return self._stream.state_unit(mid if mid is not None else self._home_mid())
 
     def checkpoint(self, mid: int) -> None:
         """Write the stream's state with unit `mid`'s new state (called when that unit's cursor checkpoints)."""
@@ -442,7 +442,7 @@ class UnitCursors(Cursor):
             if self._unread_noted:
                 return
             self._unread_noted = True
-            read = {str(mid) for mid in self._stream.units()}
+            read = {str(self._stream.state_unit(mid)) for mid in self._stream.units()}
             saved = dict(self._saved)
             if self._legacy is not None:
                 # A state saved before business units is the home unit's: it is written back under the home unit's

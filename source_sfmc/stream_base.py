@@ -199,6 +199,11 @@ class SfmcStream(HttpStream):
         """The business units this stream reads; each slice is one unit's, marked with its MID."""
         return self.context.units()
 
+    def state_unit(self, mid: int) -> int:
+        """The MID under which the incremental state of what unit `mid` reads is kept (state.UnitCursors): that
+        unit's own, as its records are its own (data extension rows say otherwise)."""
+        return mid
+
     def stream_slices(
         self,
         *,
@@ -286,7 +291,8 @@ class SfmcStream(HttpStream):
         """Parent records whose id builds a child request (each `(id text, parent)`), and those whose id is missing.
 
         Every stream that requests children per parent (a campaign's assets, an automation's detail, a send's
-        links) goes through here: a parent without an id (absent, null, blank: `keys.identity_text`) gets no child
+        links) goes through here: a parent without an id (absent, null, blank: `keys.identity_text`; or a dot
+        segment, "." or "..") gets no child
         request, which would otherwise ask for `/None/...` or crash, and the stream reports it in one warning naming
         the stream and those parents (by name and by the `entity_id` their own stream gives them: `digest:...`).
         """
@@ -294,7 +300,9 @@ class SfmcStream(HttpStream):
         skipped: list[Mapping[str, Any]] = []
         for parent in parents:
             parent_id = identity_text(parent.get(id_field))
-            if parent_id is None:
+            # "." and ".." are dot segments: the HTTP client resolves `campaigns/../assets` to `assets`, another
+            # endpoint (RFC 3986, 5.2.4), so such an id cannot name its parent in a path either.
+            if parent_id is None or parent_id in (".", ".."):
                 skipped.append(parent)
             else:
                 usable.append((parent_id, parent))
@@ -304,7 +312,8 @@ class SfmcStream(HttpStream):
             )
             more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
             logger.warning(
-                f"Stream '{self.stream_name}': {len(skipped)} {parent_kind} in the listing had no '{id_field}' "
+                f"Stream '{self.stream_name}': {len(skipped)} {parent_kind} in the listing had no '{id_field}' a "
+                "request can name "
                 f"({shown}{more}); their {children} cannot be requested without it"
                 + (f": {instead}." if instead else " and are skipped.")
             )

@@ -20,6 +20,10 @@ MIN_WINDOW = timedelta(hours=1)
 ATTEMPTS_AT_MIN_WINDOW = 3
 
 
+# Longer than any window: year 1 to year 9999 is some 3,652,000 days.
+LONGEST_SPAN = timedelta(days=4_000_000)
+
+
 class WindowSpan:
     """The largest window span one stream may read in one request, as learned in this sync (None: any).
 
@@ -39,10 +43,11 @@ class WindowSpan:
                 self._span = span
 
     def widen(self) -> None:
-        """After an empty piece: twice the span (pieces never outgrow their window, so no upper bound is kept)."""
+        """After an empty piece: twice the span, up to `LONGEST_SPAN` (pieces never outgrow their window; the bound
+        only keeps the doubling, after as many empty pieces as an every-unit sync reads, inside a timedelta)."""
         with self._lock:
             if self._span is not None:
-                self._span *= 2
+                self._span = min(self._span * 2, LONGEST_SPAN)
 
 
 def halves(lower: datetime, upper: datetime) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:

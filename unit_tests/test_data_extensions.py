@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
-from airbyte_cdk.models import SyncMode
+from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from hypothesis import given
 from hypothesis import strategies as st
@@ -625,6 +625,20 @@ def test_a_stream_discovered_before_owners_were_recorded_is_read_by_its_key() ->
     assert type(stream) is DataExtensionRowsStream
 
 
+def test_a_stream_of_a_unit_that_could_not_be_listed_fails_naming_that_unit_and_why() -> None:
+    from source_sfmc.data_extensions import _missing
+
+    catalog = catalog_of(("data_extension__2__orders", json_schema(replace(table(key="orders"), owner=2))))
+    refused = {2: "Marketing Cloud refused a token for business unit 2"}
+    (configured,) = catalog.streams
+    assert (
+        _missing(configured, [], refused) == f"the data extensions of business unit 2 could not be listed: {refused[2]}"
+    )
+    assert "business unit(s) 2 could not be listed" in _missing(
+        catalog_of(("data_extension__x", {})).streams[0], [], refused
+    )
+
+
 def test_the_discovered_schema_records_the_owner_beside_the_key() -> None:
     schema = json_schema(replace(table(key="customers"), owner=7294501))
     assert (discovered_key(schema), discovered_owner(schema)) == ("customers", 7294501)
@@ -781,12 +795,14 @@ def test_a_shared_data_extension_listed_by_children_is_offered_once_and_read_in_
     assert [(t.key, t.unit) for t in tables] == [("survey", 1)]
 
 
-def test_a_shared_data_extension_whose_owner_is_not_read_is_read_in_the_first_unit_listing_it(
+def test_a_shared_data_extension_whose_owner_is_not_read_is_still_read_in_its_owners_unit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # SFMC's "Data Extensions" SOAP article: shared data extensions are reached by authenticating against the
+    # parent, their owner; a child's token is not the documented way.
     shared = owned("survey", 1)
     tables = unit_tables(monkeypatch, (3, 2), {2: [shared], 3: [shared]})
-    assert [(t.key, t.unit) for t in tables] == [("survey", 3)]
+    assert [(t.key, t.unit) for t in tables] == [("survey", 1)]
 
 
 def test_one_key_owned_by_two_units_gives_two_streams_each_read_in_its_owners_unit(
@@ -805,7 +821,7 @@ def test_a_child_read_alone_names_its_own_data_extensions_plainly_and_the_parent
 ) -> None:
     tables = unit_tables(monkeypatch, (2,), {2: [owned("orders", 2), owned("survey", 1)]})
     assert [(t.stream_name, t.unit) for t in tables] == [
-        ("data_extension__1__survey", 2),
+        ("data_extension__1__survey", 1),
         ("data_extension__orders", 2),
     ]
 
@@ -830,6 +846,58 @@ def test_a_data_extension_whose_fields_no_listing_can_tell_apart_is_not_offered_
         tables = unit_tables(monkeypatch, (2,), {2: in_child})
     assert tables == []
     assert any("Add business unit 1" in record.getMessage() for record in caplog.records)
+
+
+def test_a_unit_that_cannot_be_listed_while_reading_is_skipped_and_what_it_shares_is_read_where_listed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from source_sfmc import data_extensions
+    from source_sfmc.business_units import current_mid
+
+    def listing(context: Any, home: int) -> list[DataExtensionTable]:
+        if current_mid.get() == 1:
+            raise AirbyteTracedException(message="refused for unit 1", failure_type=FailureType.config_error)
+        return [replace(owned("survey", 1), stream_name=unit_stream_name("survey", 1, home))]
+
+    monkeypatch.setattr(data_extensions, "data_extension_tables", listing)
+    monkeypatch.setattr(data_extensions, "home_mid", lambda context: 2)
+    unlisted: dict[int, str] = {}
+    tables = data_extensions._tables_of_every_unit(
+        SimpleNamespace(units=lambda: (1, 2)), reading=True, unlisted=unlisted
+    )
+    assert [(t.stream_name, t.owner, t.unit) for t in tables] == [("data_extension__1__survey", 1, 2)]
+    assert unlisted == {1: "refused for unit 1"}
+
+
+def ownerless(key: str, object_id: str | None = None) -> DataExtensionTable:
+    """A table as built from a listing that gave no Client.ID for it."""
+    return DataExtensionTable(key, key, stream_name_for(key), (field("Id"),), object_id=object_id)
+
+
+@pytest.mark.parametrize("units", [(1, 2), (2, 1)])
+def test_a_childs_data_extension_listed_without_its_owner_does_not_take_the_home_units_stream_of_its_key(
+    monkeypatch: pytest.MonkeyPatch, units: tuple[int, int]
+) -> None:
+    # Unit 2's listing says no Client.ID for its own `orders`; the home unit 1 owns an `orders` of its own. Both
+    # counted as "home" and shared one name: which one the stream read depended on the order of the units.
+    listings = {1: [owned("orders", 1)], 2: [ownerless("orders", object_id="child-orders")]}
+    tables = unit_tables(monkeypatch, units, listings, home=1)
+    assert sorted((t.stream_name, t.owner, t.unit) for t in tables) == [
+        ("data_extension__2__orders", 2, 2),
+        ("data_extension__orders", 1, 1),
+    ]
+
+
+@pytest.mark.parametrize("units", [(2, 1), (1, 2), (2, 3)])
+def test_a_shared_data_extension_listed_once_without_its_owner_is_still_one_stream_of_its_owner(
+    monkeypatch: pytest.MonkeyPatch, units: tuple[int, int]
+) -> None:
+    # The child 2 lists the parent's shared `survey` without Client.ID, another listing says its owner (1): the
+    # same data extension (one ObjectID) must be one stream, marked with its owner, not a second stream of unit 2.
+    shared = replace(owned("survey", 1), object_id="survey-object")
+    listings = {1: [shared], 2: [ownerless("survey", object_id="survey-object")], 3: [shared]}
+    tables = unit_tables(monkeypatch, units, listings, home=2)
+    assert [(t.stream_name, t.owner) for t in tables] == [("data_extension__1__survey", 1)]
 
 
 def test_a_plain_key_that_spells_another_keys_digest_name_takes_the_digest_form() -> None:

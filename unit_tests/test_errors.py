@@ -262,3 +262,14 @@ def test_a_retrieve_asked_for_side_retrieve_stays_plain_even_of_the_streams_own_
     with side_retrieve():
         handler.interpret_response(response)
     assert parsed_body(response).results == [{"ID": "7"}]
+
+
+def test_a_body_retry_after_too_large_for_a_float_is_cut_to_the_budget():
+    # JSON reads 400 digits as a Python int; float() of it overflowed and the request failed with a traceback.
+    body = b'{"retryAfter": ' + b"9" * 400 + b"}"
+    assert RetryAfterBackoff().backoff_time(a_response(429, body), 1) == MAX_RETRY_SECONDS
+
+
+@pytest.mark.parametrize(("header", "body_value"), [(None, "2.5"), ("2.5", None), (None, 2.5)])
+def test_a_fractional_retry_after_is_waited_for_as_text_or_number_alike(header, body_value):
+    assert retry_after_seconds(header, body_value, now=NOW) == 2.5

@@ -7,7 +7,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from source_sfmc.business_units import UnitTokens
+from source_sfmc.business_units import UnitTokens, set_unit
 from source_sfmc.config import parse_config
 from source_sfmc.rest import (
     Assets,
@@ -49,6 +49,14 @@ def a_token_endpoint(requests_mock):
 @pytest.fixture(autouse=True)
 def no_backoff_sleep(monkeypatch):
     monkeypatch.setattr("time.sleep", lambda seconds: None)
+
+
+@pytest.fixture(autouse=True)
+def home_unit_afterwards():
+    """`stream_slices` names each slice's unit for the rest of the thread (`set_unit`); a test ending there would
+    leave it named for the next test's requests and memo keys."""
+    yield
+    set_unit(None)
 
 
 @pytest.fixture
@@ -569,3 +577,81 @@ def test_a_refused_date_condition_is_warned_about_once_and_not_sent_again_for_la
     read(stream, WINDOW), read(stream, later)
     assert route.call_count == 3
     assert caplog.text.count("refused the modifiedDate condition") == 1
+
+
+def shuffled_pages_of(page_items, *, count=None, seed=0):
+    """A server that ignores `$page` and serves the same items in a new order every time (an unstable sort)."""
+    import random
+
+    order = random.Random(seed)
+
+    def answer(request, response_context):
+        page = list(page_items)
+        order.shuffle(page)
+        return {"items": page} if count is None else {"count": count, "items": page}
+
+    return answer
+
+
+@pytest.mark.parametrize("count", [None, 10**6])
+def test_a_listing_that_ignores_page_and_reorders_its_items_ends_at_the_first_repeat(requests_mock, context, count):
+    # Full pages without a count, or a count no page will reach: only the repeat can end the listing.
+    route = requests_mock.get(f"{REST}hub/v1/campaigns", json=shuffled_pages_of(items(0, 50), count=count))
+    assert sorted(int(record["entity_id"]) for record in read(Campaigns(context))) == list(range(50))
+    assert route.call_count == 2
+
+
+def test_a_journey_history_search_that_reorders_a_repeated_page_ends_at_the_repeat(requests_mock, context):
+    entries = history_page(0, 50)["items"]
+    route = requests_mock.post(HISTORY_SEARCH, json=shuffled_pages_of(entries, count=5000))
+    assert len(read(JourneyHistory(context), A_DAY)) == 50
+    assert route.call_count == 2
+
+
+@pytest.mark.parametrize("count", [0, 10, -1, "7"])
+def test_a_count_below_the_items_already_read_is_ignored_and_the_listing_read_to_its_short_page(
+    requests_mock, context, count
+):
+    route = requests_mock.get(
+        f"{REST}hub/v1/campaigns", json=lambda request, ctx: {**served_by(50, 120)(request, ctx), "count": count}
+    )
+    assert [record["entity_id"] for record in read(Campaigns(context))] == [str(n) for n in range(120)]
+    assert route.call_count == 3
+
+
+@pytest.mark.parametrize("count", [0, 3])
+def test_a_journey_history_count_below_the_entries_read_is_ignored(requests_mock, context, count):
+    pages = [history_page(0, 50, count=count), history_page(50, 50, count=count), history_page(100, 20, count=count)]
+    requests_mock.post(HISTORY_SEARCH, [{"json": page} for page in pages])
+    assert [record["entity_id"] for record in read(JourneyHistory(context), A_DAY)] == [
+        f"entry-{n}" for n in range(120)
+    ]
+
+
+def test_an_asset_count_below_the_page_it_came_with_is_ignored(requests_mock, context):
+    def answer(request, response_context):
+        after = request.json()["query"]["leftOperand"]["value"]
+        return an_asset_page(range(after + 1, min(after + 50, 120) + 1), 1)
+
+    requests_mock.post(f"{REST}asset/v1/content/assets/query", json=answer)
+    assert [record["id"] for record in read(Assets(context), WINDOW)] == list(range(1, 121))
+
+
+@pytest.mark.parametrize("dot_id", [".", ".."])
+def test_a_campaign_whose_id_is_a_dot_segment_gets_no_request_for_another_path(requests_mock, context, caplog, dot_id):
+    # `hub/v1/campaigns/../assets` is sent as `hub/v1/assets` (the HTTP client resolves dot segments).
+    requests_mock.get(f"{REST}hub/v1/campaigns", json={"count": 2, "items": [{"id": "1"}, {"id": dot_id}]})
+    stream = CampaignAssets(context)
+    assert list(stream.stream_slices(sync_mode=SyncMode.full_refresh)) == [{"campaign_id": "1", "mid": 7281234}]
+    (warning,) = [r.getMessage() for r in caplog.records if "campaign_assets" in r.getMessage()]
+    assert "1 campaigns" in warning
+
+
+def test_an_automation_whose_id_is_a_dot_segment_is_emitted_from_its_summary(requests_mock, context):
+    requests_mock.get(f"{REST}automation/v1/automations", json={"count": 1, "items": [{"id": "..", "name": "x"}]})
+    stream = Automations(context)
+    slices = list(stream.stream_slices(sync_mode=SyncMode.full_refresh))
+    assert [record["name"] for stream_slice in slices for record in read(stream, stream_slice)] == ["x"]
+    assert [request.path for request in requests_mock.request_history if "automation" in request.path] == [
+        "/automation/v1/automations"
+    ]

@@ -301,3 +301,26 @@ def test_a_timeout_on_a_continuation_page_rereads_the_window_in_halves_and_loses
         ["2025-01-01T00:00:00.000Z", "2025-01-02T00:00:00.000Z"],
         ["2025-01-02T00:00:00.000Z", "2025-01-03T00:00:00.000Z"],
     ]
+
+
+def test_a_span_widened_by_any_number_of_empty_pieces_never_overflows():
+    span = WindowSpan()
+    span.shrink_to(timedelta(hours=1))
+    for _ in range(64):
+        span.widen()
+    assert timedelta(hours=1) < span.span < timedelta(days=999_999_999)
+
+
+def test_windows_read_after_many_empty_pieces_are_read_whole(requests_mock):
+    # Many empty windows (quiet business units of an every-unit sync) doubled the span until the next window's
+    # `start + span` passed year 9999: the stream failed with OverflowError.
+    sfmc = DenseSfmc(longest=timedelta(days=8))
+    requests_mock.post(SOAP_URL, text=sfmc)
+    stream = streams()["sent_events"]
+    read(stream, "2025-01-01T00:00:00.000Z", "2025-01-31T00:00:00.000Z")
+    quiet = requests_mock.post(SOAP_URL, text=retrieve_page("OK", "r"))
+    for _ in range(40):
+        read(stream, "2025-01-31T00:00:00.000Z", "2025-03-02T00:00:00.000Z")
+    before = quiet.call_count
+    read(stream, "2025-03-02T00:00:00.000Z", "2025-04-01T00:00:00.000Z")
+    assert quiet.call_count == before + 1

@@ -368,7 +368,8 @@ class SoapStream(SfmcStream):
         start = lower
         while start < upper:
             span = self.window_span.span
-            end = upper if span is None else min(start + span, upper)
+            # Compared as spans: `start + span` may lie past year 9999 when the span has grown long.
+            end = upper if span is None or span >= upper - start else start + span
             yield from self._read_piece(_piece(stream_slice, start, end), start, end)
             start = end
 
