@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape as xml_escape
 import pytest
 from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer
 
+from integration_tests import harness
 from integration_tests.sandbox import Sandbox
 from integration_tests.standins import (
     CLIENT_ID,
@@ -182,7 +183,10 @@ def _echo_every_form(base_url: Callable[[], str], *, token_refused: bool) -> Cal
     def script(request: Received) -> Answer:
         if is_token_request(request):
             if token_refused:
-                return json_answer({"error": "invalid_client", "error_description": f"bad {quoted}"}, 401)
+                # An error whose description the connector's message quotes (that of invalid_client is not); no
+                # token was issued, so only the client secret can be quoted.
+                secret_forms = " | ".join(encoded_forms(ODD_CLIENT_SECRET, CLIENT_ID).values())
+                return json_answer({"error": "invalid_request", "error_description": f"bad {secret_forms}"}, 400)
             return token_answer(base_url(), access_token=ODD_TOKEN)
         if request.headers.get("soapaction"):
             fault = soap_fault(f"bad request: {xml_escape(quoted)}")
@@ -206,8 +210,18 @@ def assert_no_form_in(output: str, secret: str) -> None:
         ("check", None, False),
         ("read", "campaigns", False),
         ("read", "sends", False),
+        ("discover", None, True),
+        ("discover", None, False),
     ],
-    ids=["check-token-error", "read-token-error", "check-api-errors", "read-rest-errors", "read-soap-errors"],
+    ids=[
+        "check-token-error",
+        "read-token-error",
+        "check-api-errors",
+        "read-rest-errors",
+        "read-soap-errors",
+        "discover-token-error",
+        "discover-soap-errors",
+    ],
 )
 def test_a_secret_or_token_a_server_echoes_encoded_or_cut_is_not_printed(
     tmp_path: Path, verb: str, stream: str | None, token_refused: bool
@@ -228,3 +242,58 @@ def test_a_secret_or_token_a_server_echoes_encoded_or_cut_is_not_printed(
     assert "failure_type" in output or "FAILED" in output  # the failure itself is still reported
     assert_no_form_in(output, ODD_CLIENT_SECRET)
     assert_no_form_in(output, ODD_TOKEN)
+
+
+def test_a_token_echoed_in_a_utf16_answer_is_not_printed_by_the_debug_log(tmp_path: Path) -> None:
+    """A UTF-16 error body without a charset: `requests` reads it one byte per character, so the debug log of the
+    answer had a NUL between every two characters of the token."""
+    server_url: list[str] = []
+
+    def script(request: Received) -> Answer:
+        if is_token_request(request):
+            return token_answer(server_url[0], access_token=ECHOED_TOKEN)
+        body = json.dumps({"message": f"bad header {request.headers.get('authorization')}", "errorcode": 1})
+        return Answer(400, {"Content-Type": "application/json"}, body.encode("utf-16-le"))
+
+    with stand_in(script) as server:
+        server_url.append(server.url)
+        config_path = tmp_path / "config.json"
+        config_path.write_text(json.dumps(server.config()))
+        catalog_path = tmp_path / "catalog.json"
+        catalog_path.write_text(json.dumps(ConfiguredAirbyteCatalogSerializer.dump(catalog_of(("campaigns",)))))
+        completed = subprocess.run(
+            [CONNECTOR, "read", "--debug", "--config", str(config_path), "--catalog", str(catalog_path)],
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+    output = completed.stdout + completed.stderr
+    assert "Receiving response" in output  # the debug log of the answer is there
+    runs = [ECHOED_TOKEN[start : start + 8] for start in range(len(ECHOED_TOKEN) - 7)]
+    for run in runs:
+        assert "\\u0000".join(run) not in output and "\\\\x00".join(run) not in output, "a token was printed"
+
+
+def test_a_record_holding_the_secret_or_a_token_is_emitted_intact(tmp_path: Path) -> None:
+    """Records are the account's data, never masked: a value that holds the client secret, a token or a run of
+    either reaches the destination as Marketing Cloud sent it (masking it would corrupt the data)."""
+    server_url: list[str] = []
+    name = f"{ODD_CLIENT_SECRET} | {ECHOED_TOKEN} | {ODD_CLIENT_SECRET[3:14]} | {quote(ECHOED_TOKEN, safe='')}"
+
+    def script(request: Received) -> Answer:
+        if is_token_request(request):
+            return token_answer(server_url[0], access_token=ECHOED_TOKEN)
+        campaign = {"id": 1, "name": name, "modifiedDate": "2024-01-02T00:00:00Z"}
+        return json_answer({"items": [campaign], "page": 1, "pageSize": 50, "count": 1})
+
+    with stand_in(script) as server:
+        server_url.append(server.url)
+        files = {
+            "config": server.config(client_secret=ODD_CLIENT_SECRET),
+            "catalog": ConfiguredAirbyteCatalogSerializer.dump(catalog_of(("campaigns",))),
+        }
+        exit_code, messages, _ = harness.run_console(
+            "read", "--config", "{config}", "--catalog", "{catalog}", files=files
+        )
+    assert exit_code == 0
+    assert [m["record"]["data"]["name"] for m in messages if m["type"] == "RECORD"] == [name]

@@ -31,6 +31,7 @@ from source_sfmc.http_policy import (
     BodyTooLarge,
     RedirectRefused,
     RequestDeadlineExceeded,
+    UnreadableBody,
     UntrustedHost,
     policy_session,
 )
@@ -180,11 +181,15 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                 "text of the characters a bearer token is made of (RFC 6750); it is not shown here.",
                 failure_type=FailureType.system_error,
             )
-        register_secret(token)
+        lifetime = timedelta(seconds=_int(answer.get("expires_in"), 1079))
+        # Masked in every form until it has expired and the answer to the last request that carried it has come
+        # (the request timeout later); its literal text stays masked for good.
+        register_secret(
+            token, retire_at=time.monotonic() + lifetime.total_seconds() + self._config.request_timeout_seconds
+        )
         self._rest_base_url = self._instance_url(answer, "rest_instance_url")
         self._soap_base_url = self._instance_url(answer, "soap_instance_url")
         self._scopes = frozenset(str(answer.get("scope") or "").split())
-        lifetime = timedelta(seconds=_int(answer.get("expires_in"), 1079))
         # A short-lived token (tests, or an unusual tenant) is renewed after half its life instead.
         margin = RENEW_MARGIN if lifetime > 2 * RENEW_MARGIN else lifetime / 2
         self.tokens_fetched += 1
@@ -301,11 +306,16 @@ class SfmcAuthenticator(AbstractOauth2Authenticator):
                     ) from None
                 last_problem = _timeout_problem(error, self._config)
                 hint = "If this persists, check the 'subdomain' config field, or raise 'request_timeout_seconds'."
-            except requests.exceptions.RequestException:
+            except requests.exceptions.RequestException as error:
                 # An answer broken in transit (cut off mid-body, chunks that are not chunks, a body its declared
                 # encoding cannot decode): a server fault like a 5xx, tried again; it escaped as an unexpected
-                # error (ChunkedEncodingError) with a traceback, not naming the business unit.
-                last_problem = "its answer was incomplete or could not be decoded"
+                # error (ChunkedEncodingError) with a traceback, not naming the business unit. A compression not
+                # asked for (`br`) is named.
+                last_problem = (
+                    str(error)
+                    if isinstance(error, UnreadableBody)
+                    else "its answer was incomplete or could not be decoded"
+                )
                 hint = "Marketing Cloud's authentication service is failing; try again later."
             else:
                 answer = _json_or_none(response)

@@ -30,7 +30,13 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 
-from source_sfmc.http_policy import BodyTooLarge, RedirectRefused, RequestDeadlineExceeded, UntrustedHost
+from source_sfmc.http_policy import (
+    BodyTooLarge,
+    RedirectRefused,
+    RequestDeadlineExceeded,
+    UnreadableBody,
+    UntrustedHost,
+)
 from source_sfmc.soap.describe import DESCRIBE_HEADERS, parse_describe
 from source_sfmc.soap.envelope import requested_object_type
 from source_sfmc.soap.parse import MalformedResponse, SoapFault, parse_fault, parse_retrieve
@@ -363,4 +369,6 @@ def _describe_exception(error: Exception) -> str:
         return "no answer before the request timeout"
     if isinstance(error, requests.exceptions.ChunkedEncodingError):
         return "the connection dropped in the middle of the answer"
+    if isinstance(error, UnreadableBody):
+        return str(error)
     return f"connection problem ({type(error).__name__})"

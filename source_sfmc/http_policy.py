@@ -54,6 +54,11 @@ class BodyTooLarge(requests.exceptions.RequestException):
     """An answer whose decoded body is larger than `MAX_BODY_BYTES` (e.g. a gzip bomb): never retried."""
 
 
+class UnreadableBody(requests.exceptions.ContentDecodingError):
+    """An answer whose body cannot be decoded as its `Content-Encoding` says (a coding we did not ask for, such as
+    `br`, or a body that is not what its coding claims). Its message names the host and the coding only."""
+
+
 class RequestDeadlineExceeded(requests.exceptions.ReadTimeout):
     """The whole request (connect to last byte of the body) took longer than `request_timeout_seconds`."""
 
@@ -167,6 +172,7 @@ class SfmcTransport(HTTPAdapter):
                 response=None,
             )
         if not stream:
+            _refuse_unknown_coding(response)
             _read_body_by(response, deadline, self.timeout_seconds)
         return response
 
@@ -191,6 +197,25 @@ def apply_policy(session: requests.Session, config: SfmcConfig) -> None:
     session.mount("https://", transport)
     session.mount("http://", transport)
     session.max_redirects = 0  # belt and braces: the transport already refuses every 3xx
+
+
+# The codings urllib3 decodes here (brotli and zstd only with packages this connector does not install); requests
+# asks for `gzip, deflate`, and Marketing Cloud gzips.
+_DECODED_CODINGS = frozenset({"", "identity", "gzip", "x-gzip", "deflate"})
+
+
+def _refuse_unknown_coding(response: requests.Response) -> None:
+    """An answer in a coding urllib3 would hand over undecoded (`br`, `xz`): refused, naming the coding, rather
+    than parsed as if it were plain text and reported as malformed JSON or XML, or as an HTTP 200 that failed."""
+    codings = [coding.strip().lower() for coding in (response.headers.get("Content-Encoding") or "").split(",")]
+    unknown = [coding for coding in codings if coding not in _DECODED_CODINGS]
+    if unknown:
+        response.close()
+        raise UnreadableBody(
+            f"the answer from {_host(response.url)} is compressed as {', '.join(unknown)!r} (Content-Encoding), "
+            "which the connector did not ask for and cannot decode",
+            request=response.request,
+        )
 
 
 def _read_body_by(response: requests.Response, deadline: float, timeout_seconds: float) -> None:
@@ -238,7 +263,11 @@ def _read_body_by(response: requests.Response, deadline: float, timeout_seconds:
         raise requests.exceptions.ChunkedEncodingError(error, request=response.request) from error
     except DecodeError as error:
         response.close()
-        raise requests.exceptions.ContentDecodingError(error, request=response.request) from error
+        coding = response.headers.get("Content-Encoding")
+        raise UnreadableBody(
+            f"the answer from {_host(response.url)} could not be decoded as its Content-Encoding ({coding}) says",
+            request=response.request,
+        ) from error
     except Urllib3SSLError as error:
         response.close()
         raise requests.exceptions.SSLError(error, request=response.request) from error

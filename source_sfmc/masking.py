@@ -8,8 +8,9 @@ quotes the first or last characters of it). The rule, stated once:
 
 1. Every *rendering* of the whole secret is masked: literal, JSON (ASCII or not), `\\uXXXX` for every character
    (either hex case), XML / HTML escaped, `repr` / `ascii`, percent-encoded (`quote`, `quote` keeping `/`,
-   `quote_plus`, and every UTF-8 byte as `%XX`; either hex case), and base64 (standard and URL-safe) of the secret's
-   UTF-8 bytes at any of the three byte alignments, so also inside the base64 of a longer text (`id:secret`).
+   `quote_plus`, and every UTF-8 byte as `%XX`; either hex case; `quote` and `quote_plus` also twice), and base64
+   (standard and URL-safe) of the secret's UTF-8 bytes at any of the three byte alignments, so also inside the
+   base64 of a longer text (`id:secret`).
 2. Within any rendering, every run that covers at least `FRAGMENT_CHARACTERS` (8) consecutive characters of the
    secret is masked too, wherever it appears and however it is cut.
 
@@ -22,7 +23,9 @@ characters, about 100 bits. Whole renderings are masked at any length.
 Cost: the whole renderings go to the CDK's list (about 20 per secret, each a C-speed `str.replace`); the runs are
 found with one regular-expression scan for spans of characters a rendering can contain, then one set look-up per
 position and window length inside the spans at least 8 characters long, so a message costs the same whatever the
-number of secrets registered (a long sync registers a token every 15 minutes). Records are never masked: the CDK
+number of secrets registered (a long sync registers a token every 15 minutes). The runs of a token of 500
+characters take about 0.8 MB, so a token leaves the index once it has expired and the answers to the requests that
+carried it are in (`retire_at`); its literal text stays in the CDK's list. Records are never masked: the CDK
 filters log and trace text only, and so do we (`mask` is applied to log records and to the text of TRACE, LOG and
 CONNECTION_STATUS messages).
 """
@@ -35,7 +38,8 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from urllib.parse import quote, quote_plus
 from xml.sax.saxutils import escape as xml_escape
 
@@ -81,6 +85,11 @@ def character_renderings(secret: str) -> list[list[str]]:
         lambda c: _lower_hex(quote_plus(c)),
         lambda c: "".join(f"%{byte:02X}" for byte in c.encode()),
         lambda c: "".join(f"%{byte:02x}" for byte in c.encode()),
+        # Percent-encoded twice: a URL carrying our form-encoded request in a query parameter (a redirect's
+        # Location, an error quoting the URL it was asked), where `%2B` becomes `%252B`.
+        lambda c: quote(quote(c, safe=""), safe=""),
+        lambda c: quote(_lower_hex(quote(c, safe="")), safe=""),
+        lambda c: quote_plus(quote_plus(c)),
     ]
     # A rendering quoted inside another message is escaped once more: a JSON body in an exception's repr(), a
     # SOAP envelope inside an XML fault.
@@ -90,7 +99,13 @@ def character_renderings(secret: str) -> list[list[str]]:
         lambda text: repr(text)[1:-1],
         lambda text: xml_escape(text),
     ]
-    renderings = {tuple(again(render(c)) for c in secret) for render in per_character for again in quoted_again}
+    # Each distinct character is rendered once per rendering (a token of 500 characters has about 64): rendering
+    # every character of it again cost 0.2 s of CPU per token.
+    renderings: set[tuple[str, ...]] = set()
+    for render in per_character:
+        for again in quoted_again:
+            piece = {c: again(render(c)) for c in set(secret)}
+            renderings.add(tuple(map(piece.__getitem__, secret)))
     return [list(rendering) for rendering in renderings]
 
 
@@ -121,51 +136,129 @@ def whole_renderings(secret: str) -> set[str]:
 class Masker:
     """The runs of rule 2 for every registered secret, looked up by window length; thread-safe registration."""
 
-    def __init__(self, fragment_characters: int = FRAGMENT_CHARACTERS) -> None:
+    def __init__(
+        self, fragment_characters: int = FRAGMENT_CHARACTERS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._k = fragment_characters
+        self._clock = clock
         self._runs: set[str] = set()
         # The first `fragment_characters` characters of each run -> the lengths of the runs that start so: one
-        # look-up per position of a message finds the few windows worth comparing.
-        self._starts: dict[str, set[int]] = {}
+        # look-up per position of a message finds the few windows worth comparing. The tuples are shared (there
+        # are only a few distinct ones): a set per entry was half of the index's memory.
+        self._starts: dict[str, tuple[int, ...]] = {}
+        self._lengths: dict[tuple[int, ...], tuple[int, ...]] = {}
         self._alphabet: set[str] = set()
         self._span: re.Pattern[str] | None = None
         self._registered: set[str] = set()
+        # The runs of the secrets kept for good (the client secret); those of secrets that retire (access tokens),
+        # and when (clock time) they leave the index.
+        self._permanent_runs: set[str] = set()
+        self._runs_of: dict[str, set[str]] = {}
+        self._retire_at: dict[str, float] = {}
         self._lock = threading.Lock()
 
     @property
     def fragment_characters(self) -> int:
         return self._k
 
-    def register(self, secret: str) -> set[str]:
-        """Register `secret`; returns its whole renderings (for the CDK's list), empty when already registered."""
+    def register(self, secret: str, retire_at: float | None = None) -> set[str]:
+        """Register `secret`; returns its whole renderings (for the CDK's list), empty when already registered.
+
+        `retire_at` (a time of `clock`, seconds) is when the secret's runs leave the index: an access token, once
+        it has expired and no answer to a request that carried it can still arrive. The index of a secret is
+        about 0.8 MB for a token of 500 characters, so without retirement a long sync that renews a token every
+        15 minutes for many business units would hold gigabytes. None: kept for the whole process."""
         if not secret:
             return set()
         with self._lock:
+            self._retire_due()
             if secret in self._registered:
                 return set()
             self._registered.add(secret)
-            runs: set[str] = set()
-            for pieces in character_renderings(secret):
-                runs.update("".join(pieces[start : start + self._k]) for start in range(len(pieces) - self._k + 1))
-            # Base64 characters wholly inside K bytes of the secret, at its worst alignment (10 for 8 bytes).
-            base64_window = min(8 * (offset + self._k) // 6 - -(-8 * offset // 6) for offset in range(3))
-            for core in base64_cores(secret):
-                runs.update(core[start : start + base64_window] for start in range(len(core) - base64_window + 1))
-            for run in runs - self._runs:
-                self._starts.setdefault(run[: self._k], set()).add(len(run))
-                self._alphabet.update(run)
+            runs = self._runs_of_secret(secret)
+            if retire_at is None:
+                self._permanent_runs |= runs
+            else:
+                self._runs_of[secret] = runs
+                self._retire_at[secret] = retire_at
+            self._index(runs - self._runs)
             self._runs |= runs
-            forms = whole_renderings(secret)
-            characters = "".join(sorted(self._alphabet))
-            self._span = re.compile(f"[{re.escape(characters)}]{{{self._k},}}") if characters else None
-            return forms
+            self._compile_span()
+            return whole_renderings(secret)
+
+    def _runs_of_secret(self, secret: str) -> set[str]:
+        runs: set[str] = set()
+        for pieces in character_renderings(secret):
+            runs.update("".join(pieces[start : start + self._k]) for start in range(len(pieces) - self._k + 1))
+        # Base64 characters wholly inside K bytes of the secret, at its worst alignment (10 for 8 bytes).
+        base64_window = min(8 * (offset + self._k) // 6 - -(-8 * offset // 6) for offset in range(3))
+        for core in base64_cores(secret):
+            runs.update(core[start : start + base64_window] for start in range(len(core) - base64_window + 1))
+        return runs
+
+    def _index(self, runs: Iterable[str]) -> None:
+        self._index_into(runs, self._starts, self._lengths, self._alphabet)
+
+    def _index_into(
+        self,
+        runs: Iterable[str],
+        starts: dict[str, tuple[int, ...]],
+        lengths: dict[tuple[int, ...], tuple[int, ...]],
+        alphabet: set[str],
+    ) -> None:
+        for run in runs:
+            key = run[: self._k]
+            known = starts.get(key, ())
+            if len(run) not in known:
+                merged = tuple(sorted((*known, len(run))))
+                starts[key] = lengths.setdefault(merged, merged)
+            alphabet.update(run)
+
+    def _compile_span(self) -> None:
+        characters = "".join(sorted(self._alphabet))
+        self._span = re.compile(f"[{re.escape(characters)}]{{{self._k},}}") if characters else None
+
+    def _retire_due(self) -> None:
+        """Drop the runs of every secret whose time has come, rebuilding the index from the secrets kept."""
+        now = self._clock()
+        due = [secret for secret, when in self._retire_at.items() if when <= now]
+        # A rebuild costs the runs of every secret kept, so it waits until a quarter of them are due: a
+        # registration costs a few times a secret's own runs, however many business units hold live tokens.
+        if not due or len(due) * 4 < len(self._retire_at):
+            return
+        for secret in due:
+            del self._runs_of[secret], self._retire_at[secret]
+            self._registered.discard(secret)
+        # Built aside and swapped in, so that `mask` (which takes no lock) never sees a half-built index.
+        runs = self._permanent_runs.union(*self._runs_of.values())
+        starts: dict[str, tuple[int, ...]] = {}
+        lengths: dict[tuple[int, ...], tuple[int, ...]] = {}
+        alphabet: set[str] = set()
+        self._index_into(runs, starts, lengths, alphabet)
+        self._runs, self._starts, self._lengths, self._alphabet = runs, starts, lengths, alphabet
+        self._compile_span()
 
     def mask(self, text: str) -> str:
-        """`text` with every registered run (rule 2) replaced by `****`; whole renderings are runs too."""
-        span, runs, starts, k = self._span, self._runs, self._starts, self._k
-        if span is None or not text:
+        """`text` with every registered run (rule 2) replaced by `****`; whole renderings are runs too.
+
+        UTF-16 text read as if it were one byte per character (a UTF-16 answer without a charset, which the CDK's
+        debug log of an answer prints as decoded by `requests`) has a NUL beside every character of a secret:
+        runs are also looked for in the text without its NULs (raw, or escaped as `\\x00` / `\\u0000`)."""
+        if not text or self._span is None:
             return text
+        covered = self._covered(text)
+        if "\x00" in text or "x00" in text or "u0000" in text:
+            stripped, origin = _without_nuls(text)
+            if len(stripped) < len(text):
+                covered += [(origin[start], origin[stop - 1] + 1) for start, stop in self._covered(stripped)]
+        return _replace_spans(text, covered) if covered else text
+
+    def _covered(self, text: str) -> list[tuple[int, int]]:
+        """The spans of `text` (start, stop) that registered runs cover."""
+        span, runs, starts, k = self._span, self._runs, self._starts, self._k
         covered: list[tuple[int, int]] = []
+        if span is None:
+            return covered
         for found in span.finditer(text):
             chunk, base = found.group(0), found.start()
             size = len(chunk)
@@ -177,9 +270,24 @@ class Masker:
                         for length in lengths
                         if position + length <= size and chunk[position : position + length] in runs
                     ]
-        if not covered:
-            return text
-        return _replace_spans(text, covered)
+        return covered
+
+
+_NUL = re.compile(r"\x00|\\+(?:x00|u0000)")
+
+
+def _without_nuls(text: str) -> tuple[str, list[int]]:
+    """`text` without its NULs (raw or escaped), and for each character kept its index in `text`."""
+    pieces: list[str] = []
+    origin: list[int] = []
+    end = 0
+    for nul in _NUL.finditer(text):
+        pieces.append(text[end : nul.start()])
+        origin.extend(range(end, nul.start()))
+        end = nul.end()
+    pieces.append(text[end:])
+    origin.extend(range(end, len(text)))
+    return "".join(pieces), origin
 
 
 def _replace_spans(text: str, spans: Iterable[tuple[int, int]]) -> str:
@@ -198,14 +306,15 @@ def _replace_spans(text: str, spans: Iterable[tuple[int, int]]) -> str:
 MASKER = Masker()
 
 
-def register_secret(secret: str) -> None:
+def register_secret(secret: str, retire_at: float | None = None) -> None:
     """Mask `secret` in every form from now on: its runs in our masker, which `mask` and the log handler filter
     apply, and a few whole renderings in the CDK's list, which the CDK's own messages go through.
 
     The CDK's list only grows (a token every 15 minutes) and costs one `str.replace` per entry and message, so it
     gets the forms it got before (literal, JSON, XML, repr, ascii); every rendering when the secret is too short
-    for runs to cover it."""
-    forms = MASKER.register(secret)
+    for runs to cover it. `retire_at` (`time.monotonic()` seconds): when the secret's runs and other renderings
+    stop being masked (`Masker.register`); its literal forms in the CDK's list stay masked."""
+    forms = MASKER.register(secret, retire_at)
     if len(secret) >= MASKER.fragment_characters:
         forms &= {secret, json.dumps(secret)[1:-1], xml_escape(secret), repr(secret)[1:-1], ascii(secret)[1:-1]}
     for form in forms:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gc
+import logging
 import sys
 from collections.abc import Mapping
 from typing import Any
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
+from airbyte_cdk.exception_handler import assemble_uncaught_exception
 from airbyte_cdk.logger import PRINT_BUFFER
 from airbyte_cdk.models import AirbyteMessage, ConnectorSpecification, FailureType
 from airbyte_cdk.sources.utils.schema_helpers import split_config
@@ -15,7 +17,9 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sfmc.config import parse_config
 from source_sfmc.messages import keep_record_nulls
-from source_sfmc.source import SourceSfmc
+from source_sfmc.source import SourceSfmc, mask_error_trace
+
+logger = logging.getLogger("airbyte")
 
 
 class SfmcEntrypoint(AirbyteEntrypoint):
@@ -61,10 +65,17 @@ def run(args: list[str] | None = None) -> None:
         try:
             for message in entrypoint.run(parsed_args):
                 print(f"{message}\n", end="")
-        except AirbyteTracedException as error:
-            if error.failure_type != FailureType.config_error:
-                raise  # the CDK's handler reports it, with its stack trace for whoever debugs the connector
-            for message in config_error_messages(parsed_args.command, error):
+        except Exception as error:
+            traced = assemble_uncaught_exception(type(error), error)
+            if traced.failure_type != FailureType.config_error:
+                # What the CDK's uncaught-exception handler does (a FATAL log line with the traceback, then the
+                # trace with its stack trace for whoever debugs the connector), but masked: the handler masks the
+                # literal text of a secret only, so a discover that failed on an answer quoting the token
+                # percent-encoded printed it.
+                logger.fatal(error, exc_info=error)
+                print(f"{AirbyteEntrypoint.airbyte_message_to_string(masked_trace(traced))}\n", end="")
+                sys.exit(1)
+            for message in config_error_messages(parsed_args.command, traced):
                 print(f"{AirbyteEntrypoint.airbyte_message_to_string(message)}\n", end="")
             # As the CDK ends a check whose config is wrong (a FAILED status, exit code 0); read and discover
             # exit non-zero, which is how the platform learns an attempt failed.
@@ -79,7 +90,7 @@ def config_error_messages(command: str, error: AirbyteTracedException) -> list[A
     The CDK reads the config file before our `check`/`discover`/`read` run, so a file that is not a JSON object
     fails outside them; the CDK's uncaught-exception handler would log it as FATAL with a Python traceback and
     give `check` no status at all."""
-    trace = error.as_sanitized_airbyte_message()
+    trace = masked_trace(error)
     if trace.trace and trace.trace.error:
         trace.trace.error.stack_trace = None
     messages = [trace]
@@ -88,6 +99,15 @@ def config_error_messages(command: str, error: AirbyteTracedException) -> list[A
         if status is not None:
             messages.append(status)
     return messages
+
+
+def masked_trace(error: AirbyteTracedException) -> AirbyteMessage:
+    """The error's TRACE message with every rendering of a secret masked in its message, internal message and
+    stack trace (`as_sanitized_airbyte_message` masks their literal text only)."""
+    trace = error.as_airbyte_message()
+    if trace.trace and trace.trace.error:
+        mask_error_trace(trace.trace.error)
+    return trace
 
 
 if __name__ == "__main__":

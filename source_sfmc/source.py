@@ -188,7 +188,7 @@ class SourceSfmc(ConcurrentSourceAdapter):
             for message in super().read(logger, config, catalog, state):
                 if message.type == Type.TRACE and message.trace and message.trace.error:
                     stream_failures.append(message.trace.error.failure_type or FailureType.system_error)
-                    _mask_secrets(message.trace.error)
+                    mask_error_trace(message.trace.error)
                     failed.add(message.trace.error)
                 elif message.type == Type.LOG and message.log:
                     message.log.message = mask(message.log.message)
@@ -314,7 +314,7 @@ class FailedStreams:
         )
 
 
-def _mask_secrets(error: AirbyteErrorTraceMessage) -> None:
+def mask_error_trace(error: AirbyteErrorTraceMessage) -> None:
     """Mask secrets in a stream's error trace: the CDK's concurrent reader emits a stream's exception with
     `as_airbyte_message`, not the sanitised variant, so a token Marketing Cloud quoted back in its error text (an
     echoed Authorization header, a SOAP fault quoting the envelope) would otherwise be printed."""

@@ -181,3 +181,41 @@ def test_a_redirect_to_a_relative_location_names_the_host_it_resolves_to() -> No
             session.get(f"{server.url}/hub/v1/campaigns")
     assert str(refused.value).count(server.url) == 2  # from that host, to that host
     assert len(server.received) == 1
+
+
+@pytest.mark.parametrize("coding", ["br", "xz", "gzip, br"])
+def test_an_answer_in_a_coding_not_asked_for_is_refused_naming_the_coding(coding: str) -> None:
+    answer = Answer(200, {"Content-Type": "application/json", "Content-Encoding": coding}, b"\x1b\x11\x00\x00")
+    with stand_in(lambda _: answer) as server:
+        session = policy_session(a_config(server.url))
+        with pytest.raises(requests.exceptions.ContentDecodingError) as refused:
+            session.get(f"{server.url}/hub/v1/campaigns")
+    assert "cannot decode" in str(refused.value) and coding.split(", ")[-1] in str(refused.value)
+
+
+def test_an_answer_that_is_not_in_its_declared_coding_says_so() -> None:
+    answer = Answer(200, {"Content-Type": "application/json", "Content-Encoding": "gzip"}, b'{"items": []}')
+    with stand_in(lambda _: answer) as server:
+        session = policy_session(a_config(server.url))
+        with pytest.raises(requests.exceptions.ContentDecodingError) as refused:
+            session.get(f"{server.url}/hub/v1/campaigns")
+    assert (
+        str(refused.value) == f"the answer from {server.url} could not be decoded as its Content-Encoding (gzip) says"
+    )
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Answer(200, {"Content-Type": "application/json", "Content-Encoding": "gzip"}, b'{"access_token": "x"}'),
+        # Content-Length promises more than is sent before the connection closes.
+        Answer(200, {"Content-Type": "application/json", "Content-Length": "500"}, trickle=[(0, b'{"access')]),
+    ],
+    ids=["not-gzip", "cut-short"],
+)
+def test_a_token_answer_that_cannot_be_read_is_tried_again_and_said_in_words(answer: Answer) -> None:
+    with stand_in(lambda _: answer) as server, pytest.raises(TokenError) as failed:
+        SfmcAuthenticator(a_config(server.url), for_check=True).get_access_token()
+    assert len(server.received) == 2  # both of check's attempts
+    assert "after 2 attempts" in failed.value.message
+    assert "could not be decoded" in failed.value.message or "dropped in the middle" in failed.value.message

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import re
 import sys
 import time
+import tracemalloc
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -54,6 +56,9 @@ ENCODINGS = {
     "quote keeping /": quote,
     "quote_plus": quote_plus,
     "quote, lower hex": lambda s: lower_hex(quote(s, safe="")),
+    "quote, twice": lambda s: quote(quote(s, safe=""), safe=""),
+    "quote twice, lower hex": lambda s: quote(lower_hex(quote(s, safe="")), safe=""),
+    "quote_plus, twice": lambda s: quote_plus(quote_plus(s)),
     "base64": lambda s: base64.b64encode(s.encode()).decode(),
     "base64, url-safe": lambda s: base64.urlsafe_b64encode(s.encode()).decode(),
     "Basic header": lambda s: "Basic " + base64.b64encode(f"my-client-id:{s}".encode()).decode(),
@@ -140,3 +145,86 @@ def test_masking_a_log_line_costs_microseconds_whatever_the_number_of_tokens() -
     for number in range(100):  # a day of 15-minute tokens of 600 characters
         masker.register(base64.urlsafe_b64encode(f"token-{number}".encode() * 40).decode())
     assert per_line() < max(5 * one_secret, 50e-6)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def random_token(length: int = 500) -> str:
+    """An access token of the size Marketing Cloud issues (a JWT of some 500 characters)."""
+    return base64.urlsafe_b64encode(os.urandom(length * 3 // 4)).decode()[:length]
+
+
+def test_a_long_syncs_tokens_take_the_memory_of_the_live_ones_only() -> None:
+    clock = FakeClock()
+    masker = Masker(clock=clock)
+    tracemalloc.start()
+    try:
+        for _ in range(60):  # 15 hours of one business unit's tokens, each retired 20 minutes after its issue
+            masker.register(random_token(), retire_at=clock.now + 1200)
+            clock.now += 900
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 8_000_000  # two live tokens; all sixty held 50 MB
+
+
+def test_a_token_is_masked_in_every_form_until_it_retires() -> None:
+    clock = FakeClock()
+    masker = Masker(clock=clock)
+    token = random_token()
+    masker.register(token, retire_at=100)
+    echoed = f"bad header: {quote(token, safe='')} {unicode_escaped(token)}"
+    assert token[:20] not in masker.mask(echoed)
+    clock.now = 101
+    masker.register(random_token(), retire_at=1000)  # retirement happens as tokens are renewed
+    assert masker.mask(token[100:120]) == token[100:120]
+
+
+def test_a_secret_sharing_runs_with_a_retired_token_stays_masked() -> None:
+    clock = FakeClock()
+    secret = "Zq8Rw2Lm5Tx0Vb7Nc4Kd1Hs6"
+    masker = Masker(clock=clock)
+    masker.register(secret)
+    masker.register(f"eyJ{secret}abc", retire_at=10)
+    clock.now = 11
+    masker.register(random_token(), retire_at=1000)
+    assert masker.mask(f"echo {quote(secret)} {secret[3:14]}") == f"echo {MASK} {MASK}"
+
+
+def test_a_retired_token_is_registered_again_when_it_comes_back() -> None:
+    clock = FakeClock()
+    masker = Masker(clock=clock)
+    token = random_token()
+    masker.register(token, retire_at=10)
+    clock.now = 11
+    masker.register(token, retire_at=2000)
+    assert masker.mask(token[:30]) == MASK
+
+
+def test_a_secret_percent_encoded_twice_is_masked() -> None:
+    """A redirect or error URL that carries our form-encoded request in a query parameter encodes it again."""
+    secret = "p+ss/w=rd&m%re+s/cr=t"
+    location = "https://example.invalid/login?next=" + quote(f"/v2/token?client_secret={quote(secret, safe='')}")
+    masked = masker_for(secret).mask(f"redirected to {location}")
+    assert quote(quote(secret, safe=""), safe="") not in masked
+    assert masked.endswith(MASK)
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-16"])
+@pytest.mark.parametrize("quoting", ["raw", "repr", "json"])
+def test_a_token_in_utf16_text_read_one_byte_per_character_is_masked(codec: str, quoting: str) -> None:
+    """A UTF-16 answer without a charset, as `requests` decodes it (the CDK's debug log of an answer prints it)."""
+    quote_as = {"raw": str, "repr": lambda t: repr(t)[1:-1], "json": lambda t: json.dumps(t)[1:-1]}[quoting]
+    token = random_token(120)
+    read = f"bad token Bearer {token}".encode(codec).decode("latin-1")
+    masked = masker_for(token).mask(f"Receiving response: {quote_as(read)}")
+    assert MASK in masked
+    for start in range(len(token) - FRAGMENT_CHARACTERS + 1):
+        run = token[start : start + FRAGMENT_CHARACTERS]
+        assert quote_as("\x00".join(run)) not in masked
