@@ -69,6 +69,10 @@ def records_by_stream(output: EntrypointOutput) -> dict[str, list[dict[str, Any]
     return found
 
 
+def without_nulls(data: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in data.items() if value is not None}
+
+
 def canonical(records: list[dict[str, Any]]) -> list[str]:
     return sorted(json.dumps(record, sort_keys=True) for record in records)
 
@@ -97,7 +101,14 @@ def test_a_full_refresh_read_emits_every_expected_record(full_read_of_every_stre
     }
     expected_lines = (HERE / "expected_records.jsonl").read_text().splitlines()
     expected = [json.loads(line) for line in expected_lines if line.strip()]
-    missing = [e for e in expected if json.dumps(e["data"], sort_keys=True) not in read_records.get(e["stream"], set())]
+    # The file holds what the `source-sfmc` command writes, nulls included (source_sfmc/messages.py); an
+    # in-process read is serialised by the CDK, which drops a record's top-level nulls, so they are left out here.
+    # The image test compares the command's own output with the file as it is.
+    missing = [
+        e
+        for e in expected
+        if json.dumps(without_nulls(e["data"]), sort_keys=True) not in read_records.get(e["stream"], set())
+    ]
     assert expected, "expected_records.jsonl is empty"
     assert not missing, f"{len(missing)} expected records not read, first: {missing[0]}"
 
