@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -243,7 +244,8 @@ def test_a_soap_retrieve_answering_empty_more_data_pages_forever_fails_loudly(sa
 
 
 def test_no_state_passes_a_window_whose_retrieve_answers_empty_more_data_pages_forever(sandbox: Sandbox) -> None:
-    start = "2025-01-01T00:00:00Z"
+    # One window (start ten days ago, 30-day windows): every window costs 1 + MAX_EMPTY_PAGES_IN_A_ROW requests.
+    start = (datetime.now(UTC) - timedelta(days=10)).strftime("%Y-%m-%dT00:00:00Z")
 
     def script(request: Received) -> Answer:
         return token_answer(server.url) if is_token_request(request) else soap_answer("", "MoreDataAvailable", "rid-1")
@@ -256,7 +258,7 @@ def test_no_state_passes_a_window_whose_retrieve_answers_empty_more_data_pages_f
     assert any("empty pages in a row" in error for error in error_messages(output))
     states = [only_unit(message.state.stream.stream_state) for message in output.state_messages]
     assert not output.records
-    assert all(state["EventDate"] <= "2025-01-01T00:00:00.000Z" for state in states if "EventDate" in state), states
+    assert all(state["EventDate"] <= start.replace("Z", ".000Z") for state in states if "EventDate" in state), states
 
 
 # -- 8. no record is keyed "None" ----------------------------------------------------------------------------------
