@@ -288,17 +288,18 @@ def _within_depth(item: Any, names: list[str]) -> Any:
     siblings = {k: v for k, v in state.items() if k != UNITS_KEY} if isinstance(state, Mapping) else {}
     if isinstance(by_unit, Mapping) and not _deeper_than(siblings, MAX_STATE_DEPTH):
         kept = {key: value for key, value in by_unit.items() if not _deeper_than(value, MAX_STATE_DEPTH - 2)}
-        dropped = [key for key in by_unit if key not in kept]
-        for key in dropped[:MAX_DROPPED_WARNINGS]:
-            logger.warning(
+        _warn_dropped(
+            [
                 f"Stream {who}: its input state for business unit {_shown(key)} is nested deeper than any state "
                 "this connector writes. It is dropped: that unit restarts from start_date when it is read."
-            )
-        if len(dropped) > MAX_DROPPED_WARNINGS:
-            logger.warning(
-                f"Stream {who}: {len(dropped) - MAX_DROPPED_WARNINGS} more business units of its input state are "
-                "nested too deeply and dropped; they are not listed."
-            )
+                for key in by_unit
+                if key not in kept
+            ],
+            lambda more: (
+                f"Stream {who}: {more} more business units of its input state are nested too deeply and "
+                "dropped; they are not listed."
+            ),
+        )
         return {**item, "stream": {**stream, "stream_state": {**state, UNITS_KEY: kept}}}
     _restart_warning(names, f"is nested deeper than any state this connector writes (over {MAX_STATE_DEPTH} levels)")
     return {**item, "stream": {**stream, "stream_state": {}}}
@@ -522,14 +523,22 @@ def usable_unit_states(stream: SfmcStream, by_unit: Mapping[Any, Any]) -> dict[s
             )
             continue
         usable[key] = dict(value)
-    for warning in dropped[:MAX_DROPPED_WARNINGS]:
-        logger.warning(warning)
-    if len(dropped) > MAX_DROPPED_WARNINGS:
-        logger.warning(
-            f"Stream '{stream.name}': {len(dropped) - MAX_DROPPED_WARNINGS} more entries under '{UNITS_KEY}' of its "
-            "input state are dropped for the same reasons (not a MID, or not a usable state); they are not listed."
-        )
+    _warn_dropped(
+        dropped,
+        lambda more: (
+            f"Stream '{stream.name}': {more} more entries under '{UNITS_KEY}' of its input state are dropped "
+            "for the same reasons (not a MID, or not a usable state); they are not listed."
+        ),
+    )
     return usable
+
+
+def _warn_dropped(warnings: list[str], more: Callable[[int], str]) -> None:
+    """The first MAX_DROPPED_WARNINGS warnings, then one line (`more(count)`) counting the rest."""
+    for warning in warnings[:MAX_DROPPED_WARNINGS]:
+        logger.warning(warning)
+    if len(warnings) > MAX_DROPPED_WARNINGS:
+        logger.warning(more(len(warnings) - MAX_DROPPED_WARNINGS))
 
 
 def _is_mid_key(key: Any) -> bool:

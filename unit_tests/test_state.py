@@ -50,20 +50,7 @@ def test_a_cursor_with_a_utc_offset_is_written_back_as_the_same_instant_in_utc()
 
 
 def test_a_cursor_with_a_utc_offset_starts_the_next_window_at_that_instant():
-    cursor = WindowCursor(
-        stream_name="rows",
-        stream_namespace=None,
-        stream_state={"ModifiedDate": "2026-11-22T23:11:38+05:00"},
-        message_repository=InMemoryMessageRepository(),
-        connector_state_manager=ConnectorStateManager(),
-        connector_state_converter=IsoStateConverter(),
-        cursor_field=CursorField("ModifiedDate"),
-        slice_boundary_fields=(WINDOW_START, WINDOW_END),
-        start=datetime(2025, 1, 1, tzinfo=UTC),
-        end_provider=lambda: NOW,
-        lookback_window=timedelta(0),
-        slice_range=timedelta(days=90),
-    )
+    cursor = _cursor({"ModifiedDate": "2026-11-22T23:11:38+05:00"}, lookback=timedelta(0))
     first = next(iter(cursor.stream_slices()))
     assert parse_window_bound(first[WINDOW_START]) == datetime(2026, 11, 22, 18, 11, 38, tzinfo=UTC)
 
@@ -184,7 +171,7 @@ def test_a_state_file_nested_deeper_than_python_can_read_is_a_config_error(tmp_p
 
 
 # -- a record dated past its window moves the cursor only to the window's end -------------------------------------
-def _cursor(state):
+def _cursor(state, lookback=timedelta(hours=24)):
     return WindowCursor(
         stream_name="rows",
         stream_namespace=None,
@@ -196,7 +183,7 @@ def _cursor(state):
         slice_boundary_fields=(WINDOW_START, WINDOW_END),
         start=datetime(2025, 1, 1, tzinfo=UTC),
         end_provider=lambda: NOW,
-        lookback_window=timedelta(hours=24),
+        lookback_window=lookback,
         slice_range=timedelta(days=90),
     )
 
